@@ -1,0 +1,71 @@
+# xdpcached build. `make` builds the daemon; `make run` and `make test` first
+# install what is missing (scripts/install-deps.sh, apt-get on Debian).
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2
+SANITIZE ?=
+CFLAGS   ?=
+CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -Iuser -Ishared $(SANITIZE)
+LDFLAGS  += -pthread $(SANITIZE)
+
+# Every daemon module but main.c goes into a library that the unit tests link.
+DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:user/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+# BPF programs: one bpf/<name>.bpf.c each, compiled with clang -target bpf and
+# turned into a libbpf skeleton ($(BUILD)/<name>.skel.h) for the daemon.
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+
+# Server address for `make run`.
+RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
+
+.PHONY: all deps run test unit-tests asan clean bench
+all: $(BUILD)/xdpcached $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: user/%.c $(BPF_SKELS) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -I$(BUILD) -MMD -MP -c $< -o $@
+
+$(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libxdpcached.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -I$(BUILD) -o $@ $< $(BUILD)/libxdpcached.a $(LDFLAGS) -lcmocka
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
+	clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(BUILD) -Ishared -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	bpftool gen skeleton $< > $@
+
+$(BUILD) $(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+deps:
+	scripts/install-deps.sh
+
+run: deps
+	$(MAKE) $(BUILD)/xdpcached
+	$(BUILD)/xdpcached $(RUN_ARGS)
+
+# The whole suite: unit tests (plain and ASan+UBSan), protocol and end-to-end
+# tests, the differential test against Debian's memcached, memccapable.
+test: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	tests/run-all.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d

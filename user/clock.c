@@ -1,0 +1,51 @@
+/* clock.c - see clock.h. */
+#include "clock.h"
+
+#include <stdatomic.h>
+
+/* memcached starts its clock two seconds in, so that items stored in the
+ * first second can still be told apart from "never expires" (0). */
+#define CLOCK_START_OFFSET 2
+
+static struct timespec mono_start;
+static time_t process_started;
+static _Atomic rel_time_t test_offset;
+
+void clock_init(void)
+{
+    clock_gettime(CLOCK_MONOTONIC, &mono_start);
+    process_started = time(NULL) - CLOCK_START_OFFSET;
+}
+
+rel_time_t clock_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (rel_time_t)(now.tv_sec - mono_start.tv_sec) + CLOCK_START_OFFSET +
+           atomic_load_explicit(&test_offset, memory_order_relaxed);
+}
+
+time_t clock_process_started(void)
+{
+    return process_started;
+}
+
+rel_time_t clock_realtime(int64_t exptime)
+{
+    if (exptime == 0)
+        return 0;
+    if (exptime < 0)
+        return 1; /* in the past: expired as soon as it is stored */
+    if (exptime > CLOCK_MAX_RELATIVE_EXPTIME) {
+        /* Absolute times at or before the start would wrap; expire them. */
+        if (exptime <= process_started)
+            return 1;
+        return (rel_time_t)(exptime - process_started);
+    }
+    return (rel_time_t)exptime + clock_now();
+}
+
+void clock_advance_for_tests(rel_time_t seconds)
+{
+    atomic_fetch_add(&test_offset, seconds);
+}

@@ -1,0 +1,61 @@
+/* settings.h - the daemon's configuration, from memcached's command line.
+ *
+ * Flags, long options, meanings and defaults follow memcached 1.6. Bad values
+ * are refused with a clear message (exit code 64, EX_USAGE), never replaced
+ * by a default. */
+#ifndef XDPCACHED_SETTINGS_H
+#define XDPCACHED_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct stats_sink;
+
+/* What -V prints after "xdpcached " and the text protocol's `version` answers. */
+#define XDPCACHED_VERSION "0.1.0"
+
+#define SETTINGS_MAX_LISTEN 16
+
+struct listen_addr {
+    char host[256];          /* "" = every address; IPv6 without brackets */
+    int port;                /* -1 = use -p / -U */
+};
+
+struct settings {
+    int port;                    /* -p, TCP port; 0 = TCP off. Default 11211 */
+    int udpport;                 /* -U, UDP port; 0 = UDP off. Default 0 */
+    struct listen_addr listen[SETTINGS_MAX_LISTEN]; /* -l, repeatable, comma lists */
+    unsigned nlisten;            /* 0 = all interfaces */
+    size_t maxbytes;             /* -m in megabytes, stored in bytes. Default 64 MB */
+    int maxconns;                /* -c. Default 1024 */
+    int num_threads;             /* -t. Default 4 */
+    bool use_cas;                /* -C turns off. Default on */
+    size_t item_size_max;        /* -I, k/m suffixes. Default 1m, 1k..1024m, <= maxbytes/2 */
+    bool evict_to_free;          /* -M turns off. Default on */
+    int reqs_per_event;          /* -R. Default 20 */
+    int backlog;                 /* -b. Default 1024 */
+    int verbose;                 /* -v, -vv, -vvv */
+    const char *username;        /* -u; NULL = stay who we are */
+    bool flush_enabled;          /* -F turns off */
+    bool shutdown_command;       /* -A turns on */
+    const char *pidfile;         /* -P */
+    /* -o sub-options we implement */
+    unsigned hashpower_init;     /* hashpower=N, 0 = default */
+    unsigned idle_timeout;       /* idle_timeout=SECONDS, 0 = never */
+    bool maxconns_fast;          /* maxconns_fast / no_maxconns_fast. Default on */
+    bool lru_crawler;            /* lru_crawler / no_lru_crawler: background expiry reclaim. Default on */
+};
+
+/* Fills s with memcached's defaults. */
+void settings_init(struct settings *s);
+
+/* Parses argv into s. Returns -1 when the server should run, otherwise the
+ * exit code: 0 after -h / -V (text written to out), 64 for a bad command
+ * line (a one-line reason written to err). */
+int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
+
+/* The `stats settings` lines. */
+void settings_report(const struct settings *s, struct stats_sink *sink);
+
+#endif

@@ -1,0 +1,144 @@
+/* store.h - the item store: keys to values with flags, expiry and CAS.
+ *
+ * Knows nothing of sockets or wire formats. A concurrent hash table split
+ * into shards, each under its own lock and resized incrementally, so that no
+ * operation ever waits for the whole table to grow. Memory is accounted
+ * against a limit including per-item overhead; when full, items are evicted
+ * with CLOCK (second chance), or the write fails when eviction is off (-M).
+ * Expired items are dropped lazily on access and by store_tick(). */
+#ifndef XDPCACHED_STORE_H
+#define XDPCACHED_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+
+#define STORE_KEY_MAX 250
+
+struct store_config {
+    size_t mem_limit;        /* bytes of item memory (-m) */
+    size_t item_size_max;    /* largest item, header and key included (-I) */
+    bool use_cas;            /* false with -C: items carry no CAS field */
+    bool evict;              /* false with -M: fail writes instead of evicting */
+    unsigned hashpower;      /* log2 of the initial bucket count; 0 = default */
+};
+
+/* An item as a reader sees it; valid only inside the callback it is passed to. */
+struct item_view {
+    const char *key;
+    size_t nkey;
+    const char *value;
+    size_t nvalue;
+    uint32_t flags;          /* the client's 32-bit flags */
+    uint64_t cas;            /* 0 when CAS is off */
+    rel_time_t exptime;      /* 0 = never */
+};
+
+typedef void (*store_view_fn)(void *ctx, const struct item_view *item);
+
+enum store_mode {
+    STORE_SET, STORE_ADD, STORE_REPLACE, STORE_APPEND, STORE_PREPEND, STORE_CAS,
+};
+
+enum store_status {
+    STORE_STORED,       /* set/add/replace/append/prepend/cas done */
+    STORE_NOT_STORED,   /* add on an existing key, replace/append/prepend on a missing one */
+    STORE_EXISTS,       /* cas mismatch */
+    STORE_NOT_FOUND,    /* cas, delete, touch, incr/decr on a missing key */
+    STORE_DELETED,
+    STORE_TOUCHED,
+    STORE_TOO_LARGE,    /* item larger than item_size_max */
+    STORE_NO_MEMORY,    /* over the limit and eviction is off, or malloc failed */
+    STORE_NON_NUMERIC,  /* incr/decr on a value that is not a decimal number */
+    STORE_DELTA_OK,     /* incr/decr done */
+};
+
+enum store_lookup {
+    STORE_MISS,
+    STORE_HIT,
+    STORE_MISS_EXPIRED, /* found but expired (dropped now) */
+};
+
+struct store_write {
+    const char *key;
+    size_t nkey;
+    const char *value;
+    size_t nvalue;
+    uint32_t flags;
+    rel_time_t exptime;
+    uint64_t cas;            /* compared for STORE_CAS; 0 otherwise */
+};
+
+struct store_stats {
+    uint64_t curr_items;
+    uint64_t total_items;        /* items ever stored (linked) */
+    uint64_t bytes;              /* memory accounted to items now */
+    uint64_t limit_maxbytes;
+    uint64_t evictions;          /* live items removed to make room */
+    uint64_t evicted_unfetched;  /* ... that had never been read */
+    uint64_t reclaimed;          /* expired items whose memory was taken back */
+    uint64_t expired_unfetched;  /* ... that had never been read */
+    uint64_t hash_power_level;   /* log2 of the total bucket count */
+    uint64_t hash_bytes;         /* memory of the bucket arrays */
+    bool hash_is_expanding;      /* some shard is moving to a bigger table */
+    uint64_t item_header_bytes;  /* fixed per-item header size, for docs and stats */
+};
+
+/* One row of stats sizes: how many items have an allocation of this size class. */
+typedef void (*store_size_fn)(void *ctx, size_t size_class_bytes, uint64_t count);
+
+struct store;
+
+/* NULL on a bad config or no memory. */
+struct store *store_create(const struct store_config *config);
+void store_destroy(struct store *store);
+
+/* Look a key up; on a hit, calls fn with the item under the shard lock (so fn
+ * must be quick and must not call back into the store). new_exptime, when not
+ * NULL, sets the item's expiration (gat/gats). A hit marks the item used. */
+enum store_lookup store_get(struct store *store, const char *key, size_t nkey,
+                            const rel_time_t *new_exptime, store_view_fn fn, void *ctx);
+
+/* set/add/replace/append/prepend/cas with memcached's semantics: append and
+ * prepend keep the old flags and expiry; cas compares w->cas with the item's.
+ * On STORE_STORED, *cas_out (when not NULL) is the new item's CAS. */
+enum store_status store_write(struct store *store, enum store_mode mode,
+                              const struct store_write *w, uint64_t *cas_out);
+
+/* STORE_DELETED or STORE_NOT_FOUND. */
+enum store_status store_delete(struct store *store, const char *key, size_t nkey);
+
+/* STORE_TOUCHED or STORE_NOT_FOUND. */
+enum store_status store_touch(struct store *store, const char *key, size_t nkey,
+                              rel_time_t exptime);
+
+/* incr/decr: 64-bit wrap on incr, floor at 0 on decr. The value must start with
+ * a decimal number (memcached's strtoull rules). When the new number is
+ * shorter than the old value it is written in place, padded with spaces, as
+ * memcached does; otherwise the item is replaced. STORE_DELTA_OK sets
+ * *result (and *cas_out when not NULL). */
+enum store_status store_delta(struct store *store, const char *key, size_t nkey,
+                              bool incr, uint64_t delta, uint64_t *result, uint64_t *cas_out);
+
+/* Invalidate every item stored before `at` (a rel_time_t). at <= now flushes
+ * at once; a later time replaces any earlier pending flush, as memcached does. */
+void store_flush(struct store *store, rel_time_t at);
+
+/* Background work, called about once a second by one thread: reclaims expired
+ * items, finishes table growth, applies a due flush. */
+void store_tick(struct store *store);
+
+/* Would an item with this key, flags and value length fit under item_size_max?
+ * Uses memcached's own item size formula (48-byte header, key + 1, value +
+ * CRLF, 4 bytes when flags are non-zero, 8 with CAS) so that the largest
+ * storable value is the same byte for byte. */
+bool store_item_size_ok(const struct store *store, size_t nkey, uint32_t flags, size_t nvalue);
+
+void store_get_stats(struct store *store, struct store_stats *out);
+
+/* Walks all items and reports the count per allocation size class (stats sizes). */
+void store_size_histogram(struct store *store, store_size_fn fn, void *ctx);
+
+#endif
