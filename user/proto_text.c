@@ -1,0 +1,685 @@
+/* proto_text.c - memcached's text protocol over the store.
+ *
+ * The request grammar, reply strings and error precedence follow memcached
+ * 1.6 (proto_text.c there) closely, because clients and our differential
+ * test depend on the exact bytes: the same tokenizer (spaces only, at most
+ * 24 tokens per pass), the same number parsing (strtoul/strtol with
+ * memcached's checks), the same order of checks in each command. */
+#include "proto_text.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "settings.h"
+#include "stats.h"
+#include "stats_report.h"
+#include "store.h"
+
+#define MAX_TOKENS 24
+#define MAX_VERBOSITY 2
+
+struct token {
+    char *value;   /* NUL-terminated; NULL for a terminal token that ends the line */
+    size_t length; /* 0 only for the terminal token */
+};
+
+/* One request being run. */
+struct request {
+    struct proto_conn *pc;
+    struct obuf *out;
+    struct token tokens[MAX_TOKENS];
+    size_t ntokens;     /* including the terminal token, as memcached counts */
+    size_t resp_off;    /* where the current response starts in out */
+    bool noreply;
+};
+
+typedef void (*command_fn)(struct request *r);
+
+void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
+                     struct thread_stats *stats)
+{
+    memset(pc, 0, sizeof(*pc));
+    pc->env = env;
+    pc->stats = stats;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void resp_start(struct request *r)
+{
+    r->resp_off = r->out->len;
+    obuf_resp_start(r->out);
+}
+
+/* memcached's out_string(): replaces whatever the current response holds;
+ * with noreply the response is cancelled instead. */
+static void reply(struct request *r, const char *line)
+{
+    obuf_truncate(r->out, r->resp_off);
+    if (r->noreply)
+        return;
+    resp_start(r);
+    obuf_puts(r->out, line);
+    obuf_append(r->out, "\r\n", 2);
+}
+
+/* ---- tokens and numbers -------------------------------------------------- */
+
+/* memcached's tokenizer: splits on single spaces, NUL-terminates each token;
+ * after max_tokens - 1 tokens the terminal token points at the rest. */
+static size_t tokenize(char *line, struct token *tokens, size_t max_tokens)
+{
+    size_t ntokens = 0;
+    size_t len = strlen(line);
+    char *start = line, *end = line;
+
+    for (size_t i = 0; i < len; i++, end++) {
+        if (*end != ' ')
+            continue;
+        if (start != end) {
+            tokens[ntokens].value = start;
+            tokens[ntokens].length = end - start;
+            ntokens++;
+            *end = '\0';
+            if (ntokens == max_tokens - 1) {
+                end++;
+                start = end;
+                break;
+            }
+        }
+        start = end + 1;
+    }
+    if (start != end) {
+        tokens[ntokens].value = start;
+        tokens[ntokens].length = end - start;
+        ntokens++;
+    }
+    tokens[ntokens].value = *end == '\0' ? NULL : end;
+    tokens[ntokens].length = 0;
+    return ntokens + 1;
+}
+
+/* The digits must end the token, or be followed by white space. */
+static bool number_ends_well(const char *str, const char *end)
+{
+    return end != str && (*end == '\0' || (*end >= '\t' && *end <= '\r') || *end == ' ');
+}
+
+/* memcached's safe_strtoul: 64-bit parse, truncated to 32 bits. */
+static bool parse_u32(const char *str, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    if ((long)v < 0 && strchr(str, '-'))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* memcached's safe_strtol: a long truncated to 32 bits. */
+static bool parse_i32(const char *str, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+/* memcached's safe_strtoull. */
+static bool parse_u64(const char *str, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    if ((long long)v < 0 && strchr(str, '-'))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* memcached's EXPTIME_TO_POSITIVE_TIME + realtime(). */
+static rel_time_t exptime_from_client(int32_t exptime)
+{
+    return clock_realtime(exptime < 0 ? CLOCK_MAX_RELATIVE_EXPTIME + 1 : exptime);
+}
+
+/* memcached's set_noreply_maybe: the last token decides. */
+static bool take_noreply(struct request *r)
+{
+    const struct token *last = &r->tokens[r->ntokens - 2];
+    if (last->value && strcmp(last->value, "noreply") == 0)
+        r->noreply = true;
+    return r->noreply;
+}
+
+static struct store *store_of(const struct request *r)
+{
+    return r->pc->env->store;
+}
+
+static const struct settings *settings_of(const struct request *r)
+{
+    return r->pc->env->settings;
+}
+
+/* ---- retrieval ------------------------------------------------------------- */
+
+struct value_writer {
+    struct obuf *out;
+    bool with_cas;
+};
+
+/* Runs under the store's shard lock: only copies bytes out. */
+static void write_value(void *ctx, const struct item_view *it)
+{
+    struct value_writer *w = ctx;
+    char header[96];
+    int n;
+    if (w->with_cas)
+        n = snprintf(header, sizeof(header), " %u %zu %llu\r\n", it->flags, it->nvalue,
+                     (unsigned long long)it->cas);
+    else
+        n = snprintf(header, sizeof(header), " %u %zu\r\n", it->flags, it->nvalue);
+    obuf_append(w->out, "VALUE ", 6);
+    obuf_append(w->out, it->key, it->nkey);
+    obuf_append(w->out, header, (size_t)n);
+    obuf_append(w->out, it->value, it->nvalue);
+    obuf_append(w->out, "\r\n", 2);
+}
+
+static void count_lookup(struct request *r, enum store_lookup found, bool touch)
+{
+    struct thread_stats *ts = r->pc->stats;
+    if (found == STORE_MISS_EXPIRED)
+        STAT_INC(ts, get_expired);
+    if (touch) {
+        STAT_INC(ts, cmd_touch);
+        if (found == STORE_HIT)
+            STAT_INC(ts, touch_hits);
+        else
+            STAT_INC(ts, touch_misses);
+        return;
+    }
+    STAT_INC(ts, cmd_get);
+    if (found == STORE_HIT)
+        STAT_INC(ts, get_hits);
+    else
+        STAT_INC(ts, get_misses);
+}
+
+/* get, gets, gat, gats: every key after the first starts a response of its
+ * own (this shows over UDP); the key list may span several tokenizer passes. */
+static void run_retrieval(struct request *r, bool with_cas, bool touch)
+{
+    struct token *key = &r->tokens[1];
+    rel_time_t exptime = 0;
+    size_t get_start = r->resp_off;
+    struct value_writer writer = { r->out, with_cas };
+
+    if (touch) {
+        int32_t exptime_arg;
+        if (!parse_i32(r->tokens[1].value, &exptime_arg)) {
+            reply(r, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        exptime = exptime_from_client(exptime_arg);
+        key++;
+    }
+    for (;;) {
+        for (; key->length != 0; key++) {
+            if (key->length > STORE_KEY_MAX) {
+                /* Drop this command's partial reply, as memcached does. */
+                r->resp_off = get_start;
+                reply(r, "CLIENT_ERROR bad command line format");
+                return;
+            }
+            enum store_lookup found = store_get(store_of(r), key->value, key->length,
+                                                touch ? &exptime : NULL, write_value, &writer);
+            count_lookup(r, found, touch);
+            if (key[1].length != 0)
+                resp_start(r);
+        }
+        if (key->value == NULL)
+            break;
+        r->ntokens = tokenize(key->value, r->tokens, MAX_TOKENS);
+        key = r->tokens;
+        resp_start(r);
+    }
+    obuf_append(r->out, "END\r\n", 5);
+}
+
+static void cmd_get(struct request *r) { run_retrieval(r, false, false); }
+static void cmd_gets(struct request *r) { run_retrieval(r, true, false); }
+static void cmd_gat(struct request *r) { run_retrieval(r, false, true); }
+static void cmd_gats(struct request *r) { run_retrieval(r, true, true); }
+
+/* ---- storage --------------------------------------------------------------- */
+
+/* The command line of set/add/replace/append/prepend/cas. A valid one leaves
+ * the connection waiting for the data block (pending); an item that can never
+ * fit is refused at once and its data swallowed. */
+static void begin_store(struct request *r, enum store_mode mode)
+{
+    struct pending_store *p = &r->pc->pending;
+    const struct token *t = r->tokens;
+    uint32_t flags;
+    int32_t exptime, vlen;
+    uint64_t cas = 0;
+
+    take_noreply(r);
+    if (t[1].length > STORE_KEY_MAX ||
+        !(parse_u32(t[2].value, &flags) && parse_i32(t[3].value, &exptime) &&
+          parse_i32(t[4].value, &vlen)) ||
+        (mode == STORE_CAS && !parse_u64(t[5].value, &cas)) ||
+        vlen < 0 || vlen > INT_MAX - 2) {
+        reply(r, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!store_item_size_ok(store_of(r), t[1].length, flags, (size_t)vlen)) {
+        STAT_INC(r->pc->stats, store_too_large);
+        reply(r, "SERVER_ERROR object too large for cache");
+        r->pc->swallow = (size_t)vlen + 2;
+        /* A failed set must not leave the old value readable. */
+        if (mode == STORE_SET)
+            store_delete(store_of(r), t[1].value, t[1].length);
+        return;
+    }
+    /* The reply starts a response when the data block has been read. */
+    obuf_truncate(r->out, r->resp_off);
+    *p = (struct pending_store){
+        .active = true, .noreply = r->noreply, .mode = mode, .nkey = t[1].length,
+        .flags = flags, .exptime = exptime_from_client(exptime), .cas = cas,
+        .nvalue = (size_t)vlen,
+    };
+    memcpy(p->key, t[1].value, t[1].length);
+}
+
+static const char *store_reply(struct request *r, enum store_mode mode, enum store_status st)
+{
+    struct thread_stats *ts = r->pc->stats;
+    switch (st) {
+    case STORE_STORED:
+        if (mode == STORE_CAS)
+            STAT_INC(ts, cas_hits);
+        return "STORED";
+    case STORE_EXISTS:
+        STAT_INC(ts, cas_badval);
+        return "EXISTS";
+    case STORE_NOT_FOUND:
+        STAT_INC(ts, cas_misses);
+        return "NOT_FOUND";
+    case STORE_NO_MEMORY:
+    case STORE_TOO_LARGE:
+        /* append/prepend that cannot allocate the joined item: memcached says NOT_STORED */
+        if (mode == STORE_APPEND || mode == STORE_PREPEND)
+            return "NOT_STORED";
+        STAT_INC(ts, store_no_memory);
+        return "SERVER_ERROR out of memory storing object";
+    default:
+        return "NOT_STORED";
+    }
+}
+
+/* The data block of a pending storage command is in data[0, nvalue + 2). */
+static void finish_store(struct request *r, const char *data)
+{
+    struct pending_store *p = &r->pc->pending;
+    p->active = false;
+    r->noreply = p->noreply;
+    STAT_INC(r->pc->stats, cmd_set);
+    if (memcmp(data + p->nvalue, "\r\n", 2) != 0) {
+        reply(r, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    struct store_write w = {
+        .key = p->key, .nkey = p->nkey, .value = data, .nvalue = p->nvalue,
+        .flags = p->flags, .exptime = p->exptime, .cas = p->cas,
+    };
+    enum store_status st = store_write(store_of(r), p->mode, &w, NULL);
+    if (st == STORE_NO_MEMORY && p->mode == STORE_SET)
+        store_delete(store_of(r), p->key, p->nkey);
+    reply(r, store_reply(r, p->mode, st));
+}
+
+static void cmd_set(struct request *r) { begin_store(r, STORE_SET); }
+static void cmd_add(struct request *r) { begin_store(r, STORE_ADD); }
+static void cmd_replace(struct request *r) { begin_store(r, STORE_REPLACE); }
+static void cmd_append(struct request *r) { begin_store(r, STORE_APPEND); }
+static void cmd_prepend(struct request *r) { begin_store(r, STORE_PREPEND); }
+static void cmd_cas(struct request *r) { begin_store(r, STORE_CAS); }
+
+/* ---- other key commands ---------------------------------------------------- */
+
+static void run_delta(struct request *r, bool incr)
+{
+    struct thread_stats *ts = r->pc->stats;
+    uint64_t delta, value;
+    char number[24];
+
+    take_noreply(r);
+    if (r->tokens[1].length > STORE_KEY_MAX) {
+        reply(r, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!parse_u64(r->tokens[2].value, &delta)) {
+        reply(r, "CLIENT_ERROR invalid numeric delta argument");
+        return;
+    }
+    switch (store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length, incr, delta,
+                        &value, NULL)) {
+    case STORE_DELTA_OK:
+        if (incr)
+            STAT_INC(ts, incr_hits);
+        else
+            STAT_INC(ts, decr_hits);
+        snprintf(number, sizeof(number), "%llu", (unsigned long long)value);
+        reply(r, number);
+        break;
+    case STORE_NON_NUMERIC:
+        reply(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    case STORE_NOT_FOUND:
+        if (incr)
+            STAT_INC(ts, incr_misses);
+        else
+            STAT_INC(ts, decr_misses);
+        reply(r, "NOT_FOUND");
+        break;
+    default:
+        reply(r, "SERVER_ERROR out of memory");
+        break;
+    }
+}
+
+static void cmd_incr(struct request *r) { run_delta(r, true); }
+static void cmd_decr(struct request *r) { run_delta(r, false); }
+
+static void cmd_delete(struct request *r)
+{
+    if (r->ntokens > 3) {
+        /* Only the legacy "delete <key> 0" hold time and noreply are allowed. */
+        bool hold_is_zero = strcmp(r->tokens[2].value, "0") == 0;
+        bool noreply = take_noreply(r);
+        bool valid = (r->ntokens == 4 && (hold_is_zero || noreply)) ||
+                     (r->ntokens == 5 && hold_is_zero && noreply);
+        if (!valid) {
+            reply(r, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+            return;
+        }
+    }
+    if (r->tokens[1].length > STORE_KEY_MAX) {
+        reply(r, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length) == STORE_DELETED) {
+        STAT_INC(r->pc->stats, delete_hits);
+        reply(r, "DELETED");
+    } else {
+        STAT_INC(r->pc->stats, delete_misses);
+        reply(r, "NOT_FOUND");
+    }
+}
+
+static void cmd_touch(struct request *r)
+{
+    int32_t exptime;
+    take_noreply(r);
+    if (r->tokens[1].length > STORE_KEY_MAX) {
+        reply(r, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!parse_i32(r->tokens[2].value, &exptime)) {
+        reply(r, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    STAT_INC(r->pc->stats, cmd_touch);
+    if (store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
+                    exptime_from_client(exptime)) == STORE_TOUCHED) {
+        STAT_INC(r->pc->stats, touch_hits);
+        reply(r, "TOUCHED");
+    } else {
+        STAT_INC(r->pc->stats, touch_misses);
+        reply(r, "NOT_FOUND");
+    }
+}
+
+/* ---- server commands ------------------------------------------------------- */
+
+static void cmd_flush_all(struct request *r)
+{
+    int32_t delay = 0;
+    const struct settings *s = settings_of(r);
+
+    take_noreply(r);
+    STAT_INC(r->pc->stats, cmd_flush);
+    if (!s->flush_enabled) {
+        reply(r, "CLIENT_ERROR flush_all not allowed");
+        return;
+    }
+    if (r->ntokens != (r->noreply ? 3u : 2u) && !parse_i32(r->tokens[1].value, &delay)) {
+        reply(r, "CLIENT_ERROR invalid exptime argument");
+        return;
+    }
+    /* memcached invalidates items not newer than `oldest`; with CAS on that
+     * bound is one second earlier, which makes a 1-second delay immediate. */
+    rel_time_t oldest = delay > 0 ? clock_realtime(delay) : clock_now();
+    store_flush(store_of(r), s->use_cas ? oldest - 1 : oldest);
+    reply(r, "OK");
+}
+
+static void cmd_version(struct request *r)
+{
+    reply(r, "VERSION " XDPCACHED_VERSION);
+}
+
+static void cmd_quit(struct request *r)
+{
+    r->pc->close_after_write = true;
+}
+
+static void cmd_verbosity(struct request *r)
+{
+    uint32_t level;
+    take_noreply(r);
+    if (!parse_u32(r->tokens[1].value, &level)) {
+        reply(r, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    __atomic_store_n(&r->pc->env->settings->verbose,
+                     level > MAX_VERBOSITY ? MAX_VERBOSITY : (int)level, __ATOMIC_RELAXED);
+    reply(r, "OK");
+}
+
+static void cmd_shutdown(struct request *r)
+{
+    if (!settings_of(r)->shutdown_command) {
+        reply(r, "ERROR: shutdown not enabled");
+        return;
+    }
+    if (r->ntokens == 2 || (r->ntokens == 3 && strcmp(r->tokens[1].value, "graceful") == 0)) {
+        r->pc->close_now = true;
+        r->pc->env->shutdown();
+        return;
+    }
+    reply(r, "CLIENT_ERROR invalid shutdown mode");
+}
+
+/* Collects stat lines into the reply. */
+struct text_sink {
+    struct stats_sink sink;
+    struct obuf *out;
+};
+
+static void emit_stat_line(struct stats_sink *sink, const char *name, const char *value)
+{
+    struct obuf *out = ((struct text_sink *)sink)->out;
+    obuf_append(out, "STAT ", 5);
+    obuf_puts(out, name);
+    obuf_append(out, " ", 1);
+    obuf_puts(out, value);
+    obuf_append(out, "\r\n", 2);
+}
+
+static void cmd_stats(struct request *r)
+{
+    const char *group = r->ntokens > 2 ? r->tokens[1].value : "";
+    struct text_sink ts = { { emit_stat_line }, r->out };
+
+    if (strcmp(group, "reset") == 0) {
+        stats_reset(r->pc->env->server_stats);
+        reply(r, "RESET");
+        return;
+    }
+    obuf_truncate(r->out, r->resp_off);
+    resp_start(r);
+    if (strcmp(group, "settings") == 0) {
+        settings_report(settings_of(r), &ts.sink);
+    } else if (!stats_report(r->pc->env, group, &ts.sink)) {
+        reply(r, "ERROR");
+        return;
+    }
+    obuf_append(r->out, "END\r\n", 5);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+struct command {
+    const char *name;
+    size_t min_tokens, max_tokens; /* counted like memcached: with the terminal token */
+    command_fn run;
+};
+
+#define ANY SIZE_MAX
+
+static const struct command commands[] = {
+    { "get", 3, ANY, cmd_get },         { "gets", 3, ANY, cmd_gets },
+    { "gat", 3, ANY, cmd_gat },         { "gats", 3, ANY, cmd_gats },
+    { "bget", 3, ANY, cmd_get },        /* ancient alias memcached still accepts */
+    { "set", 6, 7, cmd_set },           { "add", 6, 7, cmd_add },
+    { "replace", 6, 7, cmd_replace },   { "append", 6, 7, cmd_append },
+    { "prepend", 6, 7, cmd_prepend },   { "cas", 7, 8, cmd_cas },
+    { "incr", 4, 5, cmd_incr },         { "decr", 4, 5, cmd_decr },
+    { "delete", 3, 5, cmd_delete },     { "touch", 4, 5, cmd_touch },
+    { "flush_all", 2, 4, cmd_flush_all }, { "version", 0, ANY, cmd_version },
+    { "quit", 0, ANY, cmd_quit },       { "verbosity", 3, 4, cmd_verbosity },
+    { "stats", 0, ANY, cmd_stats },     { "shutdown", 0, ANY, cmd_shutdown },
+};
+
+static void run_command(struct request *r, char *line)
+{
+    resp_start(r);
+    r->ntokens = tokenize(line, r->tokens, MAX_TOKENS);
+    const struct token *name = &r->tokens[0];
+    if (r->ntokens < 2 || name->length < 2) {
+        reply(r, "ERROR");
+        return;
+    }
+    /* Two-letter m* names are meta commands, which are not served yet. */
+    if (name->length == 2 && name->value[0] == 'm') {
+        reply(r, "ERROR");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(name->value, c->name) != 0)
+            continue;
+        if (r->ntokens < c->min_tokens || r->ntokens > c->max_tokens)
+            reply(r, "ERROR");
+        else
+            c->run(r);
+        return;
+    }
+    /* memcached hangs up on what looks like an HTTP request. */
+    if (strncmp(r->tokens[r->ntokens - 2].value, "HTTP/", 5) == 0)
+        r->pc->close_now = true;
+    else
+        reply(r, "ERROR");
+}
+
+/* No newline yet in in[0, len): wait, or give up on a line that cannot be a
+ * request (memcached only lets get/gets lines grow past 2048 bytes). */
+static void wait_for_line(struct proto_conn *pc, const char *in, size_t len)
+{
+    if (len <= PROTO_TEXT_MAX_LINE) {
+        pc->need = 0;
+        return;
+    }
+    size_t spaces = 0;
+    while (spaces < len && in[spaces] == ' ')
+        spaces++;
+    const char *cmd = in + spaces;
+    size_t rest = len - spaces;
+    bool is_get = (rest >= 4 && memcmp(cmd, "get ", 4) == 0) ||
+                  (rest >= 5 && memcmp(cmd, "gets ", 5) == 0);
+    if (spaces > 100 || !is_get || len >= PROTO_TEXT_MAX_GET_LINE)
+        pc->close_now = true;
+    else
+        pc->need = len + 1;
+}
+
+/* Runs one request at in[0, len); returns the bytes it used, 0 if incomplete. */
+static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out)
+{
+    struct request r = { .pc = pc, .out = out, .resp_off = out->len };
+
+    if (pc->pending.active) {
+        size_t total = pc->pending.nvalue + 2;
+        if (len < total) {
+            pc->need = total;
+            return 0;
+        }
+        finish_store(&r, in);
+        return total;
+    }
+    char *newline = memchr(in, '\n', len);
+    if (!newline) {
+        wait_for_line(pc, in, len);
+        return 0;
+    }
+    char *end = newline;
+    if (end - in > 1 && end[-1] == '\r')
+        end--;
+    *end = '\0';
+    run_command(&r, in);
+    return (size_t)(newline - in) + 1;
+}
+
+size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
+                      unsigned max_reqs, unsigned *nreqs)
+{
+    size_t used = 0;
+    unsigned ran = 0;
+
+    pc->need = 0;
+    while (used < len && !pc->close_now && !pc->close_after_write && !out->oom) {
+        if (pc->swallow) {
+            size_t n = len - used < pc->swallow ? len - used : pc->swallow;
+            pc->swallow -= n;
+            used += n;
+            continue;
+        }
+        if (max_reqs && ran == max_reqs)
+            break;
+        size_t n = run_one(pc, in + used, len - used, out);
+        if (n == 0)
+            break;
+        used += n;
+        ran++;
+    }
+    if (nreqs)
+        *nreqs = ran;
+    return used;
+}

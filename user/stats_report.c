@@ -1,0 +1,128 @@
+/* stats_report.c - see stats_report.h.
+ *
+ * Only counters the daemon really keeps are reported. The store has no slab
+ * classes, so `stats items` and `stats slabs` describe it as one class (1),
+ * and `stats sizes` is a real histogram of item sizes (memcached's is off by
+ * default). */
+#include "stats_report.h"
+
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+#include "store.h"
+
+static void report_process(const struct proto_env *env, struct stats_sink *sink)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    rel_time_t now = clock_now();
+    stats_emitf(sink, "pid", "%ld", (long)getpid());
+    stats_emitf(sink, "uptime", "%u", now);
+    stats_emitf(sink, "time", "%ld", (long)(clock_process_started() + now));
+    stats_emitf(sink, "version", "%s", XDPCACHED_VERSION);
+    stats_emitf(sink, "pointer_size", "%d", (int)(8 * sizeof(void *)));
+    stats_emitf(sink, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec,
+                (long)usage.ru_utime.tv_usec);
+    stats_emitf(sink, "rusage_system", "%ld.%06ld", (long)usage.ru_stime.tv_sec,
+                (long)usage.ru_stime.tv_usec);
+    stats_emitf(sink, "max_connections", "%d", env->settings->maxconns);
+}
+
+static void report_connections(const struct server_stats *ss, struct stats_sink *sink)
+{
+    stats_emitf(sink, "curr_connections", "%llu",
+                (unsigned long long)atomic_load(&ss->curr_connections));
+    stats_emitf(sink, "total_connections", "%llu",
+                (unsigned long long)atomic_load(&ss->total_connections));
+    stats_emitf(sink, "rejected_connections", "%llu",
+                (unsigned long long)atomic_load(&ss->rejected_connections));
+    stats_emitf(sink, "connection_structures", "%llu",
+                (unsigned long long)atomic_load(&ss->connection_structures));
+}
+
+static void report_store(const struct store_stats *st, struct stats_sink *sink)
+{
+    stats_emitf(sink, "hash_power_level", "%llu", (unsigned long long)st->hash_power_level);
+    stats_emitf(sink, "hash_bytes", "%llu", (unsigned long long)st->hash_bytes);
+    stats_emitf(sink, "hash_is_expanding", "%d", st->hash_is_expanding ? 1 : 0);
+    stats_emitf(sink, "bytes", "%llu", (unsigned long long)st->bytes);
+    stats_emitf(sink, "curr_items", "%llu", (unsigned long long)st->curr_items);
+    stats_emitf(sink, "total_items", "%llu", (unsigned long long)st->total_items);
+    stats_emitf(sink, "expired_unfetched", "%llu", (unsigned long long)st->expired_unfetched);
+    stats_emitf(sink, "evicted_unfetched", "%llu", (unsigned long long)st->evicted_unfetched);
+    stats_emitf(sink, "evictions", "%llu", (unsigned long long)st->evictions);
+    stats_emitf(sink, "reclaimed", "%llu", (unsigned long long)st->reclaimed);
+}
+
+static void report_general(const struct proto_env *env, struct stats_sink *sink)
+{
+    struct thread_stats sum;
+    struct store_stats st;
+
+    report_process(env, sink);
+    report_connections(env->server_stats, sink);
+    stats_sum_threads(env->server_stats, &sum);
+#define X(name) stats_emitf(sink, #name, "%llu", (unsigned long long)sum.name);
+    THREAD_STATS_FIELDS(X)
+#undef X
+    store_get_stats(env->store, &st);
+    stats_emitf(sink, "limit_maxbytes", "%llu", (unsigned long long)st.limit_maxbytes);
+    stats_emitf(sink, "accepting_conns", "1");
+    stats_emitf(sink, "threads", "%d", env->settings->num_threads);
+    report_store(&st, sink);
+}
+
+static void report_items(const struct proto_env *env, struct stats_sink *sink)
+{
+    struct store_stats st;
+    store_get_stats(env->store, &st);
+    if (st.curr_items == 0)
+        return; /* memcached lists only classes that hold items */
+    stats_emitf(sink, "items:1:number", "%llu", (unsigned long long)st.curr_items);
+    stats_emitf(sink, "items:1:mem_requested", "%llu", (unsigned long long)st.bytes);
+    stats_emitf(sink, "items:1:evicted", "%llu", (unsigned long long)st.evictions);
+    stats_emitf(sink, "items:1:evicted_unfetched", "%llu",
+                (unsigned long long)st.evicted_unfetched);
+    stats_emitf(sink, "items:1:reclaimed", "%llu", (unsigned long long)st.reclaimed);
+    stats_emitf(sink, "items:1:expired_unfetched", "%llu",
+                (unsigned long long)st.expired_unfetched);
+}
+
+static void report_slabs(const struct proto_env *env, struct stats_sink *sink)
+{
+    struct store_stats st;
+    store_get_stats(env->store, &st);
+    if (st.curr_items > 0) {
+        stats_emitf(sink, "1:used_chunks", "%llu", (unsigned long long)st.curr_items);
+        stats_emitf(sink, "1:mem_requested", "%llu", (unsigned long long)st.bytes);
+    }
+    stats_emitf(sink, "active_slabs", "%d", st.curr_items > 0 ? 1 : 0);
+    stats_emitf(sink, "total_malloced", "%llu", (unsigned long long)st.bytes);
+}
+
+static void emit_size_class(void *ctx, size_t size_class_bytes, uint64_t count)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%zu", size_class_bytes);
+    stats_emitf(ctx, name, "%llu", (unsigned long long)count);
+}
+
+bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink)
+{
+    if (group[0] == '\0')
+        report_general(env, sink);
+    else if (strcmp(group, "items") == 0)
+        report_items(env, sink);
+    else if (strcmp(group, "slabs") == 0)
+        report_slabs(env, sink);
+    else if (strcmp(group, "sizes") == 0)
+        store_size_histogram(env->store, emit_size_class, sink);
+    else
+        return false;
+    return true;
+}

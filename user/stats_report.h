@@ -1,0 +1,17 @@
+/* stats_report.h - what each `stats <group>` reports, as name/value pairs.
+ *
+ * Independent of the wire: the text protocol turns pairs into STAT lines,
+ * the binary protocol (later) into packets. */
+#ifndef XDPCACHED_STATS_REPORT_H
+#define XDPCACHED_STATS_REPORT_H
+
+#include <stdbool.h>
+
+struct proto_env;
+struct stats_sink;
+
+/* Reports group "" (plain `stats`), "items", "slabs" or "sizes".
+ * Returns false for a group it does not know. */
+bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink);
+
+#endif
