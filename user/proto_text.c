@@ -664,15 +664,18 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
     unsigned ran = 0;
 
     pc->need = 0;
-    while (used < len && !pc->close_now && !pc->close_after_write && !out->oom) {
+    while (!pc->close_now && !pc->close_after_write && !out->oom) {
         if (pc->swallow) {
             size_t n = len - used < pc->swallow ? len - used : pc->swallow;
+            if (n == 0)
+                break;
             pc->swallow -= n;
             used += n;
             continue;
         }
         if (max_reqs && ran == max_reqs)
             break;
+        /* Also runs on no input, so that a pending value reports its need. */
         size_t n = run_one(pc, in + used, len - used, out);
         if (n == 0)
             break;

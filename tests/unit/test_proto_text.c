@@ -1,0 +1,451 @@
+/* Unit tests of the text protocol: request bytes in, reply bytes out, with a
+ * real store and no sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+#include "store.h"
+
+struct fixture {
+    struct settings settings;
+    struct store *store;
+    struct thread_stats thread_stats;
+    struct thread_stats *threads[1];
+    struct server_stats server_stats;
+    struct proto_env env;
+    struct proto_conn pc;
+    struct obuf out;
+    char *pending;      /* input not consumed yet, as a server would keep it */
+    size_t npending;
+    int shutdowns;
+};
+
+static struct fixture *current;
+
+static void count_shutdown(void)
+{
+    current->shutdowns++;
+}
+
+/* A new empty store and a new connection to it. */
+static void fresh_connection(struct fixture *f)
+{
+    if (f->store)
+        store_destroy(f->store);
+    struct store_config config = {
+        .mem_limit = f->settings.maxbytes, .item_size_max = f->settings.item_size_max,
+        .use_cas = f->settings.use_cas, .evict = true,
+    };
+    f->store = store_create(&config);
+    assert_non_null(f->store);
+    f->env = (struct proto_env){ f->store, &f->settings, &f->server_stats, count_shutdown };
+    proto_conn_init(&f->pc, &f->env, &f->thread_stats);
+    obuf_reset(&f->out);
+    f->npending = 0;
+}
+
+static int setup_with(void **state, void (*adjust)(struct settings *))
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    settings_init(&f->settings);
+    f->settings.maxbytes = 8 << 20;
+    f->settings.item_size_max = 1 << 20;
+    if (adjust)
+        adjust(&f->settings);
+    f->threads[0] = &f->thread_stats;
+    f->server_stats.threads = f->threads;
+    f->server_stats.nthreads = 1;
+    pthread_mutex_init(&f->server_stats.reset_lock, NULL);
+    obuf_init(&f->out);
+    current = f;
+    *state = f;
+    fresh_connection(f);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    clock_init();
+    return setup_with(state, NULL);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_destroy(f->store);
+    obuf_free(&f->out);
+    free(f->pending);
+    free(f);
+    return 0;
+}
+
+/* Appends bytes to the connection's input and runs what is complete. */
+static void feed(struct fixture *f, const char *bytes, size_t n)
+{
+    f->pending = realloc(f->pending, f->npending + n + 1);
+    memcpy(f->pending + f->npending, bytes, n);
+    f->npending += n;
+    size_t used = proto_text_run(&f->pc, f->pending, f->npending, &f->out, 0, NULL);
+    memmove(f->pending, f->pending + used, f->npending - used);
+    f->npending -= used;
+}
+
+/* Sends a whole request stream and returns the replies (caller frees). */
+static char *exchange(struct fixture *f, const char *requests)
+{
+    feed(f, requests, strlen(requests));
+    char *reply = strndup(f->out.data ? f->out.data : "", f->out.len);
+    obuf_reset(&f->out);
+    return reply;
+}
+
+static void expect(struct fixture *f, const char *requests, const char *replies)
+{
+    char *got = exchange(f, requests);
+    assert_string_equal(got, replies);
+    free(got);
+}
+
+static void test_set_then_get(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set k 5 0 3\r\nabc\r\n", "STORED\r\n");
+    expect(f, "get k\r\n", "VALUE k 5 3\r\nabc\r\nEND\r\n");
+    expect(f, "get missing\r\n", "END\r\n");
+}
+
+static void test_bare_newlines_and_pipelining(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set a 0 0 1\na\r\nset b 0 0 1\r\nb\r\nget a b\n",
+           "STORED\r\nSTORED\r\nVALUE a 0 1\r\na\r\nVALUE b 0 1\r\nb\r\nEND\r\n");
+}
+
+static void test_byte_by_byte_equals_whole(void **state)
+{
+    struct fixture *f = *state;
+    const char *stream = "set k 1 0 4\r\nv\r\nx\r\nappend k 0 0 2\r\nyz\r\nget k\r\n"
+                         "incr n 1\r\nbogus\r\ndelete k\r\nget k\r\n";
+    for (const char *p = stream; *p; p++)
+        feed(f, p, 1);
+    char *split = strndup(f->out.data, f->out.len);
+    obuf_reset(&f->out);
+    expect(f, "flush_all\r\n", "OK\r\n");
+    char *whole = exchange(f, stream);
+    assert_string_equal(split, whole);
+    assert_string_equal(whole, "STORED\r\nSTORED\r\nVALUE k 1 6\r\nv\r\nxyz\r\nEND\r\n"
+                               "NOT_FOUND\r\nERROR\r\nDELETED\r\nEND\r\n");
+    free(split);
+    free(whole);
+}
+
+static void test_value_waits_for_its_data(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set big 0 0 100000\r\n", "");
+    assert_int_equal(f->pc.need, 100002);
+    assert_int_equal(f->npending, 0);
+}
+
+static void test_noreply_is_silent(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set k 0 0 1 noreply\r\nx\r\nadd k 0 0 1 noreply\r\ny\r\n"
+              "incr k 1 noreply\r\ndelete k noreply\r\nget k\r\n", "END\r\n");
+}
+
+static void test_bad_data_chunk(void **state)
+{
+    struct fixture *f = *state;
+    /* Two bytes too many: the last two of the block are not CRLF, and the
+     * real CRLF that follows is an empty command line. */
+    expect(f, "set k 0 0 3\r\nabcde\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
+    expect(f, "get k\r\n", "END\r\n");
+}
+
+static void test_too_large_is_swallowed(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = (1 << 20) + 10;
+    char *req = malloc(n + 64);
+    int len = sprintf(req, "set k 0 0 %zu\r\n", n);
+    memset(req + len, 'x', n);
+    strcpy(req + len + n, "\r\nget k\r\n");
+    expect(f, req, "SERVER_ERROR object too large for cache\r\nEND\r\n");
+    assert_int_equal(f->thread_stats.store_too_large, 1);
+    free(req);
+}
+
+static void test_memcached_number_quirks(void **state)
+{
+    struct fixture *f = *state;
+    /* strtoul into 64 bits, then truncated to the 32-bit flags */
+    expect(f, "set k 4294967297 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 1 1\r\nx\r\nEND\r\n");
+    expect(f, "set k 1x 0 1\r\n", "CLIENT_ERROR bad command line format\r\n");
+    expect(f, "set k -1 0 1\r\n", "CLIENT_ERROR bad command line format\r\n");
+    expect(f, "set k 0 0 -1\r\n", "CLIENT_ERROR bad command line format\r\n");
+    expect(f, "incr k -1\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n");
+    expect(f, "touch k abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+}
+
+static void test_token_count_errors(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "get\r\n", "ERROR\r\n");
+    expect(f, "set k 0 0\r\n", "ERROR\r\n");
+    expect(f, "x\r\n", "ERROR\r\n");
+    expect(f, "\r\n", "ERROR\r\n");
+    expect(f, "delete k 1\r\n",
+           "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+    expect(f, "delete k 0\r\n", "NOT_FOUND\r\n");
+}
+
+static void test_long_key_rules(void **state)
+{
+    struct fixture *f = *state;
+    char key[252];
+    memset(key, 'k', 251);
+    key[251] = '\0';
+    char req[600];
+    snprintf(req, sizeof(req), "set a 0 0 1\r\n1\r\nget a %s\r\n", key);
+    /* The get's partial reply (VALUE a) is dropped, the set's STORED stays. */
+    expect(f, req, "STORED\r\nCLIENT_ERROR bad command line format\r\n");
+    key[250] = '\0';
+    snprintf(req, sizeof(req), "set %s 0 0 1\r\n1\r\n", key);
+    expect(f, req, "STORED\r\n");
+}
+
+static void test_many_keys_span_tokenizer_passes(void **state)
+{
+    struct fixture *f = *state;
+    char req[512] = "get";
+    for (int i = 0; i < 40; i++)
+        snprintf(req + strlen(req), sizeof(req) - strlen(req), " k%d", i);
+    strcat(req, " hit\r\n");
+    expect(f, "set hit 0 0 1\r\nh\r\n", "STORED\r\n");
+    expect(f, req, "VALUE hit 0 1\r\nh\r\nEND\r\n");
+    assert_int_equal(f->thread_stats.get_misses, 40);
+}
+
+static void test_multiget_responses_for_udp(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set a 0 0 1\r\n1\r\n", "STORED\r\n");
+    char *got = exchange(f, "get x a y\r\n");
+    free(got);
+    /* One response per key: x (empty), a, y (holding END). */
+    feed(f, "get x a y\r\n", 11);
+    assert_int_equal(f->out.nresp, 3);
+    assert_int_equal(f->out.resp_starts[0], 0);
+    assert_int_equal(f->out.resp_starts[1], 0);
+    assert_int_equal(f->out.resp_starts[2], strlen("VALUE a 0 1\r\n1\r\n"));
+}
+
+static void test_incr_decr(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set n 0 0 2\r\n10\r\ndecr n 1\r\nget n\r\n", "STORED\r\n9\r\nVALUE n 0 2\r\n9 \r\nEND\r\n");
+    expect(f, "set n 0 0 20\r\n18446744073709551615\r\nincr n 2\r\n", "STORED\r\n1\r\n");
+    expect(f, "decr n 5\r\n", "0\r\n");
+    expect(f, "set s 0 0 1\r\nx\r\nincr s 1\r\n",
+           "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+    expect(f, "incr none 1\r\n", "NOT_FOUND\r\n");
+}
+
+static void test_cas_flow(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "cas k 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
+    expect(f, "set k 0 0 1\r\nx\r\n", "STORED\r\n");
+    char *got = exchange(f, "gets k\r\n");
+    unsigned long long cas;
+    assert_int_equal(sscanf(got, "VALUE k 0 1 %llu", &cas), 1);
+    free(got);
+    char req[100];
+    snprintf(req, sizeof(req), "cas k 0 0 1 %llu\r\ny\r\ncas k 0 0 1 %llu\r\nz\r\n", cas, cas);
+    expect(f, req, "STORED\r\nEXISTS\r\n");
+    assert_int_equal(f->thread_stats.cas_hits, 1);
+    assert_int_equal(f->thread_stats.cas_badval, 1);
+    assert_int_equal(f->thread_stats.cas_misses, 1);
+}
+
+static void test_connection_endings(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "quit\r\nget a\r\n", "");
+    assert_true(f->pc.close_after_write);
+    fresh_connection(f);
+    expect(f, "GET / HTTP/1.1\r\n", "");
+    assert_true(f->pc.close_now);
+    fresh_connection(f);
+    char line[3000];
+    memset(line, 'x', sizeof(line));
+    feed(f, line, sizeof(line));
+    assert_true(f->pc.close_now);
+}
+
+static void test_long_get_line_may_grow(void **state)
+{
+    struct fixture *f = *state;
+    char line[3000] = "get ";
+    memset(line + 4, 'k', sizeof(line) - 4);
+    feed(f, line, sizeof(line));
+    assert_false(f->pc.close_now);
+    assert_int_equal(f->pc.need, sizeof(line) + 1);
+}
+
+static void test_flush_and_verbosity(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set k 0 0 1\r\nx\r\nflush_all\r\nget k\r\n", "STORED\r\nOK\r\nEND\r\n");
+    expect(f, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+    expect(f, "verbosity 5\r\n", "OK\r\n");
+    assert_int_equal(f->settings.verbose, 2);
+    expect(f, "verbosity\r\n", "ERROR\r\n");
+    f->settings.flush_enabled = false;
+    expect(f, "flush_all\r\n", "CLIENT_ERROR flush_all not allowed\r\n");
+    assert_int_equal(f->thread_stats.cmd_flush, 3);
+}
+
+static void test_shutdown_needs_enabling(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "shutdown\r\n", "ERROR: shutdown not enabled\r\n");
+    f->settings.shutdown_command = true;
+    expect(f, "shutdown bogus\r\n", "CLIENT_ERROR invalid shutdown mode\r\n");
+    expect(f, "shutdown\r\n", "");
+    assert_int_equal(f->shutdowns, 1);
+}
+
+static void test_stats_groups(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n");
+    char *got = exchange(f, "stats\r\n");
+    assert_non_null(strstr(got, "STAT get_hits 1\r\n"));
+    assert_non_null(strstr(got, "STAT curr_items 1\r\n"));
+    assert_non_null(strstr(got, "STAT cmd_set 1\r\n"));
+    assert_string_equal(got + strlen(got) - 5, "END\r\n");
+    free(got);
+    expect(f, "stats reset\r\n", "RESET\r\n");
+    got = exchange(f, "stats\r\n");
+    assert_non_null(strstr(got, "STAT get_hits 0\r\n"));
+    free(got);
+    expect(f, "stats bogus\r\n", "ERROR\r\n");
+    got = exchange(f, "stats sizes\r\n");
+    assert_string_equal(got + strlen(got) - 5, "END\r\n");
+    free(got);
+}
+
+/* A small deterministic generator of request streams: real commands with
+ * random arguments, garbage and broken data blocks, all lines short. */
+static uint64_t rng_state;
+
+static unsigned rnd(unsigned n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned)(rng_state >> 33) % n;
+}
+
+static void random_stream(char *buf, size_t cap)
+{
+    static const char *words[] = {
+        "get", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend", "cas",
+        "incr", "decr", "delete", "touch", "flush_all", "version", "verbosity",
+        "noreply", "0", "2", "-1", "3", "10", "4294967296", "18446744073709551616", "k",
+        "key", "x", "  ", "\t", "abc", "\r", "99999999999", "mg", "HTTP/1.0",
+    };
+    size_t len = 0;
+    buf[0] = '\0';
+    while (len + 200 < cap) {
+        unsigned nwords = 1 + rnd(7);
+        for (unsigned i = 0; i < nwords; i++)
+            len += snprintf(buf + len, cap - len, "%s%s", i ? " " : "",
+                            words[rnd(sizeof(words) / sizeof(words[0]))]);
+        len += snprintf(buf + len, cap - len, "%s", rnd(5) ? "\r\n" : "\n");
+        if (rnd(4) == 0)
+            len += snprintf(buf + len, cap - len, "%.*s\r\n", (int)rnd(12), "0123456789ab");
+    }
+}
+
+/* Whatever the stream, feeding it in random pieces gives the same replies as
+ * feeding it whole, and nothing crashes (this test runs under ASan too). */
+static void test_random_streams_split_equals_whole(void **state)
+{
+    struct fixture *f = *state;
+    static char stream[4096];
+    rng_state = 42;
+    for (int round = 0; round < 300; round++) {
+        random_stream(stream, sizeof(stream));
+        size_t n = strlen(stream);
+        fresh_connection(f);
+        for (size_t at = 0; at < n && !f->pc.close_now && !f->pc.close_after_write;) {
+            size_t piece = 1 + rnd(40);
+            piece = piece > n - at ? n - at : piece;
+            feed(f, stream + at, piece);
+            at += piece;
+        }
+        char *split = strndup(f->out.data ? f->out.data : "", f->out.len);
+        fresh_connection(f);
+        char *whole = exchange(f, stream);
+        assert_string_equal(split, whole);
+        free(split);
+        free(whole);
+    }
+}
+
+static void disable_cas(struct settings *s)
+{
+    s->use_cas = false;
+}
+
+static int setup_no_cas(void **state)
+{
+    clock_init();
+    return setup_with(state, disable_cas);
+}
+
+static void test_without_cas(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set k 0 0 1\r\nx\r\ngets k\r\ncas k 0 0 1 0\r\ny\r\n",
+           "STORED\r\nVALUE k 0 1 0\r\nx\r\nEND\r\nEXISTS\r\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_set_then_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_newlines_and_pipelining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_by_byte_equals_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_value_waits_for_its_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noreply_is_silent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_data_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_is_swallowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memcached_number_quirks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_count_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_key_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_keys_span_tokenizer_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiget_responses_for_udp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incr_decr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cas_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_endings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_get_line_may_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_and_verbosity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_needs_enabling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_without_cas, setup_no_cas, teardown),
+        cmocka_unit_test_setup_teardown(test_random_streams_split_equals_whole, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("proto_text", tests, NULL, NULL);
+}
