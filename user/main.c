@@ -84,6 +84,7 @@ static struct store *create_store(const struct settings *s)
         .use_cas = s->use_cas,
         .evict = s->evict_to_free,
         .hashpower = s->hashpower_init,
+        .reclaim_expired = s->lru_crawler,
     };
     struct store *store = store_create(&config);
     if (!store)

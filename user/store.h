@@ -23,6 +23,7 @@ struct store_config {
     bool use_cas;            /* false with -C: items carry no CAS field */
     bool evict;              /* false with -M: fail writes instead of evicting */
     unsigned hashpower;      /* log2 of the initial bucket count; 0 = default */
+    bool reclaim_expired;    /* store_tick frees expired items (memcached's lru_crawler) */
 };
 
 /* An item as a reader sees it; valid only inside the callback it is passed to. */

@@ -44,7 +44,7 @@ static void fresh_connection(struct fixture *f)
         store_destroy(f->store);
     struct store_config config = {
         .mem_limit = f->settings.maxbytes, .item_size_max = f->settings.item_size_max,
-        .use_cas = f->settings.use_cas, .evict = true,
+        .use_cas = f->settings.use_cas, .evict = true, .reclaim_expired = true,
     };
     f->store = store_create(&config);
     assert_non_null(f->store);

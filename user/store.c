@@ -1,0 +1,985 @@
+/* store.c - see store.h; docs/store.md explains the design.
+ *
+ * Layout: STORE_SHARDS shards, picked by the top bits of a seeded 64-bit key
+ * hash. Each shard has a mutex and a chained hash table indexed by the low
+ * bits. Items are one malloc each (header, optional CAS, key, value) and
+ * carry no LRU pointers: eviction is CLOCK over the shard's buckets.
+ *
+ * Locking: one shard lock at a time, never two. Memory is reserved against
+ * the limit (a global atomic) before an item is built; making room evicts
+ * from one shard at a time, with no other lock held. */
+#include "store.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hash.h"
+
+#define STORE_SHARD_BITS 6
+#define STORE_SHARDS (1u << STORE_SHARD_BITS)
+#define HASHPOWER_DEFAULT 16     /* memcached's: 65536 buckets in all */
+#define HASHPOWER_MAX 32         /* memcached's limit for -o hashpower */
+#define SHARD_POWER_MIN 2
+
+#define MIGRATE_PER_OP 4         /* old buckets moved by each operation on a growing shard */
+#define MIGRATE_PER_TICK 4096    /* ... and by each store_tick, per shard */
+#define RECLAIM_PER_TICK 1024    /* bucket positions store_tick scans for expired items, per shard */
+#define UPDATE_ATTEMPTS 8        /* retries of an update that keeps running short of memory */
+
+/* memcached's item_size_ok(): its 48-byte item header, the key's NUL, the
+ * value's CRLF, 4 bytes of flags when non-zero, 8 of CAS when on. */
+#define MEMCACHED_ITEM_HEADER 48
+
+/* glibc malloc: a chunk is the request plus an 8-byte size word, rounded up
+ * to 16, at least 32. Accounting chunks, not requests, keeps -m honest. */
+#define MALLOC_OVERHEAD 8
+#define MALLOC_ALIGN 16
+#define MALLOC_MIN_CHUNK 32
+
+#define SIZE_CLASS_BYTES 32      /* stats sizes granularity, as in memcached */
+
+enum item_bits {
+    ITEM_REFERENCED = 1,         /* used since the clock hand last passed */
+    ITEM_FETCHED = 2,            /* read at least once (get, gat, touch) */
+};
+
+/* Header, then the CAS (8 bytes, only when use_cas, unaligned), the key and
+ * the value without CRLF. 22 bytes of header: see docs/store.md. */
+struct item {
+    struct item *next;           /* bucket chain */
+    rel_time_t exptime;
+    uint32_t flags;
+    uint32_t nvalue;
+    uint8_t nkey;
+    uint8_t bits;                /* enum item_bits */
+    unsigned char data[];
+};
+
+#define ITEM_HEADER_SIZE offsetof(struct item, data)
+
+struct shard_counters {
+    uint64_t curr_items;
+    uint64_t total_items;
+    uint64_t evictions;
+    uint64_t evicted_unfetched;
+    uint64_t reclaimed;
+    uint64_t expired_unfetched;
+};
+
+struct shard {
+    _Alignas(64) pthread_mutex_t lock;  /* shards never share a cache line */
+    struct item **buckets;       /* 2^power chains */
+    struct item **old_buckets;   /* while growing: the 2^(power-1) table being emptied */
+    size_t migrate_next;         /* old buckets below this index are already moved (NULL) */
+    unsigned power;
+    uint32_t flush_generation;   /* the last flush applied to this shard */
+    size_t clock_hand;           /* eviction position */
+    size_t reclaim_hand;         /* store_tick's expiry scan position */
+    struct shard_counters counters;
+};
+
+struct store {
+    struct store_config config;
+    size_t cas_bytes;            /* 8 when use_cas, else 0 */
+    uint64_t hash_seed;
+    _Atomic size_t bytes_used;   /* accounted item memory, including reservations */
+    _Atomic uint64_t last_cas;
+    _Atomic unsigned evict_rotor;
+    _Atomic uint64_t flush_order; /* generation << 32 | at: one atomic, read by every operation */
+    pthread_mutex_t flush_lock;  /* serializes store_flush() */
+    struct shard *shards;        /* STORE_SHARDS, 64-byte aligned */
+};
+
+/* Why an item leaves its shard, for the counters. */
+enum drop_reason { DROP_REMOVED, DROP_RECLAIMED, DROP_EVICTED };
+
+/* ---- items ---------------------------------------------------------- */
+
+static size_t malloc_chunk_size(size_t request)
+{
+    size_t chunk = (request + MALLOC_OVERHEAD + MALLOC_ALIGN - 1) & ~(size_t)(MALLOC_ALIGN - 1);
+    return chunk < MALLOC_MIN_CHUNK ? MALLOC_MIN_CHUNK : chunk;
+}
+
+static size_t item_chunk_for(const struct store *s, size_t nkey, size_t nvalue)
+{
+    return malloc_chunk_size(ITEM_HEADER_SIZE + s->cas_bytes + nkey + nvalue);
+}
+
+static size_t item_chunk(const struct store *s, const struct item *it)
+{
+    return item_chunk_for(s, it->nkey, it->nvalue);
+}
+
+static char *item_key(const struct store *s, struct item *it)
+{
+    return (char *)it->data + s->cas_bytes;
+}
+
+static char *item_value(const struct store *s, struct item *it)
+{
+    return item_key(s, it) + it->nkey;
+}
+
+static uint64_t item_cas(const struct store *s, const struct item *it)
+{
+    uint64_t cas = 0;
+    memcpy(&cas, it->data, s->cas_bytes);
+    return cas;
+}
+
+/* Every mutation gets a new CAS; without use_cas there is nowhere to put it. */
+static void item_new_cas(struct store *s, struct item *it)
+{
+    if (s->cas_bytes) {
+        uint64_t cas = atomic_fetch_add_explicit(&s->last_cas, 1, memory_order_relaxed) + 1;
+        memcpy(it->data, &cas, sizeof cas);
+    }
+}
+
+static bool item_expired(const struct item *it, rel_time_t now)
+{
+    return it->exptime != 0 && it->exptime <= now;
+}
+
+static uint64_t item_hash(const struct store *s, struct item *it)
+{
+    return hash64(item_key(s, it), it->nkey, s->hash_seed);
+}
+
+/* The memory must already be reserved. A new item counts as just used, as
+ * memcached links new items at the head of its LRU. */
+static struct item *item_alloc(struct store *s, const char *key, size_t nkey, size_t nvalue,
+                               uint32_t flags, rel_time_t exptime)
+{
+    assert(nkey <= STORE_KEY_MAX && nvalue <= UINT32_MAX);
+    struct item *it = malloc(ITEM_HEADER_SIZE + s->cas_bytes + nkey + nvalue);
+    if (!it)
+        return NULL;
+    it->next = NULL;
+    it->exptime = exptime;
+    it->flags = flags;
+    it->nvalue = (uint32_t)nvalue;
+    it->nkey = (uint8_t)nkey;
+    it->bits = ITEM_REFERENCED;
+    memcpy(item_key(s, it), key, nkey);
+    return it;
+}
+
+/* ---- memory accounting ---------------------------------------------- */
+
+static bool bytes_try_reserve(struct store *s, size_t n)
+{
+    size_t used = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
+    do {
+        if (n > s->config.mem_limit - used)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&s->bytes_used, &used, used + n,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+static void bytes_release(struct store *s, size_t n)
+{
+    atomic_fetch_sub_explicit(&s->bytes_used, n, memory_order_relaxed);
+}
+
+static void item_free(struct store *s, struct item *it)
+{
+    bytes_release(s, item_chunk(s, it));
+    free(it);
+}
+
+/* ---- shard tables --------------------------------------------------- */
+
+static size_t table_size(unsigned power)
+{
+    return (size_t)1 << power;
+}
+
+static struct shard *shard_for(struct store *s, uint64_t hash)
+{
+    return &s->shards[hash >> (64 - STORE_SHARD_BITS)];
+}
+
+/* The chain that holds, or would hold, this hash: the old table's bucket
+ * until the migration has passed it, the current table's after. */
+static struct item **shard_chain(struct shard *sh, uint64_t hash)
+{
+    if (sh->old_buckets) {
+        size_t old_index = hash & (table_size(sh->power - 1) - 1);
+        if (old_index >= sh->migrate_next)
+            return &sh->old_buckets[old_index];
+    }
+    return &sh->buckets[hash & (table_size(sh->power) - 1)];
+}
+
+/* A walk over all items goes through positions 0 .. 2^power-1. Position p
+ * names the current table's bucket p and, while growing, the old table's
+ * bucket p (empty once migrated), so every item is at exactly one position.
+ * Returns how many chains were stored in chains[]. */
+static unsigned shard_chains_at(struct shard *sh, size_t pos, struct item **chains[2])
+{
+    unsigned n = 0;
+    chains[n++] = &sh->buckets[pos];
+    if (sh->old_buckets && pos < table_size(sh->power - 1))
+        chains[n++] = &sh->old_buckets[pos];
+    return n;
+}
+
+/* Moves up to `count` old buckets into the current table. */
+static void shard_migrate(struct store *s, struct shard *sh, size_t count)
+{
+    size_t old_size = table_size(sh->power - 1);
+    size_t mask = table_size(sh->power) - 1;
+
+    for (; sh->old_buckets && count > 0; count--) {
+        struct item *it = sh->old_buckets[sh->migrate_next];
+        sh->old_buckets[sh->migrate_next++] = NULL;
+        while (it) {
+            struct item *next = it->next;
+            struct item **chain = &sh->buckets[item_hash(s, it) & mask];
+            it->next = *chain;
+            *chain = it;
+            it = next;
+        }
+        if (sh->migrate_next == old_size) {
+            free(sh->old_buckets);
+            sh->old_buckets = NULL;
+        }
+    }
+}
+
+/* memcached grows at 1.5 items per bucket; so do we, per shard. */
+static void shard_maybe_grow(struct shard *sh)
+{
+    size_t nbuckets = table_size(sh->power);
+    if (sh->old_buckets || sh->counters.curr_items <= nbuckets + nbuckets / 2)
+        return;
+    struct item **bigger = calloc(2 * nbuckets, sizeof *bigger);
+    if (!bigger)
+        return; /* chains just get longer; the next insert tries again */
+    sh->old_buckets = sh->buckets;
+    sh->buckets = bigger;
+    sh->power++;
+    sh->migrate_next = 0;
+}
+
+/* Unlinks *link (the caller's pointer then names the next item) and frees it. */
+static void shard_drop(struct store *s, struct shard *sh, struct item **link,
+                       enum drop_reason why)
+{
+    struct item *it = *link;
+    bool unfetched = !(it->bits & ITEM_FETCHED);
+
+    *link = it->next;
+    sh->counters.curr_items--;
+    if (why == DROP_RECLAIMED) {
+        sh->counters.reclaimed++;
+        sh->counters.expired_unfetched += unfetched;
+    } else if (why == DROP_EVICTED) {
+        sh->counters.evictions++;
+        sh->counters.evicted_unfetched += unfetched;
+    }
+    item_free(s, it);
+}
+
+/* Links a new item in place of *link, or as a new entry when link is NULL,
+ * and gives it a new CAS. */
+static void shard_link(struct store *s, struct shard *sh, uint64_t hash,
+                       struct item **link, struct item *it)
+{
+    item_new_cas(s, it);
+    sh->counters.total_items++;
+    if (link) {
+        struct item *old = *link;
+        it->next = old->next;
+        *link = it;
+        item_free(s, old);
+        return;
+    }
+    struct item **chain = shard_chain(sh, hash);
+    it->next = *chain;
+    *chain = it;
+    sh->counters.curr_items++;
+    shard_maybe_grow(sh);
+}
+
+/* Frees every item; a growing shard is done growing, as its old table is empty. */
+static void shard_free_all(struct store *s, struct shard *sh)
+{
+    struct item **chains[2];
+    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
+        unsigned n = shard_chains_at(sh, pos, chains);
+        for (unsigned c = 0; c < n; c++)
+            while (*chains[c])
+                shard_drop(s, sh, chains[c], DROP_REMOVED);
+    }
+    free(sh->old_buckets);
+    sh->old_buckets = NULL;
+}
+
+/* ---- flush ------------------------------------------------------------ */
+
+static uint32_t flush_generation(uint64_t order) { return (uint32_t)(order >> 32); }
+static rel_time_t flush_at(uint64_t order) { return (rel_time_t)order; }
+
+/* A flush is due on a shard once its time has come, until the shard has
+ * applied that generation. Items stored after that are newer than the flush. */
+static void shard_apply_due_flush(struct store *s, struct shard *sh, rel_time_t now)
+{
+    uint64_t order = atomic_load_explicit(&s->flush_order, memory_order_acquire);
+    if (flush_generation(order) == sh->flush_generation || flush_at(order) > now)
+        return;
+    shard_free_all(s, sh);
+    sh->flush_generation = flush_generation(order);
+}
+
+/* ---- operations on a locked shard --------------------------------------- */
+
+/* Locks the key's shard and does the work every operation owes it first:
+ * a due flush, and a few buckets of migration. */
+static struct shard *shard_lock(struct store *s, uint64_t hash, rel_time_t now)
+{
+    struct shard *sh = shard_for(s, hash);
+    pthread_mutex_lock(&sh->lock);
+    shard_apply_due_flush(s, sh, now);
+    shard_migrate(s, sh, MIGRATE_PER_OP);
+    return sh;
+}
+
+/* The link to the key's live item, or NULL. An expired item found on the
+ * way is dropped (and *expired set, when given). */
+static struct item **shard_find(struct store *s, struct shard *sh, uint64_t hash,
+                                const char *key, size_t nkey, rel_time_t now, bool *expired)
+{
+    for (struct item **link = shard_chain(sh, hash); *link; link = &(*link)->next) {
+        struct item *it = *link;
+        if (it->nkey != nkey || memcmp(item_key(s, it), key, nkey) != 0)
+            continue;
+        if (!item_expired(it, now))
+            return link;
+        shard_drop(s, sh, link, DROP_REMOVED);
+        if (expired)
+            *expired = true;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* CLOCK: walk positions from the hand; expired items are reclaimed,
+ * referenced ones lose their bit, unreferenced ones are evicted. A position
+ * is always handled whole and then passed: stopping inside a chain would
+ * bring the hand back to items it just cleared, and evict them at once.
+ * Stops once `want` bytes are freed, or after two full turns (by then every
+ * item has been evicted). Returns the bytes freed. */
+static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_time_t now)
+{
+    size_t npos = table_size(sh->power);
+    size_t freed = 0;
+    struct item **chains[2];
+
+    for (size_t steps = 0; steps <= 2 * npos && freed < want && sh->counters.curr_items > 0;
+         steps++) {
+        unsigned n = shard_chains_at(sh, sh->clock_hand, chains);
+        for (unsigned c = 0; c < n; c++) {
+            struct item **link = chains[c];
+            while (*link) {
+                struct item *it = *link;
+                if (!item_expired(it, now) && (it->bits & ITEM_REFERENCED)) {
+                    it->bits &= ~ITEM_REFERENCED;
+                    link = &it->next;
+                    continue;
+                }
+                freed += item_chunk(s, it);
+                shard_drop(s, sh, link, item_expired(it, now) ? DROP_RECLAIMED : DROP_EVICTED);
+            }
+        }
+        sh->clock_hand = (sh->clock_hand + 1) & (npos - 1);
+    }
+    return freed;
+}
+
+/* store_tick's share: drop the expired items of the next few positions. */
+static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t now)
+{
+    size_t npos = table_size(sh->power);
+    struct item **chains[2];
+
+    for (size_t steps = 0; steps < RECLAIM_PER_TICK && steps < npos; steps++) {
+        unsigned n = shard_chains_at(sh, sh->reclaim_hand, chains);
+        for (unsigned c = 0; c < n; c++) {
+            struct item **link = chains[c];
+            while (*link) {
+                if (item_expired(*link, now))
+                    shard_drop(s, sh, link, DROP_RECLAIMED);
+                else
+                    link = &(*link)->next;
+            }
+        }
+        sh->reclaim_hand = (sh->reclaim_hand + 1) & (npos - 1);
+    }
+}
+
+/* Reserves n bytes for an item that goes to shard `home`, evicting when
+ * allowed, one shard lock at a time. Eviction starts in the home shard, so
+ * each shard frees what it takes in and keeps its share of memory; round
+ * robin alone would drain some shards below their share (inserts are random,
+ * turns are not) and there evict items that were read a moment ago. When the
+ * home shard has nothing left, a rotation shared by all threads goes through
+ * the others. Gives up after a whole round of shards had nothing to free. */
+static bool bytes_reserve(struct store *s, size_t n, struct shard *home)
+{
+    unsigned idle_visits = 0;
+    struct shard *sh = home;
+
+    while (!bytes_try_reserve(s, n)) {
+        if (!s->config.evict || n > s->config.mem_limit || idle_visits == STORE_SHARDS)
+            return false;
+        rel_time_t now = clock_now();
+        pthread_mutex_lock(&sh->lock);
+        shard_apply_due_flush(s, sh, now);
+        size_t freed = shard_evict(s, sh, n, now);
+        pthread_mutex_unlock(&sh->lock);
+
+        idle_visits = freed ? 0 : idle_visits + 1;
+        /* Stay home while it can free all n (others may take the bytes first). */
+        if (sh != home || freed < n) {
+            unsigned turn = atomic_fetch_add_explicit(&s->evict_rotor, 1, memory_order_relaxed);
+            sh = &s->shards[turn % STORE_SHARDS];
+        }
+    }
+    return true;
+}
+
+/* ---- updates built from the old item ------------------------------------ */
+
+/* Bytes an update holds against the limit for the item it will build. */
+struct reservation {
+    size_t held;
+    size_t need;   /* set when held was too small: the caller makes room and retries */
+};
+
+/* Allocates an item under the shard lock from the reservation, topping it
+ * up without evicting. NULL when that is not enough (r->need says how much
+ * is needed) or when malloc fails. */
+static struct item *item_alloc_reserved(struct store *s, struct reservation *r,
+                                        const char *key, size_t nkey, size_t nvalue,
+                                        uint32_t flags, rel_time_t exptime)
+{
+    size_t chunk = item_chunk_for(s, nkey, nvalue);
+    if (chunk > r->held) {
+        if (!bytes_try_reserve(s, chunk - r->held)) {
+            r->need = chunk;
+            return NULL;
+        }
+        r->held = chunk;
+    }
+    struct item *it = item_alloc(s, key, nkey, nvalue, flags, exptime);
+    if (it)
+        r->held -= chunk;
+    return it;
+}
+
+/* The part of an update that runs under the shard lock, given the link to
+ * the live item (NULL when missing). */
+typedef enum store_status (*update_fn)(struct store *s, struct shard *sh, uint64_t hash,
+                                       struct item **link, struct reservation *r, void *ctx);
+
+/* Runs fn under the key's shard lock. Eviction needs other shard locks, so
+ * when fn runs short of memory the lock is dropped, room is made and fn runs
+ * again on whatever the item has become meanwhile. */
+static enum store_status store_update(struct store *s, const char *key, size_t nkey,
+                                      update_fn fn, void *ctx)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    struct reservation r = { 0, 0 };
+    enum store_status status = STORE_NO_MEMORY;
+
+    for (unsigned attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+        rel_time_t now = clock_now();
+        struct shard *sh = shard_lock(s, hash, now);
+        r.need = 0;
+        status = fn(s, sh, hash, shard_find(s, sh, hash, key, nkey, now, NULL), &r, ctx);
+        pthread_mutex_unlock(&sh->lock);
+        if (r.need == 0)
+            break;
+        status = STORE_NO_MEMORY;
+        if (!bytes_reserve(s, r.need - r.held, shard_for(s, hash)))
+            break;
+        r.held = r.need;
+    }
+    bytes_release(s, r.held);
+    return status;
+}
+
+struct concat_request {
+    const struct store_write *w;
+    bool prepend;
+    uint64_t cas;
+};
+
+/* append/prepend: a new item with both values and the old flags and expiry.
+ * A result too large for an item is NOT_STORED, as in memcached, whose
+ * allocation of the combined item fails. */
+static enum store_status concat_locked(struct store *s, struct shard *sh, uint64_t hash,
+                                       struct item **link, struct reservation *r, void *ctx)
+{
+    struct concat_request *req = ctx;
+    const struct store_write *w = req->w;
+    if (!link)
+        return STORE_NOT_STORED;
+    struct item *old = *link;
+    size_t nvalue = old->nvalue + w->nvalue;
+    if (!store_item_size_ok(s, w->nkey, old->flags, nvalue))
+        return STORE_NOT_STORED;
+    struct item *it = item_alloc_reserved(s, r, w->key, w->nkey, nvalue, old->flags, old->exptime);
+    if (!it)
+        return STORE_NO_MEMORY;
+    char *dst = item_value(s, it);
+    const char *first = req->prepend ? w->value : item_value(s, old);
+    size_t nfirst = req->prepend ? w->nvalue : old->nvalue;
+    const char *second = req->prepend ? item_value(s, old) : w->value;
+    memcpy(dst, first, nfirst);
+    memcpy(dst + nfirst, second, nvalue - nfirst);
+    shard_link(s, sh, hash, link, it);
+    req->cas = item_cas(s, it);
+    return STORE_STORED;
+}
+
+static bool is_c_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* memcached's safe_strtoull() on the stored value, which in memcached is
+ * followed by "\r\n": leading white space, an optional sign, decimal digits
+ * without overflow, then white space or the end. A sign makes strtoull
+ * negate; a result that is negative as int64 is refused when the value holds
+ * a '-' before any NUL (memcached's strchr). A value of only white space is
+ * refused: memcached's strtoull would run past the CRLF into stray bytes. */
+static bool parse_counter(const char *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < n && is_c_space(p[i]))
+        i++;
+    bool negate = i < n && p[i] == '-';
+    if (i < n && (p[i] == '-' || p[i] == '+'))
+        i++;
+    size_t first_digit = i;
+    uint64_t value = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        unsigned digit = (unsigned)(p[i] - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            return false; /* ERANGE */
+        value = value * 10 + digit;
+    }
+    if (i == first_digit || (i < n && !is_c_space(p[i])))
+        return false;
+    if (negate)
+        value = -value;
+    if ((int64_t)value < 0 && memchr(p, '-', strnlen(p, n)))
+        return false;
+    *out = value;
+    return true;
+}
+
+struct delta_request {
+    bool incr;
+    uint64_t delta;
+    uint64_t result;
+    uint64_t cas;
+};
+
+/* incr/decr as memcached's do_add_delta: a result that fits in the old
+ * length is written in place and padded with spaces; a longer one replaces
+ * the item, keeping its flags and expiry. */
+static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_t hash,
+                                      struct item **link, struct reservation *r, void *ctx)
+{
+    struct delta_request *req = ctx;
+    if (!link)
+        return STORE_NOT_FOUND;
+    struct item *old = *link;
+    uint64_t value;
+    if (!parse_counter(item_value(s, old), old->nvalue, &value))
+        return STORE_NON_NUMERIC;
+    if (req->incr)
+        value += req->delta;
+    else
+        value = req->delta > value ? 0 : value - req->delta;
+
+    char digits[24];
+    size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, value);
+    struct item *it = old;
+    if (ndigits <= old->nvalue) {
+        memcpy(item_value(s, old), digits, ndigits);
+        memset(item_value(s, old) + ndigits, ' ', old->nvalue - ndigits);
+        item_new_cas(s, old);
+        old->bits |= ITEM_REFERENCED;
+    } else {
+        it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, old->flags,
+                                 old->exptime);
+        if (!it)
+            return STORE_NO_MEMORY;
+        memcpy(item_value(s, it), digits, ndigits);
+        shard_link(s, sh, hash, link, it);
+    }
+    req->result = value;
+    req->cas = item_cas(s, it);
+    return STORE_DELTA_OK;
+}
+
+/* ---- the API --------------------------------------------------------- */
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed)
+        return seed;
+    /* No entropy source (very old kernel): still vary between runs. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return hash64(&ts, sizeof ts, (uint64_t)getpid());
+}
+
+static bool shards_init(struct store *s, unsigned hashpower)
+{
+    unsigned power = hashpower > STORE_SHARD_BITS + SHARD_POWER_MIN
+                         ? hashpower - STORE_SHARD_BITS : SHARD_POWER_MIN;
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->power = power;
+        sh->buckets = calloc(table_size(power), sizeof *sh->buckets);
+        if (!sh->buckets)
+            return false;
+    }
+    return true;
+}
+
+struct store *store_create(const struct store_config *config)
+{
+    unsigned hashpower = config->hashpower ? config->hashpower : HASHPOWER_DEFAULT;
+    if (config->mem_limit == 0 || config->item_size_max == 0 ||
+        config->item_size_max > UINT32_MAX || hashpower > HASHPOWER_MAX)
+        return NULL;
+
+    struct store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->config = *config;
+    s->cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
+    s->hash_seed = random_seed();
+    pthread_mutex_init(&s->flush_lock, NULL);
+    s->shards = aligned_alloc(_Alignof(struct shard), STORE_SHARDS * sizeof *s->shards);
+    if (!s->shards) {
+        store_destroy(s);
+        return NULL;
+    }
+    memset(s->shards, 0, STORE_SHARDS * sizeof *s->shards);
+    for (unsigned i = 0; i < STORE_SHARDS; i++)
+        pthread_mutex_init(&s->shards[i].lock, NULL);
+    if (!shards_init(s, hashpower)) {
+        store_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_destroy(struct store *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; s->shards && i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        if (sh->buckets)
+            shard_free_all(s, sh);
+        free(sh->buckets);
+        pthread_mutex_destroy(&sh->lock);
+    }
+    free(s->shards);
+    pthread_mutex_destroy(&s->flush_lock);
+    free(s);
+}
+
+enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
+                            const rel_time_t *new_exptime, store_view_fn fn, void *ctx)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    bool expired = false;
+    struct item **link = shard_find(s, sh, hash, key, nkey, now, &expired);
+
+    if (!link) {
+        pthread_mutex_unlock(&sh->lock);
+        return expired ? STORE_MISS_EXPIRED : STORE_MISS;
+    }
+    struct item *it = *link;
+    it->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+    if (new_exptime)
+        it->exptime = *new_exptime;
+    struct item_view view = {
+        .key = item_key(s, it), .nkey = it->nkey,
+        .value = item_value(s, it), .nvalue = it->nvalue,
+        .flags = it->flags, .cas = item_cas(s, it), .exptime = it->exptime,
+    };
+    fn(ctx, &view);
+    pthread_mutex_unlock(&sh->lock);
+    return STORE_HIT;
+}
+
+/* set/add/replace/cas given the live item (or NULL): memcached's do_store_item. */
+static enum store_status store_decide(const struct store *s, enum store_mode mode,
+                                      struct item *old, uint64_t cas)
+{
+    switch (mode) {
+    case STORE_ADD:
+        return old ? STORE_NOT_STORED : STORE_STORED;
+    case STORE_REPLACE:
+        return old ? STORE_STORED : STORE_NOT_STORED;
+    case STORE_CAS:
+        if (!old)
+            return STORE_NOT_FOUND;
+        /* Without use_cas items have CAS 0, which no request can match. */
+        return cas != 0 && cas == item_cas(s, old) ? STORE_STORED : STORE_EXISTS;
+    default: /* STORE_SET; append and prepend go through concat_locked() */
+        return STORE_STORED;
+    }
+}
+
+/* set/add/replace/cas: the item is built before taking the lock, so copying
+ * a large value never holds up the shard. */
+static enum store_status store_put(struct store *s, enum store_mode mode,
+                                   const struct store_write *w, uint64_t *cas_out)
+{
+    uint64_t hash = hash64(w->key, w->nkey, s->hash_seed);
+    size_t chunk = item_chunk_for(s, w->nkey, w->nvalue);
+    if (!bytes_reserve(s, chunk, shard_for(s, hash)))
+        return STORE_NO_MEMORY;
+    struct item *it = item_alloc(s, w->key, w->nkey, w->nvalue, w->flags, w->exptime);
+    if (!it) {
+        bytes_release(s, chunk);
+        return STORE_NO_MEMORY;
+    }
+    memcpy(item_value(s, it), w->value, w->nvalue);
+
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    struct item **link = shard_find(s, sh, hash, w->key, w->nkey, now, NULL);
+    enum store_status status = store_decide(s, mode, link ? *link : NULL, w->cas);
+    if (status == STORE_STORED) {
+        shard_link(s, sh, hash, link, it);
+        if (cas_out)
+            *cas_out = item_cas(s, it);
+    } else if (mode == STORE_ADD && link) {
+        (*link)->bits |= ITEM_REFERENCED; /* memcached bumps it in the LRU */
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (status != STORE_STORED)
+        item_free(s, it);
+    return status;
+}
+
+enum store_status store_write(struct store *s, enum store_mode mode,
+                              const struct store_write *w, uint64_t *cas_out)
+{
+    if (!store_item_size_ok(s, w->nkey, w->flags, w->nvalue))
+        return STORE_TOO_LARGE;
+    if (mode != STORE_APPEND && mode != STORE_PREPEND)
+        return store_put(s, mode, w, cas_out);
+
+    struct concat_request req = { .w = w, .prepend = mode == STORE_PREPEND };
+    enum store_status status = store_update(s, w->key, w->nkey, concat_locked, &req);
+    if (status == STORE_STORED && cas_out)
+        *cas_out = req.cas;
+    return status;
+}
+
+enum store_status store_delete(struct store *s, const char *key, size_t nkey)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
+    if (link)
+        shard_drop(s, sh, link, DROP_REMOVED);
+    pthread_mutex_unlock(&sh->lock);
+    return link ? STORE_DELETED : STORE_NOT_FOUND;
+}
+
+/* Like memcached's do_item_touch: a new expiry, the item counts as fetched,
+ * and the CAS stays. */
+enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
+    if (link) {
+        (*link)->exptime = exptime;
+        (*link)->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return link ? STORE_TOUCHED : STORE_NOT_FOUND;
+}
+
+enum store_status store_delta(struct store *s, const char *key, size_t nkey,
+                              bool incr, uint64_t delta, uint64_t *result, uint64_t *cas_out)
+{
+    struct delta_request req = { .incr = incr, .delta = delta };
+    enum store_status status = store_update(s, key, nkey, delta_locked, &req);
+    if (status == STORE_DELTA_OK) {
+        *result = req.result;
+        if (cas_out)
+            *cas_out = req.cas;
+    }
+    return status;
+}
+
+static void apply_due_flush_everywhere(struct store *s)
+{
+    rel_time_t now = clock_now();
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        pthread_mutex_lock(&s->shards[i].lock);
+        shard_apply_due_flush(s, &s->shards[i], now);
+        pthread_mutex_unlock(&s->shards[i].lock);
+    }
+}
+
+void store_flush(struct store *s, rel_time_t at)
+{
+    pthread_mutex_lock(&s->flush_lock);
+    /* A due flush that some shard has not applied yet must not be undone by
+     * its replacement: apply it first. */
+    apply_due_flush_everywhere(s);
+    uint64_t order = atomic_load_explicit(&s->flush_order, memory_order_relaxed);
+    uint64_t generation = (uint32_t)(flush_generation(order) + 1);
+    atomic_store_explicit(&s->flush_order, generation << 32 | at, memory_order_release);
+    if (at <= clock_now())
+        apply_due_flush_everywhere(s);
+    pthread_mutex_unlock(&s->flush_lock);
+}
+
+void store_tick(struct store *s)
+{
+    rel_time_t now = clock_now();
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_apply_due_flush(s, sh, now);
+        shard_migrate(s, sh, MIGRATE_PER_TICK);
+        if (s->config.reclaim_expired)
+            shard_reclaim_expired(s, sh, now);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+bool store_item_size_ok(const struct store *s, size_t nkey, uint32_t flags, size_t nvalue)
+{
+    size_t size = MEMCACHED_ITEM_HEADER + nkey + 1 + nvalue + 2 + (flags != 0 ? sizeof flags : 0) +
+                  s->cas_bytes;
+    return size <= s->config.item_size_max;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+    uint64_t nbuckets = 0;
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        out->curr_items += sh->counters.curr_items;
+        out->total_items += sh->counters.total_items;
+        out->evictions += sh->counters.evictions;
+        out->evicted_unfetched += sh->counters.evicted_unfetched;
+        out->reclaimed += sh->counters.reclaimed;
+        out->expired_unfetched += sh->counters.expired_unfetched;
+        nbuckets += table_size(sh->power);
+        out->hash_bytes += table_size(sh->power) * sizeof *sh->buckets;
+        if (sh->old_buckets) {
+            out->hash_bytes += table_size(sh->power - 1) * sizeof *sh->buckets;
+            out->hash_is_expanding = true;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    out->bytes = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
+    out->limit_maxbytes = s->config.mem_limit;
+    out->hash_power_level = 63 - (uint64_t)__builtin_clzll(nbuckets);
+    out->item_header_bytes = ITEM_HEADER_SIZE + s->cas_bytes;
+}
+
+/* stats sizes rows, kept sorted by size class: few distinct classes exist. */
+struct size_histogram {
+    struct size_row { size_t size_class; uint64_t count; } *rows;
+    size_t nrows, cap;
+    bool failed;
+};
+
+static void histogram_add(struct size_histogram *h, size_t size_class)
+{
+    size_t lo = 0, hi = h->nrows;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (h->rows[mid].size_class < size_class)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < h->nrows && h->rows[lo].size_class == size_class) {
+        h->rows[lo].count++;
+        return;
+    }
+    if (h->nrows == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        struct size_row *rows = realloc(h->rows, cap * sizeof *rows);
+        if (!rows) {
+            h->failed = true;
+            return;
+        }
+        h->rows = rows;
+        h->cap = cap;
+    }
+    memmove(&h->rows[lo + 1], &h->rows[lo], (h->nrows - lo) * sizeof *h->rows);
+    h->rows[lo] = (struct size_row){ size_class, 1 };
+    h->nrows++;
+}
+
+static void shard_histogram(struct store *s, struct shard *sh, struct size_histogram *h)
+{
+    struct item **chains[2];
+    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
+        unsigned n = shard_chains_at(sh, pos, chains);
+        for (unsigned c = 0; c < n; c++)
+            for (struct item *it = *chains[c]; it; it = it->next) {
+                size_t chunk = item_chunk(s, it);
+                histogram_add(h, (chunk + SIZE_CLASS_BYTES - 1) / SIZE_CLASS_BYTES * SIZE_CLASS_BYTES);
+            }
+    }
+}
+
+/* Reports nothing if the (small) row array cannot be allocated: a partial
+ * histogram would be misleading. */
+void store_size_histogram(struct store *s, store_size_fn fn, void *ctx)
+{
+    struct size_histogram h = { 0 };
+    rel_time_t now = clock_now();
+    for (unsigned i = 0; i < STORE_SHARDS && !h.failed; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_apply_due_flush(s, sh, now);
+        shard_histogram(s, sh, &h);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    for (size_t i = 0; i < h.nrows && !h.failed; i++)
+        fn(ctx, h.rows[i].size_class, h.rows[i].count);
+    free(h.rows);
+}
