@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "prefix_stats.h"
 #include "proto_text.h"
 #include "server.h"
 #include "settings.h"
@@ -92,12 +93,12 @@ static struct store *create_store(const struct settings *s)
     return store;
 }
 
-static int serve(struct settings *s, struct store *store)
+static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
     struct proto_env env = {
         .store = store, .settings = s, .server_stats = &server_stats,
-        .shutdown = request_shutdown,
+        .prefix_stats = prefix_stats, .shutdown = request_shutdown,
     };
     running_server = server_create(&env);
     if (!running_server)
@@ -123,9 +124,14 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct store *store = create_store(&settings);
-    if (!store)
-        return EXIT_OSERR;
-    rc = serve(&settings, store);
-    store_destroy(store);
+    struct prefix_stats *prefix_stats = prefix_stats_create();
+    rc = EXIT_OSERR;
+    if (store && prefix_stats)
+        rc = serve(&settings, store, prefix_stats);
+    else if (!prefix_stats)
+        fprintf(stderr, "out of memory creating the prefix statistics\n");
+    prefix_stats_destroy(prefix_stats);
+    if (store)
+        store_destroy(store);
     return rc;
 }

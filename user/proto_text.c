@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_report.h"
@@ -249,6 +250,8 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
                                                 touch ? &exptime : NULL, write_value, &writer);
             count_lookup(r, found, touch);
+            prefix_stats_record(r->pc->env->prefix_stats, key->value, key->length,
+                                found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
             if (key[1].length != 0)
                 resp_start(r);
         }
@@ -288,10 +291,13 @@ static void begin_store(struct request *r, enum store_mode mode)
         reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
+    prefix_stats_record(r->pc->env->prefix_stats, t[1].value, t[1].length, PREFIX_SET);
     if (!store_item_size_ok(store_of(r), t[1].length, flags, (size_t)vlen)) {
         STAT_INC(r->pc->stats, store_too_large);
-        reply(r, "SERVER_ERROR object too large for cache");
+        obuf_truncate(r->out, r->resp_off);
         r->pc->swallow = (size_t)vlen + 2;
+        if (!r->noreply)
+            r->pc->swallow_reply = "SERVER_ERROR object too large for cache";
         /* A failed set must not leave the old value readable. */
         if (mode == STORE_SET)
             store_delete(store_of(r), t[1].value, t[1].length);
@@ -424,6 +430,8 @@ static void cmd_delete(struct request *r)
         reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
+    prefix_stats_record(r->pc->env->prefix_stats, r->tokens[1].value, r->tokens[1].length,
+                        PREFIX_DELETE);
     if (store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length) == STORE_DELETED) {
         STAT_INC(r->pc->stats, delete_hits);
         reply(r, "DELETED");
@@ -473,16 +481,20 @@ static void cmd_flush_all(struct request *r)
         reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
+    /* An absolute time before the process started: memcached finds no item
+     * that old and flushes nothing. */
+    bool before_start = delay > CLOCK_MAX_RELATIVE_EXPTIME && delay <= clock_process_started();
     /* memcached invalidates items not newer than `oldest`; with CAS on that
      * bound is one second earlier, which makes a 1-second delay immediate. */
     rel_time_t oldest = delay > 0 ? clock_realtime(delay) : clock_now();
-    store_flush(store_of(r), s->use_cas ? oldest - 1 : oldest);
+    if (!before_start)
+        store_flush(store_of(r), s->use_cas ? oldest - 1 : oldest);
     reply(r, "OK");
 }
 
 static void cmd_version(struct request *r)
 {
-    reply(r, "VERSION " XDPCACHED_VERSION);
+    reply(r, "VERSION " XDPCACHED_PROTOCOL_VERSION);
 }
 
 static void cmd_quit(struct request *r)
@@ -533,6 +545,37 @@ static void emit_stat_line(struct stats_sink *sink, const char *name, const char
     obuf_append(out, "\r\n", 2);
 }
 
+static void emit_prefix_line(void *ctx, const char *prefix, size_t len,
+                             const struct prefix_counts *c)
+{
+    char line[360];
+    int n = snprintf(line, sizeof(line), "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
+                     (int)len, prefix, (unsigned long long)c->gets, (unsigned long long)c->hits,
+                     (unsigned long long)c->sets, (unsigned long long)c->deletes);
+    obuf_append(ctx, line, (size_t)n);
+}
+
+/* stats detail on|off|dump */
+static void run_stats_detail(struct request *r)
+{
+    struct prefix_stats *ps = r->pc->env->prefix_stats;
+    const char *arg = r->ntokens >= 4 ? r->tokens[2].value : "";
+
+    if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
+        prefix_stats_enable(ps, arg[1] == 'n');
+        reply(r, "OK");
+    } else if (strcmp(arg, "dump") == 0) {
+        obuf_truncate(r->out, r->resp_off);
+        resp_start(r);
+        if (prefix_stats_foreach(ps, emit_prefix_line, r->out))
+            obuf_append(r->out, "END\r\n", 5);
+        else
+            reply(r, "SERVER_ERROR out of memory writing stats");
+    } else {
+        reply(r, "CLIENT_ERROR usage: stats detail on|off|dump");
+    }
+}
+
 static void cmd_stats(struct request *r)
 {
     const char *group = r->ntokens > 2 ? r->tokens[1].value : "";
@@ -540,7 +583,12 @@ static void cmd_stats(struct request *r)
 
     if (strcmp(group, "reset") == 0) {
         stats_reset(r->pc->env->server_stats);
+        prefix_stats_clear(r->pc->env->prefix_stats);
         reply(r, "RESET");
+        return;
+    }
+    if (strcmp(group, "detail") == 0) {
+        run_stats_detail(r);
         return;
     }
     obuf_truncate(r->out, r->resp_off);
@@ -671,6 +719,12 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
                 break;
             pc->swallow -= n;
             used += n;
+            if (pc->swallow == 0 && pc->swallow_reply) {
+                obuf_resp_start(out);
+                obuf_puts(out, pc->swallow_reply);
+                obuf_append(out, "\r\n", 2);
+                pc->swallow_reply = NULL;
+            }
             continue;
         }
         if (max_reqs && ran == max_reqs)

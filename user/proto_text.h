@@ -12,6 +12,7 @@
 #include "obuf.h"
 #include "store.h"
 
+struct prefix_stats;
 struct settings;
 struct store;
 struct server_stats;
@@ -22,6 +23,7 @@ struct proto_env {
     struct store *store;
     struct settings *settings;          /* verbosity is changed at run time */
     struct server_stats *server_stats;
+    struct prefix_stats *prefix_stats;  /* stats detail */
     void (*shutdown)(void);             /* `shutdown` command (with -A) */
 };
 
@@ -44,6 +46,7 @@ struct proto_conn {
     const struct proto_env *env;
     struct thread_stats *stats;         /* the worker thread's counters */
     size_t swallow;                     /* bytes of a refused value still to discard */
+    const char *swallow_reply;          /* sent once they are gone, as memcached does */
     size_t need;                        /* after a run: bytes the next request needs at
                                            the front of the input (the caller grows its
                                            buffer to hold them); 0 = no more than now */

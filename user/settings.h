@@ -12,8 +12,13 @@
 
 struct stats_sink;
 
-/* What -V prints after "xdpcached " and the text protocol's `version` answers. */
+/* What -V prints after "xdpcached ". */
 #define XDPCACHED_VERSION "0.1.0"
+
+/* What `version` and `stats` report: clients (libmemcached's memccapable
+ * among them) pick protocol behaviour by the memcached version, so it starts
+ * with the memcached release whose protocol we speak. */
+#define XDPCACHED_PROTOCOL_VERSION "1.6.18-xdpcached-" XDPCACHED_VERSION
 
 #define SETTINGS_MAX_LISTEN 16
 

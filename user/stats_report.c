@@ -24,7 +24,7 @@ static void report_process(const struct proto_env *env, struct stats_sink *sink)
     stats_emitf(sink, "pid", "%ld", (long)getpid());
     stats_emitf(sink, "uptime", "%u", now);
     stats_emitf(sink, "time", "%ld", (long)(clock_process_started() + now));
-    stats_emitf(sink, "version", "%s", XDPCACHED_VERSION);
+    stats_emitf(sink, "version", "%s", XDPCACHED_PROTOCOL_VERSION);
     stats_emitf(sink, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     stats_emitf(sink, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec,
                 (long)usage.ru_utime.tv_usec);

@@ -447,7 +447,6 @@ def stats_cmds(c):
           L("stats", "detail", "dump"))
     c.add("stats/unknown", L("stats", "foo") + L("stats", "foo", "bar") + L("stats", "Reset") + L("STATS") +
           L("stats_reset"))
-    c.add("stats/sizes", L("stats", "sizes") + setv(b"a", b"1") + L("stats", "sizes"))
     c.add("stats/spaces", b"stats  reset\r\n" + b"stats reset \r\n" + b" stats reset\r\n")
 
 

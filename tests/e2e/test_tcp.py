@@ -365,6 +365,25 @@ def test_stats_subcommands_answer(server, request):
         assert c.cmd(b"stats detail") == b"CLIENT_ERROR usage: stats detail on|off|dump"
 
 
+def test_stats_sizes_is_a_live_histogram(server_factory):
+    # A deliberate difference: memcached answers "STAT sizes_status disabled"
+    # unless started with -o track_sizes; xdpcached always counts.
+    srv = server_factory()
+    with Conn(srv.port) as c:
+        assert c.cmd(b"stats sizes") == b"END"
+        for i in range(10):
+            c.set(b"small%d" % i, b"v")
+        c.set(b"big", b"v" * 5000)
+        c.send(b"stats sizes\r\n")
+        lines = c.read_until(b"END\r\n", timeout=5)
+        rows = [line.split(b" ") for line in lines.split(b"\r\n")[:-2]]
+        counts = {int(size): int(count) for _, size, count in rows}
+        assert sum(counts.values()) == 11, lines
+        assert sorted(counts.values()) == [1, 10], lines
+        assert all(size % 32 == 0 for size in counts), lines
+        assert max(counts) > 5000 > min(counts), lines
+
+
 # -- limits and options ----------------------------------------------------------
 
 def test_connection_limit(server_factory):

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "prefix_stats.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -22,6 +23,7 @@ struct fixture {
     struct thread_stats thread_stats;
     struct thread_stats *threads[1];
     struct server_stats server_stats;
+    struct prefix_stats *prefix_stats;
     struct proto_env env;
     struct proto_conn pc;
     struct obuf out;
@@ -48,7 +50,10 @@ static void fresh_connection(struct fixture *f)
     };
     f->store = store_create(&config);
     assert_non_null(f->store);
-    f->env = (struct proto_env){ f->store, &f->settings, &f->server_stats, count_shutdown };
+    f->env = (struct proto_env){
+        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
+        .prefix_stats = f->prefix_stats, .shutdown = count_shutdown,
+    };
     proto_conn_init(&f->pc, &f->env, &f->thread_stats);
     obuf_reset(&f->out);
     f->npending = 0;
@@ -67,6 +72,7 @@ static int setup_with(void **state, void (*adjust)(struct settings *))
     f->server_stats.nthreads = 1;
     pthread_mutex_init(&f->server_stats.reset_lock, NULL);
     obuf_init(&f->out);
+    f->prefix_stats = prefix_stats_create();
     current = f;
     *state = f;
     fresh_connection(f);
@@ -83,6 +89,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_destroy(f->store);
+    prefix_stats_destroy(f->prefix_stats);
     obuf_free(&f->out);
     free(f->pending);
     free(f);
@@ -404,6 +411,30 @@ static void test_random_streams_split_equals_whole(void **state)
     }
 }
 
+static void test_stats_detail(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "stats detail\r\nstats detail ON\r\n",
+           "CLIENT_ERROR usage: stats detail on|off|dump\r\n"
+           "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    expect(f, "stats detail dump\r\n", "END\r\n");
+    expect(f, "stats detail on\r\nset p:a 0 0 1\r\n1\r\nget p:a p:b nop\r\ndelete q:x\r\n"
+              "stats detail off\r\nget p:a\r\nstats detail dump\r\n",
+           "OK\r\nSTORED\r\nVALUE p:a 0 1\r\n1\r\nEND\r\nNOT_FOUND\r\nOK\r\n"
+           "VALUE p:a 0 1\r\n1\r\nEND\r\n"
+           "PREFIX p get 2 hit 1 set 1 del 0\r\nPREFIX q get 0 hit 0 set 0 del 1\r\nEND\r\n");
+    expect(f, "stats reset\r\nstats detail dump\r\n", "RESET\r\nEND\r\n");
+}
+
+static void test_too_large_reply_waits_for_swallow(void **state)
+{
+    struct fixture *f = *state;
+    char req[64];
+    snprintf(req, sizeof(req), "set k 0 0 %d\r\nxx", 2 << 20);
+    expect(f, req, "");
+    assert_int_equal(f->pc.swallow, (2 << 20) + 2 - 2);
+}
+
 static void disable_cas(struct settings *s)
 {
     s->use_cas = false;
@@ -445,6 +476,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_needs_enabling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_cas, setup_no_cas, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_detail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_reply_waits_for_swallow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_streams_split_equals_whole, setup, teardown),
     };
     return cmocka_run_group_tests_name("proto_text", tests, NULL, NULL);
