@@ -262,6 +262,7 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
         resp_start(r);
     }
     obuf_append(r->out, "END\r\n", 5);
+    r->pc->transmit = true;
 }
 
 static void cmd_get(struct request *r) { run_retrieval(r, false, false); }
@@ -712,6 +713,7 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
     unsigned ran = 0;
 
     pc->need = 0;
+    pc->transmit = false;
     while (!pc->close_now && !pc->close_after_write && !out->oom) {
         if (pc->swallow) {
             size_t n = len - used < pc->swallow ? len - used : pc->swallow;

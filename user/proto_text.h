@@ -51,6 +51,9 @@ struct proto_conn {
                                            the front of the input (the caller grows its
                                            buffer to hold them); 0 = no more than now */
     struct pending_store pending;
+    bool transmit;                      /* the last request was a retrieval: memcached
+                                           sends what is queued right after one (this
+                                           shapes its UDP datagrams) */
     bool close_after_write;             /* quit: send what is queued, then close */
     bool close_now;                     /* close without sending anything more */
 };

@@ -1,0 +1,452 @@
+/* conn.c - see conn.h.
+ *
+ * A connection's turn: read what the socket has, run the complete requests
+ * at the front of the input, send the replies. Three limits keep one
+ * connection from hurting the others or the process:
+ *  - at most reqs_per_event requests per turn (memcached's -R): a connection
+ *    with more buffered goes to the yielded list and continues after every
+ *    other ready connection had its turn;
+ *  - no further requests while OUT_PENDING_LIMIT bytes of replies are
+ *    unsent, and no reading either: a client that never reads cannot make
+ *    us buffer without bound. Both resume once the socket takes the replies;
+ *    replies that memcached would not have sent yet (see out_ready) are
+ *    held back, but they are few: one turn's worth, no retrievals;
+ *  - the input buffer grows only to what the next request needs (proto's
+ *    `need`), never beyond in_buf_limit(), and is given back when empty so
+ *    that idle connections hold no input memory. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "settings.h"
+#include "stats.h"
+
+#define IN_BUF_INITIAL (16 * 1024)
+/* Room beyond the largest request proto may ask for (item or get line). */
+#define IN_BUF_SLACK (64 * 1024)
+#define OUT_PENDING_LIMIT (1024 * 1024)
+/* An output buffer that a big reply grew past this is freed once sent. */
+#define OUT_BUF_KEEP (64 * 1024)
+
+struct conn {
+    struct ev_source src;          /* first: epoll data points here */
+    struct conn_set *set;
+    struct list_node in_all;
+    struct list_node in_yielded;   /* linked while waiting for its next turn */
+    char *in;                      /* input buffer; NULL while there is no input */
+    size_t in_off, in_len, in_cap; /* unconsumed input is in[in_off, in_off + in_len) */
+    struct obuf out;
+    size_t out_sent;               /* bytes at the front of out already sent */
+    size_t out_ready;              /* bytes at the front of out that may be sent:
+                                      memcached sends nothing while it reads or
+                                      discards a value, except that each
+                                      retrieval's replies went out right away */
+    struct proto_conn pc;
+    uint32_t interest;             /* events registered with epoll */
+    rel_time_t last_cmd_time;      /* when it last ran a request (idle_timeout) */
+    bool peer_closed;              /* read gave end of file: finish, then close */
+};
+
+#define CONN_OF(node, member) ((struct conn *)((char *)(node) - offsetof(struct conn, member)))
+
+static void list_init(struct list_node *head)
+{
+    head->prev = head->next = head;
+}
+
+static void list_add_tail(struct list_node *head, struct list_node *node)
+{
+    node->prev = head->prev;
+    node->next = head;
+    head->prev->next = node;
+    head->prev = node;
+}
+
+static void list_del(struct list_node *node)
+{
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    node->prev = node->next = NULL;
+}
+
+static bool list_linked(const struct list_node *node)
+{
+    return node->next != NULL;
+}
+
+/* Moves every node of from (a list head) to the empty head to. */
+static void list_move_all(struct list_node *from, struct list_node *to)
+{
+    list_init(to);
+    if (from->next == from)
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    list_init(from);
+}
+
+static int verbosity(const struct conn_set *set)
+{
+    return __atomic_load_n(&set->env->settings->verbose, __ATOMIC_RELAXED);
+}
+
+void conn_set_init(struct conn_set *set, const struct proto_env *env,
+                   struct thread_stats *stats, int epfd)
+{
+    memset(set, 0, sizeof(*set));
+    set->env = env;
+    set->stats = stats;
+    set->epfd = epfd;
+    list_init(&set->all);
+    list_init(&set->yielded);
+}
+
+void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
+                      struct protocol_step *step)
+{
+    unsigned nreqs = 0;
+    step->used = proto_text_run(pc, in, len, out, 1, &nreqs);
+    /* A storage command is one request once its value is in, as in memcached. */
+    step->completed = nreqs > 0 && !pc->pending.active;
+    step->transmit = pc->transmit;
+}
+
+/* ---- input buffer ---------------------------------------------------------- */
+
+static size_t in_buf_limit(const struct conn *c)
+{
+    size_t item = c->set->env->settings->item_size_max;
+    return (item > PROTO_TEXT_MAX_GET_LINE ? item : PROTO_TEXT_MAX_GET_LINE) + IN_BUF_SLACK;
+}
+
+static bool in_resize(struct conn *c, size_t cap)
+{
+    char *p;
+    if (!c->in && cap == IN_BUF_INITIAL && c->set->spare_in) {
+        p = c->set->spare_in;
+        c->set->spare_in = NULL;
+    } else if (!(p = realloc(c->in, cap))) {
+        return false;
+    }
+    c->in = p;
+    c->in_cap = cap;
+    return true;
+}
+
+/* Makes room to read into. False when that is impossible: the buffer is full
+ * at its limit with a request that cannot complete (proto closes such
+ * connections itself; this is the backstop), or memory ran out. */
+static bool in_make_room(struct conn *c)
+{
+    /* Reading resumes only once every complete request has run, so what is
+     * moved here is one incomplete request, once. */
+    if (c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len);
+        c->in_off = 0;
+    }
+    size_t want = c->pc.need > IN_BUF_INITIAL ? c->pc.need : IN_BUF_INITIAL;
+    if (want <= c->in_cap && c->in_len < c->in_cap)
+        return true;
+    /* At least double: a long get line raises `need` one byte at a time. */
+    size_t cap = c->in_cap * 2 > want ? c->in_cap * 2 : want;
+    if (cap > in_buf_limit(c))
+        cap = in_buf_limit(c);
+    return cap > c->in_len && in_resize(c, cap);
+}
+
+/* Idle connections give their input buffer back (one is kept for reuse). */
+static void in_release(struct conn *c)
+{
+    if (c->in_len > 0 || !c->in)
+        return;
+    if (c->in_cap == IN_BUF_INITIAL && !c->set->spare_in)
+        c->set->spare_in = c->in;
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
+}
+
+static void in_consume(struct conn *c, size_t n)
+{
+    c->in_len -= n;
+    c->in_off = c->in_len > 0 ? c->in_off + n : 0;
+}
+
+/* ---- socket I/O ------------------------------------------------------------ */
+
+/* Replies that may be sent but were not yet. */
+static size_t out_unsent(const struct conn *c)
+{
+    return c->out_ready - c->out_sent;
+}
+
+static bool out_full(const struct conn *c)
+{
+    return out_unsent(c) >= OUT_PENDING_LIMIT;
+}
+
+/* Reads what the socket has. False when the connection must close. */
+static bool conn_read(struct conn *c)
+{
+    if (!in_make_room(c)) {
+        if (verbosity(c->set) > 0)
+            fprintf(stderr, "<%d request does not fit the input buffer\n", c->src.fd);
+        return false;
+    }
+    ssize_t n = recv(c->src.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        STAT_ADD(c->set->stats, bytes_read, (uint64_t)n);
+    } else if (n == 0) {
+        c->peer_closed = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        if (verbosity(c->set) > 0)
+            fprintf(stderr, "<%d read failed: %s\n", c->src.fd, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void out_clear(struct conn *c)
+{
+    c->out_sent = 0;
+    c->out_ready = 0;
+    if (c->out.cap > OUT_BUF_KEEP)
+        obuf_free(&c->out);
+    else
+        obuf_reset(&c->out);
+}
+
+/* Drops the replies already sent from the front of the buffer once they
+ * are half of it, so that copying stays linear in the bytes sent. */
+static void out_compact(struct conn *c)
+{
+    if (c->out_sent == 0 || c->out_sent < c->out.len / 2)
+        return;
+    obuf_consume(&c->out, c->out_sent);
+    c->out_ready -= c->out_sent;
+    c->out_sent = 0;
+}
+
+/* Sends ready replies until none are left or the socket is full. False on
+ * an error that ends the connection. */
+static bool conn_send(struct conn *c)
+{
+    while (out_unsent(c) > 0) {
+        ssize_t n = send(c->src.fd, c->out.data + c->out_sent, out_unsent(c),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
+            if (verbosity(c->set) > 0)
+                fprintf(stderr, "<%d write failed: %s\n", c->src.fd, strerror(errno));
+            return false;
+        }
+        c->out_sent += (size_t)n;
+        STAT_ADD(c->set->stats, bytes_written, (uint64_t)n);
+    }
+    if (c->out_sent == c->out.len)
+        out_clear(c);
+    return true;
+}
+
+/* ---- a connection's turn --------------------------------------------------- */
+
+static void conn_yield(struct conn *c)
+{
+    STAT_INC(c->set->stats, conn_yields);
+    if (!list_linked(&c->in_yielded))
+        list_add_tail(&c->set->yielded, &c->in_yielded);
+}
+
+/* Runs buffered requests, one per protocol call so that the output limit is
+ * checked after every reply, until no complete request is left, the turn's
+ * budget is spent, or the replies exceed the limit and the socket takes no
+ * more. False when the connection must close now. */
+static bool conn_process(struct conn *c)
+{
+    unsigned budget = (unsigned)c->set->env->settings->reqs_per_event;
+    size_t used = 0;
+    bool ran = false;
+
+    out_compact(c);
+    while (used < c->in_len && !c->pc.close_after_write) {
+        if (out_full(c)) {
+            if (!conn_send(c))
+                return false;
+            if (out_full(c))
+                break;
+        }
+        if (budget == 0) {
+            conn_yield(c);
+            break;
+        }
+        struct protocol_step step;
+        protocol_run_one(&c->pc, c->in + c->in_off + used, c->in_len - used, &c->out, &step);
+        used += step.used;
+        if (step.completed) {
+            budget--;
+            ran = true;
+        }
+        if (step.transmit)
+            c->out_ready = c->out.len;
+        if (c->pc.close_now || c->out.oom)
+            return false;
+        if (step.used == 0)
+            break;
+    }
+    if (!protocol_mid_request(&c->pc))
+        c->out_ready = c->out.len;
+    if (ran)
+        c->last_cmd_time = clock_now();
+    in_consume(c, used);
+    return true;
+}
+
+static bool conn_update_interest(struct conn *c)
+{
+    uint32_t want = 0;
+    if (!c->peer_closed && !c->pc.close_after_write && !out_full(c))
+        want |= EPOLLIN;
+    if (out_unsent(c) > 0)
+        want |= EPOLLOUT;
+    if (want == c->interest)
+        return true;
+    struct epoll_event ev = { .events = want, .data.ptr = &c->src };
+    if (epoll_ctl(c->set->epfd, EPOLL_CTL_MOD, c->src.fd, &ev) != 0)
+        return false;
+    c->interest = want;
+    return true;
+}
+
+static void conn_close(struct conn *c)
+{
+    struct conn_set *set = c->set;
+    if (verbosity(set) > 1)
+        fprintf(stderr, "<%d connection closed.\n", c->src.fd);
+    list_del(&c->in_all);
+    if (list_linked(&c->in_yielded))
+        list_del(&c->in_yielded);
+    close(c->src.fd);
+    free(c->in);
+    obuf_free(&c->out);
+    free(c);
+    atomic_fetch_sub(&set->env->server_stats->curr_connections, 1);
+}
+
+/* Whether everything owed has been sent and nothing more will come: after
+ * quit, or after the peer closed and no complete request is left (replies
+ * held for a value that will never come are dropped, as memcached does). */
+static bool conn_finished(const struct conn *c)
+{
+    return out_unsent(c) == 0 &&
+           (c->pc.close_after_write || (c->peer_closed && !list_linked(&c->in_yielded)));
+}
+
+static void conn_serve(struct conn *c)
+{
+    if (!conn_process(c) || !conn_send(c) || conn_finished(c)) {
+        conn_close(c);
+        return;
+    }
+    in_release(c);
+    if (!conn_update_interest(c))
+        conn_close(c);
+}
+
+void conn_on_event(struct ev_source *src, uint32_t events)
+{
+    struct conn *c = (struct conn *)src;
+    /* A yielded connection is served in conn_set_run_yielded(), in turn. */
+    if (list_linked(&c->in_yielded))
+        return;
+    if (events & EPOLLERR) {
+        conn_close(c);
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLHUP)) && (c->interest & EPOLLIN) && !conn_read(c)) {
+        conn_close(c);
+        return;
+    }
+    conn_serve(c);
+}
+
+/* ---- the whole set --------------------------------------------------------- */
+
+bool conn_open(struct conn_set *set, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->src = (struct ev_source){ .kind = EV_TCP, .fd = fd };
+        c->set = set;
+        obuf_init(&c->out);
+        proto_conn_init(&c->pc, set->env, set->stats);
+        c->interest = EPOLLIN;
+        c->last_cmd_time = clock_now();
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->src };
+        if (epoll_ctl(set->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            list_add_tail(&set->all, &c->in_all);
+            if (verbosity(set) > 1)
+                fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
+            return true;
+        }
+    }
+    if (verbosity(set) > 0)
+        fprintf(stderr, "<%d cannot set up the connection: %s\n", fd, strerror(errno));
+    free(c);
+    close(fd);
+    atomic_fetch_sub(&set->env->server_stats->curr_connections, 1);
+    return false;
+}
+
+void conn_set_run_yielded(struct conn_set *set)
+{
+    struct list_node turn;
+    /* Connections that yield again now wait for the next round. */
+    list_move_all(&set->yielded, &turn);
+    while (turn.next != &turn) {
+        struct conn *c = CONN_OF(turn.next, in_yielded);
+        list_del(&c->in_yielded);
+        conn_serve(c);
+    }
+}
+
+void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
+{
+    if (timeout == 0)
+        return;
+    struct list_node *node = set->all.next;
+    while (node != &set->all) {
+        struct conn *c = CONN_OF(node, in_all);
+        node = node->next;
+        /* Like memcached, only a connection waiting for requests is idle:
+         * not one still sending replies, running buffered requests or
+         * receiving a value. */
+        if (now - c->last_cmd_time > timeout && out_unsent(c) == 0 &&
+            !list_linked(&c->in_yielded) && !protocol_mid_request(&c->pc)) {
+            if (verbosity(set) > 1)
+                fprintf(stderr, "Closing idle fd %d\n", c->src.fd);
+            conn_close(c);
+        }
+    }
+}
+
+void conn_set_close_all(struct conn_set *set)
+{
+    while (set->all.next != &set->all)
+        conn_close(CONN_OF(set->all.next, in_all));
+    free(set->spare_in);
+    set->spare_in = NULL;
+}

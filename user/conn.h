@@ -1,0 +1,86 @@
+/* conn.h - the TCP connections of one worker thread.
+ *
+ * A worker owns a conn_set: every connection it serves lives there from
+ * accept to close and is only ever touched by that worker's thread.
+ * Every epoll entry of the server points at a struct ev_source (the first
+ * member of whatever owns the descriptor), so one loop can serve
+ * connections, UDP sockets and a wake-up eventfd together. */
+#ifndef XDPCACHED_CONN_H
+#define XDPCACHED_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "obuf.h"
+#include "proto_text.h"
+
+enum ev_kind { EV_NOTIFY, EV_LISTEN, EV_UDP, EV_TCP };
+
+/* What epoll_event.data.ptr points at. */
+struct ev_source {
+    enum ev_kind kind;
+    int fd;
+};
+
+/* Intrusive doubly linked list; a node with next == NULL is in no list. */
+struct list_node {
+    struct list_node *prev, *next;
+};
+
+struct conn_set {
+    const struct proto_env *env;
+    struct thread_stats *stats;     /* the worker's counters */
+    int epfd;                       /* the worker's epoll instance */
+    struct list_node all;           /* every open connection */
+    struct list_node yielded;       /* connections that used up their turn with
+                                       requests still buffered */
+    char *spare_in;                 /* one cached input buffer of the initial size */
+};
+
+void conn_set_init(struct conn_set *set, const struct proto_env *env,
+                   struct thread_stats *stats, int epfd);
+
+/* Takes over an accepted, non-blocking socket that the acceptor has already
+ * counted in curr_connections. On failure the socket is closed (and
+ * uncounted) and false returned. */
+bool conn_open(struct conn_set *set, int fd);
+
+/* Serves an epoll event of a connection (src->kind == EV_TCP). */
+void conn_on_event(struct ev_source *src, uint32_t events);
+
+/* Gives every connection that yielded its next turn. */
+void conn_set_run_yielded(struct conn_set *set);
+
+static inline bool conn_set_has_yielded(const struct conn_set *set)
+{
+    return set->yielded.next != &set->yielded;
+}
+
+/* Closes connections idle for more than timeout seconds (0 = never). */
+void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout);
+
+/* Closes every connection and frees what the set holds. */
+void conn_set_close_all(struct conn_set *set);
+
+/* One request through its protocol: the one place where request bytes meet
+ * a protocol, for TCP and UDP alike (memcached tells the binary protocol by
+ * its first byte, 0x80; only the text protocol exists so far). */
+struct protocol_step {
+    size_t used;        /* input bytes consumed; 0 = nothing complete to run */
+    bool completed;     /* a request finished: what reqs_per_event counts */
+    bool transmit;      /* memcached transmits the replies queued so far here */
+};
+
+void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
+                      struct protocol_step *step);
+
+/* Inside a request whose value is still to come or being discarded: memcached
+ * transmits nothing in that state (conn_nread, conn_swallow). */
+static inline bool protocol_mid_request(const struct proto_conn *pc)
+{
+    return pc->pending.active || pc->swallow > 0;
+}
+
+#endif

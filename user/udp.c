@@ -1,0 +1,256 @@
+/* udp.c - see udp.h.
+ *
+ * Frames follow memcached 1.6 byte for byte (try_read_udp, transmit_udp,
+ * build_udp_header, _transmit_post there): every datagram starts with
+ * request id, sequence number, datagram count and a reserved field, each
+ * 16 bits big-endian, and carries at most 1400 bytes in all. */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
+#include "udp.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "obuf.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+
+#define UDP_HEADER_SIZE 8
+#define UDP_MAX_PAYLOAD 1400
+#define UDP_DATA_SIZE (UDP_MAX_PAYLOAD - UDP_HEADER_SIZE)
+#define UDP_READ_BUFFER_SIZE 65536   /* memcached's; holds any datagram */
+#define UDP_RECV_BATCH 8
+#define UDP_SEND_BATCH 64
+
+/* Where the replies to one request datagram go. */
+struct udp_peer {
+    int fd;
+    struct sockaddr *addr;
+    socklen_t addrlen;
+    uint16_t request_id;
+};
+
+/* Datagrams waiting for one sendmmsg(). */
+struct udp_send_queue {
+    struct mmsghdr msgs[UDP_SEND_BATCH];
+    struct iovec iov[UDP_SEND_BATCH][2];
+    unsigned char hdr[UDP_SEND_BATCH][UDP_HEADER_SIZE];
+    unsigned n;
+};
+
+struct udp_worker {
+    const struct proto_env *env;
+    struct thread_stats *stats;
+    struct proto_conn pc;
+    struct obuf out;
+    struct udp_send_queue sendq;
+    struct mmsghdr in_msgs[UDP_RECV_BATCH];
+    struct iovec in_iov[UDP_RECV_BATCH];
+    struct sockaddr_storage in_addr[UDP_RECV_BATCH];
+    char in_buf[UDP_RECV_BATCH][UDP_READ_BUFFER_SIZE];
+};
+
+static int verbosity(const struct udp_worker *u)
+{
+    return __atomic_load_n(&u->env->settings->verbose, __ATOMIC_RELAXED);
+}
+
+struct udp_worker *udp_worker_create(const struct proto_env *env, struct thread_stats *stats)
+{
+    struct udp_worker *u = calloc(1, sizeof(*u));
+    if (!u)
+        return NULL;
+    u->env = env;
+    u->stats = stats;
+    obuf_init(&u->out);
+    return u;
+}
+
+void udp_worker_destroy(struct udp_worker *u)
+{
+    if (!u)
+        return;
+    obuf_free(&u->out);
+    free(u);
+}
+
+/* ---- sending --------------------------------------------------------------- */
+
+static void udp_send_queued(struct udp_worker *u, int fd)
+{
+    struct udp_send_queue *q = &u->sendq;
+    uint64_t bytes = 0;
+    unsigned done = 0;
+    /* The socket blocks on send: a full send buffer delays this worker a
+     * little rather than losing replies. */
+    while (done < q->n) {
+        int n = sendmmsg(fd, q->msgs + done, q->n - done, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (verbosity(u) > 0)
+                fprintf(stderr, "<%d UDP send failed: %s\n", fd, strerror(errno));
+            break;
+        }
+        for (unsigned i = done; i < done + (unsigned)n; i++)
+            bytes += q->msgs[i].msg_len;
+        done += (unsigned)n;
+    }
+    STAT_ADD(u->stats, bytes_written, bytes);
+    q->n = 0;
+}
+
+static void put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void udp_queue_datagram(struct udp_worker *u, const struct udp_peer *peer, uint16_t seq,
+                               uint16_t total, const char *data, size_t len)
+{
+    struct udp_send_queue *q = &u->sendq;
+    if (q->n == UDP_SEND_BATCH)
+        udp_send_queued(u, peer->fd);
+    unsigned char *hdr = q->hdr[q->n];
+    put_u16(hdr, peer->request_id);
+    put_u16(hdr + 2, seq);
+    put_u16(hdr + 4, total);
+    put_u16(hdr + 6, 0);
+    q->iov[q->n][0] = (struct iovec){ .iov_base = hdr, .iov_len = UDP_HEADER_SIZE };
+    q->iov[q->n][1] = (struct iovec){ .iov_base = (void *)data, .iov_len = len };
+    q->msgs[q->n].msg_hdr = (struct msghdr){
+        .msg_name = peer->addr, .msg_namelen = peer->addrlen,
+        .msg_iov = q->iov[q->n], .msg_iovlen = len > 0 ? 2 : 1,
+    };
+    q->n++;
+}
+
+/* One response: sequence numbers 0..n-1, total n (memcached caps the total,
+ * not the count sent); an empty response is a bare header with total 0. */
+static void udp_queue_response(struct udp_worker *u, const struct udp_peer *peer,
+                               const char *data, size_t len)
+{
+    size_t ndatagrams = (len + UDP_DATA_SIZE - 1) / UDP_DATA_SIZE;
+    uint16_t total = ndatagrams > UINT16_MAX ? UINT16_MAX : (uint16_t)ndatagrams;
+    uint16_t seq = 0;
+    size_t off = 0;
+    do {
+        size_t chunk = len - off < UDP_DATA_SIZE ? len - off : UDP_DATA_SIZE;
+        udp_queue_datagram(u, peer, seq++, total, data + off, chunk);
+        off += chunk;
+    } while (off < len);
+}
+
+static void udp_out_clear(struct udp_worker *u)
+{
+    if (u->out.oom)
+        obuf_free(&u->out);   /* also clears oom */
+    else
+        obuf_reset(&u->out);
+}
+
+/* Sends every queued response, each in datagrams of its own. memcached
+ * sends an empty response (a multi-get's miss) as a bare header only when
+ * it heads the queue; after sending any response, _transmit_post() also
+ * retires the empty ones right behind it without sending them. So only the
+ * first response of a transmission may go out empty. */
+static void udp_transmit(struct udp_worker *u, const struct udp_peer *peer)
+{
+    const struct obuf *ob = &u->out;
+    bool first = true;
+    /* Response i spans [resp_starts[i-1], resp_starts[i]); bytes before the
+     * first start, if any, count as a response of their own. */
+    for (size_t i = 0; i <= ob->nresp; i++) {
+        size_t start = i > 0 ? ob->resp_starts[i - 1] : 0;
+        size_t end = i < ob->nresp ? ob->resp_starts[i] : ob->len;
+        if ((i == 0 && end == 0) || (end == start && !first))
+            continue;
+        udp_queue_response(u, peer, ob->data + start, end - start);
+        first = false;
+    }
+    udp_send_queued(u, peer->fd);
+    udp_out_clear(u);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+/* Runs the requests of one datagram with a fresh protocol state; whatever is
+ * incomplete at its end is dropped. Replies go out where memcached's would:
+ * after each retrieval, after every reqs_per_event requests (where memcached
+ * yields), and at the end. Which points those are matters: they decide
+ * which empty responses are sent (see udp_transmit). */
+static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
+                             char *in, size_t len)
+{
+    unsigned per_turn = (unsigned)u->env->settings->reqs_per_event;
+    unsigned ran = 0;
+
+    proto_conn_init(&u->pc, u->env, u->stats);
+    while (len > 0) {
+        struct protocol_step step;
+        protocol_run_one(&u->pc, in, len, &u->out, &step);
+        if (u->pc.close_now || u->out.oom) {
+            udp_out_clear(u);   /* memcached's conn_cleanup drops queued replies */
+            return;
+        }
+        if (step.used == 0 || u->pc.close_after_write)
+            break;
+        in += step.used;
+        len -= step.used;
+        ran += step.completed;
+        bool transmit = step.transmit;
+        if (ran >= per_turn && len > 0) {
+            STAT_INC(u->stats, conn_yields);
+            ran = 0;
+            transmit = true;
+        }
+        if (transmit)
+            udp_transmit(u, peer);
+    }
+    udp_transmit(u, peer);
+}
+
+/* memcached's try_read_udp(): datagrams of 8 bytes or less are ignored
+ * unseen; requests spanning several datagrams (total != 1) are counted but
+ * dropped. The sequence number is not looked at. */
+static void udp_handle_datagram(struct udp_worker *u, struct udp_peer *peer,
+                                char *buf, size_t len)
+{
+    const unsigned char *hdr = (const unsigned char *)buf;
+    if (len <= UDP_HEADER_SIZE)
+        return;
+    STAT_ADD(u->stats, bytes_read, len);
+    if (hdr[4] != 0 || hdr[5] != 1)
+        return;
+    peer->request_id = (uint16_t)(hdr[0] << 8 | hdr[1]);
+    udp_run_requests(u, peer, buf + UDP_HEADER_SIZE, len - UDP_HEADER_SIZE);
+}
+
+void udp_serve(struct udp_worker *u, int fd)
+{
+    for (unsigned i = 0; i < UDP_RECV_BATCH; i++) {
+        u->in_iov[i] = (struct iovec){ .iov_base = u->in_buf[i], .iov_len = UDP_READ_BUFFER_SIZE };
+        u->in_msgs[i].msg_hdr = (struct msghdr){
+            .msg_name = &u->in_addr[i], .msg_namelen = sizeof(u->in_addr[i]),
+            .msg_iov = &u->in_iov[i], .msg_iovlen = 1,
+        };
+    }
+    int n = recvmmsg(fd, u->in_msgs, UDP_RECV_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+        verbosity(u) > 0)
+        fprintf(stderr, "<%d UDP receive failed: %s\n", fd, strerror(errno));
+    for (int i = 0; i < n; i++) {
+        struct udp_peer peer = {
+            .fd = fd,
+            .addr = (struct sockaddr *)&u->in_addr[i],
+            .addrlen = u->in_msgs[i].msg_hdr.msg_namelen,
+        };
+        udp_handle_datagram(u, &peer, u->in_buf[i], u->in_msgs[i].msg_len);
+    }
+}
