@@ -12,14 +12,8 @@ class Closed(Exception):
     pass
 
 
-class Conn:
-    """A raw TCP text-protocol connection."""
-
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.timeout = timeout
-        self.buf = b""
+class _Socket:
+    """Owns self.sock; usable in a with statement."""
 
     def close(self):
         self.sock.close()
@@ -29,6 +23,16 @@ class Conn:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Conn(_Socket):
+    """A raw TCP text-protocol connection."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
+        self.buf = b""
 
     def send(self, data):
         self.sock.sendall(data)
@@ -151,22 +155,13 @@ def udp_frame(request_id, payload, seq=0, total=1, reserved=0):
     return struct.pack(">HHHH", request_id, seq, total, reserved) + payload
 
 
-class Udp:
+class Udp(_Socket):
     """A UDP client socket connected to the server."""
 
     def __init__(self, port):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.connect((HOST, port))
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def send(self, datagram):
         self.sock.send(datagram)
