@@ -1,12 +1,12 @@
 /* udp.c - see udp.h.
  *
  * Frames follow memcached 1.6 byte for byte (try_read_udp, transmit_udp,
- * build_udp_header, _transmit_post there): every datagram starts with
- * request id, sequence number, datagram count and a reserved field, each
- * 16 bits big-endian, and carries at most 1400 bytes in all. */
+ * build_udp_header, _transmit_post there); the frame header is in
+ * shared/mc_udp.h. */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "udp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,14 +15,12 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "mc_udp.h"
 #include "obuf.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
 
-#define UDP_HEADER_SIZE 8
-#define UDP_MAX_PAYLOAD 1400
-#define UDP_DATA_SIZE (UDP_MAX_PAYLOAD - UDP_HEADER_SIZE)
 #define UDP_READ_BUFFER_SIZE 65536   /* memcached's; holds any datagram */
 #define UDP_RECV_BATCH 8
 #define UDP_SEND_BATCH 64
@@ -39,7 +37,7 @@ struct udp_peer {
 struct udp_send_queue {
     struct mmsghdr msgs[UDP_SEND_BATCH];
     struct iovec iov[UDP_SEND_BATCH][2];
-    unsigned char hdr[UDP_SEND_BATCH][UDP_HEADER_SIZE];
+    struct mc_udp_header hdr[UDP_SEND_BATCH];
     unsigned n;
 };
 
@@ -105,24 +103,17 @@ static void udp_send_queued(struct udp_worker *u, int fd)
     q->n = 0;
 }
 
-static void put_u16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
-
 static void udp_queue_datagram(struct udp_worker *u, const struct udp_peer *peer, uint16_t seq,
                                uint16_t total, const char *data, size_t len)
 {
     struct udp_send_queue *q = &u->sendq;
     if (q->n == UDP_SEND_BATCH)
         udp_send_queued(u, peer->fd);
-    unsigned char *hdr = q->hdr[q->n];
-    put_u16(hdr, peer->request_id);
-    put_u16(hdr + 2, seq);
-    put_u16(hdr + 4, total);
-    put_u16(hdr + 6, 0);
-    q->iov[q->n][0] = (struct iovec){ .iov_base = hdr, .iov_len = UDP_HEADER_SIZE };
+    struct mc_udp_header *hdr = &q->hdr[q->n];
+    *hdr = (struct mc_udp_header){
+        .request_id = htons(peer->request_id), .sequence = htons(seq), .total = htons(total),
+    };
+    q->iov[q->n][0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(*hdr) };
     q->iov[q->n][1] = (struct iovec){ .iov_base = (void *)data, .iov_len = len };
     q->msgs[q->n].msg_hdr = (struct msghdr){
         .msg_name = peer->addr, .msg_namelen = peer->addrlen,
@@ -136,12 +127,12 @@ static void udp_queue_datagram(struct udp_worker *u, const struct udp_peer *peer
 static void udp_queue_response(struct udp_worker *u, const struct udp_peer *peer,
                                const char *data, size_t len)
 {
-    size_t ndatagrams = (len + UDP_DATA_SIZE - 1) / UDP_DATA_SIZE;
+    size_t ndatagrams = (len + MC_UDP_MAX_DATA - 1) / MC_UDP_MAX_DATA;
     uint16_t total = ndatagrams > UINT16_MAX ? UINT16_MAX : (uint16_t)ndatagrams;
     uint16_t seq = 0;
     size_t off = 0;
     do {
-        size_t chunk = len - off < UDP_DATA_SIZE ? len - off : UDP_DATA_SIZE;
+        size_t chunk = len - off < MC_UDP_MAX_DATA ? len - off : MC_UDP_MAX_DATA;
         udp_queue_datagram(u, peer, seq++, total, data + off, chunk);
         off += chunk;
     } while (off < len);
@@ -222,14 +213,15 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
 static void udp_handle_datagram(struct udp_worker *u, struct udp_peer *peer,
                                 char *buf, size_t len)
 {
-    const unsigned char *hdr = (const unsigned char *)buf;
-    if (len <= UDP_HEADER_SIZE)
+    struct mc_udp_header hdr;
+    if (len <= sizeof(hdr))
         return;
+    memcpy(&hdr, buf, sizeof(hdr));
     STAT_ADD(u->stats, bytes_read, len);
-    if (hdr[4] != 0 || hdr[5] != 1)
+    if (ntohs(hdr.total) != 1)
         return;
-    peer->request_id = (uint16_t)(hdr[0] << 8 | hdr[1]);
-    udp_run_requests(u, peer, buf + UDP_HEADER_SIZE, len - UDP_HEADER_SIZE);
+    peer->request_id = ntohs(hdr.request_id);
+    udp_run_requests(u, peer, buf + sizeof(hdr), len - sizeof(hdr));
 }
 
 void udp_serve(struct udp_worker *u, int fd)
