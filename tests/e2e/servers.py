@@ -28,6 +28,7 @@ SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
     "ERROR: LeakSanitizer",
     "ERROR: ThreadSanitizer",
+    "WARNING: ThreadSanitizer",
     "ERROR: MemorySanitizer",
     "SUMMARY: AddressSanitizer",
     "SUMMARY: UndefinedBehaviorSanitizer",
