@@ -94,11 +94,6 @@ static void list_move_all(struct list_node *from, struct list_node *to)
     list_init(from);
 }
 
-static int verbosity(const struct conn_set *set)
-{
-    return __atomic_load_n(&set->env->settings->verbose, __ATOMIC_RELAXED);
-}
-
 void conn_set_init(struct conn_set *set, const struct proto_env *env,
                    struct thread_stats *stats, int epfd)
 {
@@ -199,7 +194,7 @@ static bool out_full(const struct conn *c)
 static bool conn_read(struct conn *c)
 {
     if (!in_make_room(c)) {
-        if (verbosity(c->set) > 0)
+        if (settings_verbosity(c->set->env->settings) > 0)
             fprintf(stderr, "<%d request does not fit the input buffer\n", c->src.fd);
         return false;
     }
@@ -210,7 +205,7 @@ static bool conn_read(struct conn *c)
     } else if (n == 0) {
         c->peer_closed = true;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        if (verbosity(c->set) > 0)
+        if (settings_verbosity(c->set->env->settings) > 0)
             fprintf(stderr, "<%d read failed: %s\n", c->src.fd, strerror(errno));
         return false;
     }
@@ -250,7 +245,7 @@ static bool conn_send(struct conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
-            if (verbosity(c->set) > 0)
+            if (settings_verbosity(c->set->env->settings) > 0)
                 fprintf(stderr, "<%d write failed: %s\n", c->src.fd, strerror(errno));
             return false;
         }
@@ -334,7 +329,7 @@ static bool conn_update_interest(struct conn *c)
 static void conn_close(struct conn *c)
 {
     struct conn_set *set = c->set;
-    if (verbosity(set) > 1)
+    if (settings_verbosity(set->env->settings) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->src.fd);
     list_del(&c->in_all);
     if (list_linked(&c->in_yielded))
@@ -398,12 +393,12 @@ bool conn_open(struct conn_set *set, int fd)
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->src };
         if (epoll_ctl(set->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
             list_add_tail(&set->all, &c->in_all);
-            if (verbosity(set) > 1)
+            if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
             return true;
         }
     }
-    if (verbosity(set) > 0)
+    if (settings_verbosity(set->env->settings) > 0)
         fprintf(stderr, "<%d cannot set up the connection: %s\n", fd, strerror(errno));
     free(c);
     close(fd);
@@ -436,7 +431,7 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
          * receiving a value. */
         if (now - c->last_cmd_time > timeout && out_unsent(c) == 0 &&
             !list_linked(&c->in_yielded) && !protocol_mid_request(&c->pc)) {
-            if (verbosity(set) > 1)
+            if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "Closing idle fd %d\n", c->src.fd);
             conn_close(c);
         }

@@ -293,9 +293,11 @@ static void begin_store(struct request *r, enum store_mode mode)
         return;
     }
     prefix_stats_record(r->pc->env->prefix_stats, t[1].value, t[1].length, PREFIX_SET);
+    /* The reply goes out as a response of its own once the data block has
+     * been read, or swallowed. */
+    obuf_truncate(r->out, r->resp_off);
     if (!store_item_size_ok(store_of(r), t[1].length, flags, (size_t)vlen)) {
         STAT_INC(r->pc->stats, store_too_large);
-        obuf_truncate(r->out, r->resp_off);
         r->pc->swallow = (size_t)vlen + 2;
         if (!r->noreply)
             r->pc->swallow_reply = "SERVER_ERROR object too large for cache";
@@ -304,8 +306,6 @@ static void begin_store(struct request *r, enum store_mode mode)
             store_delete(store_of(r), t[1].value, t[1].length);
         return;
     }
-    /* The reply starts a response when the data block has been read. */
-    obuf_truncate(r->out, r->resp_off);
     *p = (struct pending_store){
         .active = true, .noreply = r->noreply, .mode = mode, .nkey = t[1].length,
         .flags = flags, .exptime = exptime_from_client(exptime), .cas = cas,
@@ -511,8 +511,8 @@ static void cmd_verbosity(struct request *r)
         reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
-    __atomic_store_n(&r->pc->env->settings->verbose,
-                     level > MAX_VERBOSITY ? MAX_VERBOSITY : (int)level, __ATOMIC_RELAXED);
+    settings_set_verbosity(r->pc->env->settings,
+                           level > MAX_VERBOSITY ? MAX_VERBOSITY : (int)level);
     reply(r, "OK");
 }
 
@@ -566,8 +566,6 @@ static void run_stats_detail(struct request *r)
         prefix_stats_enable(ps, arg[1] == 'n');
         reply(r, "OK");
     } else if (strcmp(arg, "dump") == 0) {
-        obuf_truncate(r->out, r->resp_off);
-        resp_start(r);
         if (prefix_stats_foreach(ps, emit_prefix_line, r->out))
             obuf_append(r->out, "END\r\n", 5);
         else
@@ -592,8 +590,6 @@ static void cmd_stats(struct request *r)
         run_stats_detail(r);
         return;
     }
-    obuf_truncate(r->out, r->resp_off);
-    resp_start(r);
     if (strcmp(group, "settings") == 0) {
         settings_report(settings_of(r), &ts.sink);
     } else if (!stats_report(r->pc->env, group, &ts.sink)) {

@@ -95,11 +95,6 @@ struct server {
     bool accept_paused;
 };
 
-static int verbosity(const struct server *srv)
-{
-    return __atomic_load_n(&srv->settings->verbose, __ATOMIC_RELAXED);
-}
-
 /* ---- listening sockets ----------------------------------------------------- */
 
 static bool source_list_push(struct source_list *list, enum ev_kind kind, int fd)
@@ -188,7 +183,7 @@ static const char *bind_sockets(const struct server *srv, const char *host, int 
             continue;
         }
         bound++;
-        if (verbosity(srv) > 1)
+        if (settings_verbosity(srv->settings) > 1)
             fprintf(stderr, "<%d server listening (%s)\n", fd,
                     socktype == SOCK_STREAM ? "auto-negotiate" : "udp");
     }
@@ -453,10 +448,10 @@ static void accept_connections(struct server *srv, int listen_fd)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                if (verbosity(srv) > 0)
+                if (settings_verbosity(srv->settings) > 0)
                     fprintf(stderr, "Too many open connections\n");
                 set_accepting(srv, false);
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && verbosity(srv) > 0) {
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && settings_verbosity(srv->settings) > 0) {
                 fprintf(stderr, "accept4(): %s\n", strerror(errno));
             }
             return;

@@ -52,6 +52,18 @@ struct settings {
     bool lru_crawler;            /* lru_crawler / no_lru_crawler: background expiry reclaim. Default on */
 };
 
+/* The verbosity level, which the `verbosity` command changes while worker
+ * threads read it. */
+static inline int settings_verbosity(const struct settings *s)
+{
+    return __atomic_load_n(&s->verbose, __ATOMIC_RELAXED);
+}
+
+static inline void settings_set_verbosity(struct settings *s, int level)
+{
+    __atomic_store_n(&s->verbose, level, __ATOMIC_RELAXED);
+}
+
 /* Fills s with memcached's defaults. */
 void settings_init(struct settings *s);
 

@@ -53,11 +53,6 @@ struct udp_worker {
     char in_buf[UDP_RECV_BATCH][UDP_READ_BUFFER_SIZE];
 };
 
-static int verbosity(const struct udp_worker *u)
-{
-    return __atomic_load_n(&u->env->settings->verbose, __ATOMIC_RELAXED);
-}
-
 struct udp_worker *udp_worker_create(const struct proto_env *env, struct thread_stats *stats)
 {
     struct udp_worker *u = calloc(1, sizeof(*u));
@@ -91,7 +86,7 @@ static void udp_send_queued(struct udp_worker *u, int fd)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            if (verbosity(u) > 0)
+            if (settings_verbosity(u->env->settings) > 0)
                 fprintf(stderr, "<%d UDP send failed: %s\n", fd, strerror(errno));
             break;
         }
@@ -235,7 +230,7 @@ void udp_serve(struct udp_worker *u, int fd)
     }
     int n = recvmmsg(fd, u->in_msgs, UDP_RECV_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-        verbosity(u) > 0)
+        settings_verbosity(u->env->settings) > 0)
         fprintf(stderr, "<%d UDP receive failed: %s\n", fd, strerror(errno));
     for (int i = 0; i < n; i++) {
         struct udp_peer peer = {
