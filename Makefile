@@ -8,6 +8,7 @@ SANITIZE ?=
 CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -Iuser -Ishared $(SANITIZE)
 LDFLAGS  += -pthread $(SANITIZE)
+LDLIBS   += -lbpf -lelf -lz
 
 # Every daemon module but main.c goes into a library that the unit tests link.
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
@@ -25,19 +26,25 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
 .PHONY: all deps run test unit-tests asan clean bench
-all: $(BUILD)/xdpcached $(UNIT_BINS)
+all: $(BUILD)/xdpcached $(UNIT_BINS) $(BPF_OBJS)
 
-$(BUILD)/obj/%.o: user/%.c $(BPF_SKELS) | $(BUILD)/obj
+# The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
+.SECONDARY: $(BPF_OBJS)
+
+$(BUILD)/obj/%.o: user/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) -I$(BUILD) -MMD -MP -c $< -o $@
+
+# Only the fast-path loader and the tests include the generated skeletons.
+$(BUILD)/obj/fastpath.o $(UNIT_BINS): $(BPF_SKELS)
 
 $(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libxdpcached.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -I$(BUILD) -o $@ $< $(BUILD)/libxdpcached.a $(LDFLAGS) -lcmocka
+	$(CC) $(CFLAGS) -I$(BUILD) -o $@ $< $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/vmlinux.h: | $(BUILD)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@

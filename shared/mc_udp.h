@@ -7,7 +7,7 @@
 #ifndef XDPCACHED_SHARED_MC_UDP_H
 #define XDPCACHED_SHARED_MC_UDP_H
 
-#include <linux/types.h>
+#include "shared_types.h"
 
 struct mc_udp_header {
     __be16 request_id;  /* chosen by the client, echoed in every reply datagram */
