@@ -28,6 +28,11 @@ time_t clock_process_started(void);
  * up to 30 days is relative to now, larger is an absolute unix time. */
 rel_time_t clock_realtime(int64_t exptime);
 
+/* The CLOCK_MONOTONIC nanosecond from which clock_now() may return t or
+ * later: when the daemon may first treat an item with exptime t as expired.
+ * The XDP fast path stops serving an entry at that instant. */
+uint64_t clock_rel_to_mono_ns(rel_time_t t);
+
 /* Unit tests move time forward without sleeping. */
 void clock_advance_for_tests(rel_time_t seconds);
 

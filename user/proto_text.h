@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "obuf.h"
 #include "store.h"
@@ -25,6 +26,10 @@ struct proto_env {
     struct server_stats *server_stats;
     struct prefix_stats *prefix_stats;  /* stats detail */
     void (*shutdown)(void);             /* `shutdown` command (with -A) */
+    /* Told of each get/gets hit served over UDP, under the store's lock (the
+     * XDP fast path admits hot keys from here); NULL = no one listens. */
+    void (*udp_read_hit)(void *ctx, const struct item_view *item);
+    void *udp_read_ctx;
 };
 
 /* A storage command (set, add, ...) whose line was read, waiting for its
@@ -56,6 +61,7 @@ struct proto_conn {
                                            shapes its UDP datagrams) */
     bool close_after_write;             /* quit: send what is queued, then close */
     bool close_now;                     /* close without sending anything more */
+    bool udp;                           /* requests arrive as UDP datagrams */
 };
 
 void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
@@ -69,6 +75,13 @@ void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
  * *nreqs (when not NULL) receives the number of requests run. */
 size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       unsigned max_reqs, unsigned *nreqs);
+
+/* The parts of a VALUE line after the key, as every reply writes them:
+ * " <flags> <bytes>" and " <cas>". They return the length written (always
+ * below PROTO_TEXT_VALUE_FIELDS_MAX, which buf must hold). */
+#define PROTO_TEXT_VALUE_FIELDS_MAX 48
+size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes);
+size_t proto_text_cas_field(char *buf, uint64_t cas);
 
 /* Longest request line accepted without a newline, except for get/gets whose
  * key lists may be longer (memcached closes the connection otherwise). */

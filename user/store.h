@@ -90,6 +90,23 @@ struct store_stats {
 /* One row of stats sizes: how many items have an allocation of this size class. */
 typedef void (*store_size_fn)(void *ctx, size_t size_class_bytes, uint64_t count);
 
+/* Told of every change to the live items, so that a mirror of some of them
+ * (the XDP map) stays exact. changed and removed run under the key's shard
+ * lock before the store call returns, so they must be quick and must not
+ * call back into the store. */
+struct store_observer {
+    void *ctx;
+    /* The key now holds this item: set, add, replace, append, prepend, cas,
+     * incr, decr (also in place), touch, gat. */
+    void (*changed)(void *ctx, const struct item_view *item);
+    /* The key holds nothing any more: delete, eviction, an expired item
+     * found or reclaimed. */
+    void (*removed)(void *ctx, const char *key, size_t nkey);
+    /* Items stored before `at` are invalid from `at` on (flush_all [delay]).
+     * Called after every write that began before the flush has returned. */
+    void (*flushed)(void *ctx, rel_time_t at);
+};
+
 struct store;
 
 /* NULL on a bad config or no memory. */
@@ -136,6 +153,13 @@ void store_tick(struct store *store);
  * CRLF, 4 bytes when flags are non-zero, 8 with CAS) so that the largest
  * storable value is the same byte for byte. */
 bool store_item_size_ok(const struct store *store, size_t nkey, uint32_t flags, size_t nvalue);
+
+/* Installs the observer (copied); call before the store is shared. */
+void store_set_observer(struct store *store, const struct store_observer *observer);
+
+/* Marks a live item used, for eviction, without counting a read: for items
+ * the XDP fast path served. No-op when the key is missing. */
+void store_mark_used(struct store *store, const char *key, size_t nkey);
 
 void store_get_stats(struct store *store, struct store_stats *out);
 
