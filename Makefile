@@ -49,8 +49,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libxdpcached.a | $(BUILD)/tests
 $(BUILD)/vmlinux.h: | $(BUILD)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
-	clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(BUILD) -Ishared -c $< -o $@
+# -mcpu=v3 (kernel 5.1+): 32-bit registers and jumps, so that a bound checked
+# on a 32-bit value holds for the register that is then used.
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h shared/*.h) $(BUILD)/vmlinux.h | $(BUILD)
+	clang -O2 -g -Wall -Wextra -Werror -mcpu=v3 -target bpf -D__TARGET_ARCH_x86 -I$(BUILD) -Ishared -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	bpftool gen skeleton $< > $@
@@ -63,7 +65,13 @@ deps:
 
 run: deps
 	$(MAKE) $(BUILD)/xdpcached
-	$(BUILD)/xdpcached $(RUN_ARGS)
+	@if [ "$$(id -u)" -eq 0 ] && ! printf '%s\n' "$(RUN_ARGS)" | grep -q -- '--xdp'; then \
+	    echo; echo "In another terminal, watch XDP answer a get:  scripts/xdp-demo.sh"; echo; \
+	    set -x; exec $(BUILD)/xdpcached $(RUN_ARGS) --xdp-iface lo --xdp-mode generic; \
+	else \
+	    [ "$$(id -u)" -eq 0 ] || echo "(not root: no XDP fast path; the daemon answers every request)"; \
+	    set -x; exec $(BUILD)/xdpcached $(RUN_ARGS); \
+	fi
 
 # The whole suite: unit tests (plain and ASan+UBSan), protocol and end-to-end
 # tests, the differential test against Debian's memcached, memccapable.

@@ -1,0 +1,51 @@
+/* scratch.h - the program's per-CPU working memory: too big for the 512-byte
+ * BPF stack, private to the program (the daemon never maps it), and per CPU
+ * so that no two requests ever share it (XDP runs with preemption off).
+ *
+ * Buffer sizes are powers of two and offsets into them are masked before
+ * use: that is how the verifier learns they stay inside, whatever clang
+ * does with the comparisons that really bound them. */
+#ifndef XDPCACHED_BPF_SCRATCH_H
+#define XDPCACHED_BPF_SCRATCH_H
+
+#include "xdp_cache.h"
+
+/* The request payload after the frame header: XDP_REQUEST_MAX bytes. */
+#define REQ_BUF 2048
+#define REQ_MASK (REQ_BUF - 1)
+/* The reply payload: frame header, VALUE texts, END. Every copy into it is
+ * at an offset masked with OUT_MASK of a length masked with OUT_MASK, so it
+ * is twice that long; only the first MC_UDP_MAX_DATAGRAM bytes (+ 3 of zero
+ * padding for the checksum) are ever used. */
+#define OUT_MASK 2047
+#define OUT_BUF (2 * (OUT_MASK + 1))
+/* Ethernet + VLAN + IPv4/IPv6 + UDP headers of the reply (66 bytes at most). */
+#define HDR_BUF 128
+#define HDR_MASK (HDR_BUF - 1)
+
+_Static_assert(XDP_REQUEST_MAX <= REQ_BUF, "the request fits its buffer");
+_Static_assert(MC_UDP_MAX_DATAGRAM + 3 <= OUT_MASK, "the reply fits its buffer");
+
+/* A key of the request: req[off, off + len), its xdp_key_hash(). */
+struct key_ref {
+    __u16 off;
+    __u16 len;
+    __u32 hash;
+};
+
+struct scratch {
+    __u8 req[REQ_BUF];
+    __u8 out[OUT_BUF];
+    __u8 hdr[HDR_BUF];
+    struct key_ref keys[XDP_MULTIGET_MAX];
+    __u32 entry[XDP_MULTIGET_MAX];      /* cache index serving each key */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __type(key, __u32);
+    __type(value, struct scratch);
+    __uint(max_entries, 1);
+} scratch SEC(".maps");
+
+#endif
