@@ -178,27 +178,42 @@ static const struct settings *settings_of(const struct request *r)
 
 /* ---- retrieval ------------------------------------------------------------- */
 
+size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes)
+{
+    return (size_t)snprintf(buf, PROTO_TEXT_VALUE_FIELDS_MAX, " %u %zu", flags, nbytes);
+}
+
+size_t proto_text_cas_field(char *buf, uint64_t cas)
+{
+    return (size_t)snprintf(buf, PROTO_TEXT_VALUE_FIELDS_MAX, " %llu", (unsigned long long)cas);
+}
+
 struct value_writer {
     struct obuf *out;
     bool with_cas;
+    /* env->udp_read_hit for a get/gets over UDP, else NULL */
+    void (*read_hit)(void *ctx, const struct item_view *item);
+    void *read_ctx;
 };
 
-/* Runs under the store's shard lock: only copies bytes out. */
+/* Runs under the store's shard lock: only copies bytes out. The fields come
+ * from the same formatter as the XDP cache entries (xdp_mirror.c), so that
+ * the fast path's replies are these bytes. */
 static void write_value(void *ctx, const struct item_view *it)
 {
     struct value_writer *w = ctx;
-    char header[96];
-    int n;
+    char header[2 * PROTO_TEXT_VALUE_FIELDS_MAX + 2];
+    size_t n = proto_text_value_fields(header, it->flags, it->nvalue);
     if (w->with_cas)
-        n = snprintf(header, sizeof(header), " %u %zu %llu\r\n", it->flags, it->nvalue,
-                     (unsigned long long)it->cas);
-    else
-        n = snprintf(header, sizeof(header), " %u %zu\r\n", it->flags, it->nvalue);
+        n += proto_text_cas_field(header + n, it->cas);
+    memcpy(header + n, "\r\n", 2);
     obuf_append(w->out, "VALUE ", 6);
     obuf_append(w->out, it->key, it->nkey);
-    obuf_append(w->out, header, (size_t)n);
+    obuf_append(w->out, header, n + 2);
     obuf_append(w->out, it->value, it->nvalue);
     obuf_append(w->out, "\r\n", 2);
+    if (w->read_hit)
+        w->read_hit(w->read_ctx, it);
 }
 
 static void count_lookup(struct request *r, enum store_lookup found, bool touch)
@@ -228,7 +243,14 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
     struct token *key = &r->tokens[1];
     rel_time_t exptime = 0;
     size_t get_start = r->resp_off;
-    struct value_writer writer = { r->out, with_cas };
+    const struct proto_env *env = r->pc->env;
+    struct value_writer writer = { r->out, with_cas, NULL, NULL };
+
+    /* Only get/gets: they are what the fast path answers. */
+    if (r->pc->udp && !touch) {
+        writer.read_hit = env->udp_read_hit;
+        writer.read_ctx = env->udp_read_ctx;
+    }
 
     if (touch) {
         int32_t exptime_arg;
@@ -250,7 +272,7 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
                                                 touch ? &exptime : NULL, write_value, &writer);
             count_lookup(r, found, touch);
-            prefix_stats_record(r->pc->env->prefix_stats, key->value, key->length,
+            prefix_stats_record(env->prefix_stats, key->value, key->length,
                                 found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
             if (key[1].length != 0)
                 resp_start(r);

@@ -42,14 +42,15 @@ void xdp_mirror_destroy(struct xdp_mirror *mirror);
 void xdp_mirror_observer(struct xdp_mirror *mirror, struct store_observer *out);
 
 /* A get/gets hit the daemon served over UDP (proto_env.udp_read_hit): counts
- * the read and admits the key once it is hot. Runs under the store's lock. */
+ * the read and admits the key once it is hot. Runs under the store's lock;
+ * safe to call from several threads at once. */
 void xdp_mirror_read(void *mirror, const struct item_view *item);
 
-/* Once a second: hits[i] is entry i's total XDP hits so far (summed over
- * CPUs, only ever growing). Ages the per-entry recent-hit counts used for
- * eviction and calls used() for each key that was hit since the last call,
- * outside any mirror lock (it may call into the store). Returns the hits
- * since the last call. */
+/* Once a second, from one thread: hits[i] (nentries of them) is entry i's
+ * total XDP hits so far (summed over CPUs, only ever growing). Ages the
+ * per-entry recent-hit counts used for eviction and calls used() for each
+ * key that was hit since the last call, outside any mirror lock (it may call
+ * into the store). Returns the hits since the last call. */
 uint64_t xdp_mirror_harvest(struct xdp_mirror *mirror, const uint64_t *hits,
                             void (*used)(void *ctx, const char *key, size_t nkey),
                             void *ctx);

@@ -1,0 +1,754 @@
+/* Unit tests of the XDP map's writer: entries in calloc'ed memory instead of
+ * a BPF map, a real store and text protocol in front of it (reads come in
+ * through proto_env.udp_read_hit, changes through the store's observer), and
+ * a seqlock reader written here the way the XDP program reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "clock.h"
+#include "prefix_stats.h"
+#include "proto_text.h"
+#include "settings.h"
+#include "stats.h"
+#include "store.h"
+#include "xdp_mirror.h"
+
+#define NENTRIES 64                     /* 16 buckets */
+#define MAX_VALUE 1000
+
+struct fixture {
+    struct settings settings;
+    struct store *store;
+    struct thread_stats thread_stats;
+    struct server_stats server_stats;
+    struct prefix_stats *prefix_stats;
+    struct proto_env env;
+    struct proto_conn pc;
+    struct obuf out;
+    struct xdp_cache_entry *entries;
+    struct xdp_mirror *mirror;
+    struct store_observer observer;
+};
+
+static int setup(void **state)
+{
+    clock_init();
+    struct fixture *f = calloc(1, sizeof(*f));
+    settings_init(&f->settings);
+    struct store_config config = {
+        .mem_limit = 8 << 20, .item_size_max = 1 << 20, .use_cas = true, .evict = true,
+    };
+    f->store = store_create(&config);
+    f->entries = calloc(NENTRIES, sizeof(*f->entries));
+    struct xdp_mirror_config mc = { .entries = f->entries, .nentries = NENTRIES,
+                                    .max_value = MAX_VALUE };
+    f->mirror = xdp_mirror_create(&mc);
+    assert_non_null(f->store);
+    assert_non_null(f->mirror);
+    xdp_mirror_observer(f->mirror, &f->observer);
+    store_set_observer(f->store, &f->observer);
+    f->prefix_stats = prefix_stats_create();
+    pthread_mutex_init(&f->server_stats.reset_lock, NULL);
+    f->env = (struct proto_env){
+        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
+        .prefix_stats = f->prefix_stats, .udp_read_hit = xdp_mirror_read,
+        .udp_read_ctx = f->mirror,
+    };
+    proto_conn_init(&f->pc, &f->env, &f->thread_stats);
+    f->pc.udp = true;
+    obuf_init(&f->out);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_destroy(f->store);
+    xdp_mirror_destroy(f->mirror);
+    free(f->entries);
+    prefix_stats_destroy(f->prefix_stats);
+    pthread_mutex_destroy(&f->server_stats.reset_lock);
+    obuf_free(&f->out);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* Runs a request stream through the text protocol; returns the replies. */
+static char *run(struct fixture *f, const char *requests)
+{
+    char *in = strdup(requests);
+    size_t used = proto_text_run(&f->pc, in, strlen(in), &f->out, 0, NULL);
+    assert_int_equal(used, strlen(requests));
+    char *reply = strndup(f->out.data ? f->out.data : "", f->out.len);
+    obuf_reset(&f->out);
+    free(in);
+    return reply;
+}
+
+static void expect(struct fixture *f, const char *requests, const char *replies)
+{
+    char *got = run(f, requests);
+    assert_string_equal(got, replies);
+    free(got);
+}
+
+/* The key's hash, computed here from shared/xdp_cache.h as the XDP program
+ * does, not with the mirror's code. */
+static uint32_t hash_of(const char *key)
+{
+    uint32_t h = XDP_HASH_INIT;
+    for (const char *p = key; *p; p++)
+        h = xdp_key_hash_step(h, (uint8_t)*p);
+    return xdp_key_hash_finish(h);
+}
+
+static uint32_t bucket_of(const char *key)
+{
+    return hash_of(key) & (NENTRIES / XDP_CACHE_WAYS - 1);
+}
+
+/* The entry holding the key, or NULL: searched as the XDP program does, in
+ * the key's bucket only, by hash, length and bytes. */
+static struct xdp_cache_entry *lookup(struct fixture *f, const char *key)
+{
+    size_t nkey = strlen(key);
+    struct xdp_cache_entry *bucket = &f->entries[bucket_of(key) * XDP_CACHE_WAYS];
+    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
+        struct xdp_cache_entry *e = &bucket[way];
+        if (e->key_hash == hash_of(key) && e->key_len == nkey &&
+            memcmp(e->text + XDP_VALUE_PREFIX_LEN, key, nkey) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static unsigned entries_in_use(struct fixture *f)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < NENTRIES; i++)
+        n += f->entries[i].key_len != 0;
+    return n;
+}
+
+/* n keys "b<i>" that all fall in one bucket. */
+static void same_bucket_keys(char keys[][16], unsigned n)
+{
+    unsigned found = 0;
+    uint32_t bucket = bucket_of("b0");
+    for (unsigned i = 0; found < n; i++) {
+        snprintf(keys[found], 16, "b%u", i);
+        if (bucket_of(keys[found]) == bucket)
+            found++;
+    }
+}
+
+static struct item_view item_of(const char *key, const char *value, uint64_t cas)
+{
+    return (struct item_view){ .key = key, .nkey = strlen(key), .value = value,
+                               .nvalue = strlen(value), .flags = 0, .cas = cas };
+}
+
+/* Counts n reads of the item, as the UDP get path does. */
+static void read_n(struct fixture *f, const struct item_view *item, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        xdp_mirror_read(f->mirror, item);
+}
+
+static void set_key(struct fixture *f, const char *key, const char *value)
+{
+    char req[1400];
+    snprintf(req, sizeof(req), "set %s 0 0 %zu\r\n%s\r\n", key, strlen(value), value);
+    expect(f, req, "STORED\r\n");
+}
+
+/* Stores the key and reads it over UDP until the mirror admits it. */
+static void admit_key(struct fixture *f, const char *key, const char *value)
+{
+    char req[64];
+    set_key(f, key, value);
+    snprintf(req, sizeof(req), "get %s\r\n", key);
+    for (int i = 0; i < XDP_ADMIT_READS; i++)
+        free(run(f, req));
+    assert_non_null(lookup(f, key));
+}
+
+static struct xdp_mirror_stats stats_of(struct fixture *f)
+{
+    struct xdp_mirror_stats s;
+    xdp_mirror_get_stats(f->mirror, &s);
+    return s;
+}
+
+/* The entry's value bytes (after "\r\n" at the end of the head and CAS). */
+static const char *entry_value(const struct xdp_cache_entry *e)
+{
+    return e->text + e->head_len + e->cas_len + 2;
+}
+
+/* ---- admission ----------------------------------------------------------------- */
+
+static void test_admitted_after_admit_reads(void **state)
+{
+    struct fixture *f = *state;
+    set_key(f, "k", "v");
+    for (int i = 1; i < XDP_ADMIT_READS; i++) {
+        expect(f, "get k\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n");
+        assert_null(lookup(f, "k"));
+    }
+    assert_int_equal(stats_of(f).admissions, 0);
+    expect(f, "get k\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n");
+    assert_non_null(lookup(f, "k"));
+    assert_int_equal(stats_of(f).admissions, 1);
+    assert_int_equal(stats_of(f).entries, 1);
+}
+
+static void test_misses_tcp_and_gat_do_not_admit(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 2 * XDP_ADMIT_READS; i++)
+        expect(f, "get nothing\r\n", "END\r\n");
+    set_key(f, "t", "v");
+    f->pc.udp = false;
+    for (int i = 0; i < 2 * XDP_ADMIT_READS; i++)
+        free(run(f, "gets t\r\n"));
+    f->pc.udp = true;
+    for (int i = 0; i < 2 * XDP_ADMIT_READS; i++)
+        free(run(f, "gat 0 t\r\n"));
+    assert_int_equal(entries_in_use(f), 0);
+    for (int i = 1; i < XDP_ADMIT_READS; i++)
+        free(run(f, "gets t\r\n"));
+    assert_null(lookup(f, "t"));
+    free(run(f, "gets t\r\n"));
+    assert_non_null(lookup(f, "t"));
+}
+
+static void test_too_large_not_admitted(void **state)
+{
+    struct fixture *f = *state;
+    char value[MAX_VALUE + 2];
+    memset(value, 'x', sizeof(value) - 1);
+    value[sizeof(value) - 1] = '\0';
+    struct item_view item = item_of("big", value, 1);
+    read_n(f, &item, 4 * XDP_ADMIT_READS);
+    assert_int_equal(entries_in_use(f), 0);
+    value[MAX_VALUE] = '\0';
+    item = item_of("big", value, 1);
+    read_n(f, &item, 1);
+    assert_non_null(lookup(f, "big"));
+}
+
+/* The TinyLFU aging: every 10 x nentries reads all counts are halved, so one
+ * read long ago and one now are not two reads. */
+static void test_sketch_ages(void **state)
+{
+    struct fixture *f = *state;
+    struct item_view old = item_of("old", "v", 1), other = item_of("other", "v", 1);
+    read_n(f, &old, 1);
+    read_n(f, &other, 10 * NENTRIES - 1);
+    read_n(f, &old, 1);
+    assert_null(lookup(f, "old"));
+    read_n(f, &old, 1);
+    assert_non_null(lookup(f, "old"));
+}
+
+/* ---- entry text ---------------------------------------------------------------- */
+
+/* What the XDP program sends for a one-key get or gets of this entry. */
+static char *xdp_reply(const struct xdp_cache_entry *e, bool with_cas)
+{
+    size_t skip = with_cas ? 0 : e->cas_len;
+    char *reply = calloc(1, e->text_len + XDP_END_LEN + 1);
+    memcpy(reply, e->text, e->head_len);
+    memcpy(reply + e->head_len, e->text + e->head_len + skip, e->text_len - e->head_len - skip);
+    strcat(reply, XDP_END);
+    return reply;
+}
+
+static void test_entry_text_is_the_daemon_reply(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set key:1 4294967295 0 12\r\nhello\r\nworld\r\n", "STORED\r\n");
+    free(run(f, "get key:1\r\nget key:1\r\n"));
+    const struct xdp_cache_entry *e = lookup(f, "key:1");
+    assert_non_null(e);
+    assert_int_equal(e->key_len, 5);
+    assert_int_equal(e->expire_ns, UINT64_MAX);
+    for (int with_cas = 0; with_cas <= 1; with_cas++) {
+        char *daemon = run(f, with_cas ? "gets key:1\r\n" : "get key:1\r\n");
+        char *xdp = xdp_reply(e, with_cas);
+        assert_string_equal(xdp, daemon);
+        free(daemon);
+        free(xdp);
+    }
+}
+
+/* The entry expires at clock_rel_to_mono_ns(now + ttl), where now is the
+ * clock when the request ran: between before and clock_now(). */
+static void expect_expiry(const struct xdp_cache_entry *e, rel_time_t before, rel_time_t ttl)
+{
+    uint64_t earliest = clock_rel_to_mono_ns(before + ttl);
+    uint64_t latest = clock_rel_to_mono_ns(clock_now() + ttl);
+    assert_in_range(e->expire_ns, earliest, latest);
+}
+
+static void test_expiry_in_mono_ns(void **state)
+{
+    struct fixture *f = *state;
+    rel_time_t before = clock_now();
+    expect(f, "set e 0 100 1\r\nv\r\n", "STORED\r\n");
+    free(run(f, "get e\r\nget e\r\n"));
+    expect_expiry(lookup(f, "e"), before, 100);
+}
+
+/* ---- the observer --------------------------------------------------------------- */
+
+static void test_changes_rewrite(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "c", "10");
+    expect(f, "set c 3 0 3\r\n100\r\n", "STORED\r\n");
+    assert_memory_equal(entry_value(lookup(f, "c")), "100\r\n", 5);
+    expect(f, "incr c 5\r\n", "105\r\n");
+    assert_memory_equal(entry_value(lookup(f, "c")), "105\r\n", 5);
+    expect(f, "append c 0 0 1\r\nx\r\n", "STORED\r\n");
+    assert_memory_equal(entry_value(lookup(f, "c")), "105x\r\n", 6);
+    rel_time_t before = clock_now();
+    expect(f, "touch c 100\r\n", "TOUCHED\r\n");
+    expect_expiry(lookup(f, "c"), before, 100);
+
+    /* Every change, and the latest gets reply is still the entry's text. */
+    char *daemon = run(f, "gets c\r\n");
+    char *xdp = xdp_reply(lookup(f, "c"), true);
+    assert_string_equal(xdp, daemon);
+    free(daemon);
+    free(xdp);
+    assert_int_equal(stats_of(f).updates, 4);
+    assert_int_equal(stats_of(f).entries, 1);
+}
+
+static void test_change_that_no_longer_fits_removes(void **state)
+{
+    struct fixture *f = *state;
+    char req[MAX_VALUE + 64];
+    admit_key(f, "c", "v");
+    snprintf(req, sizeof(req), "set c 0 0 %d\r\n%0*d\r\n", MAX_VALUE + 1, MAX_VALUE + 1, 0);
+    expect(f, req, "STORED\r\n");
+    assert_null(lookup(f, "c"));
+    assert_int_equal(stats_of(f).removals, 1);
+    assert_int_equal(stats_of(f).entries, 0);
+    assert_int_equal(entries_in_use(f), 0);
+}
+
+/* The single-key gets reply, with its frame header, must fit a datagram:
+ * text_len + "END\r\n" <= MC_UDP_MAX_DATA. "VALUE k 0 NNNN 1\r\n" + data +
+ * "\r\n" is 20 + data bytes. */
+static void test_datagram_limit(void **state)
+{
+    struct fixture *f = *state;
+    struct xdp_mirror_config mc = { .entries = f->entries, .nentries = NENTRIES,
+                                    .max_value = 4096 };
+    struct xdp_mirror *m = xdp_mirror_create(&mc);
+    struct store_observer obs;
+    xdp_mirror_observer(m, &obs);
+    static char value[2000];
+    size_t largest = MC_UDP_MAX_DATA - XDP_END_LEN - 20;
+    memset(value, 'x', largest);
+    struct item_view item = item_of("k", value, 1);
+    for (int i = 0; i < XDP_ADMIT_READS; i++)
+        xdp_mirror_read(m, &item);
+    assert_non_null(lookup(f, "k"));
+    assert_int_equal(lookup(f, "k")->text_len + XDP_END_LEN, MC_UDP_MAX_DATA);
+
+    value[largest] = 'x';
+    item = item_of("k", value, 1);
+    obs.changed(obs.ctx, &item);
+    assert_null(lookup(f, "k"));
+    xdp_mirror_read(m, &item);
+    assert_null(lookup(f, "k"));
+    xdp_mirror_destroy(m);
+}
+
+static void test_removed(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "r", "v");
+    admit_key(f, "s", "v");
+    expect(f, "delete r\r\n", "DELETED\r\n");
+    assert_null(lookup(f, "r"));
+    assert_non_null(lookup(f, "s"));
+    f->observer.removed(f->observer.ctx, "absent", 6);
+    assert_int_equal(stats_of(f).removals, 1);
+    assert_int_equal(stats_of(f).entries, 1);
+}
+
+static void test_flush_now_empties(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "a", "v");
+    admit_key(f, "b", "v");
+    admit_key(f, "c", "v");
+    assert_int_equal(entries_in_use(f), 3);
+    expect(f, "flush_all\r\n", "OK\r\n");
+    assert_int_equal(entries_in_use(f), 0);
+    assert_int_equal(stats_of(f).entries, 0);
+    assert_int_equal(stats_of(f).removals, 0);
+}
+
+static void test_flush_later_caps(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "forever", "v");
+    expect(f, "set soon 0 5 1\r\nv\r\nset late 0 1000 1\r\nv\r\n", "STORED\r\nSTORED\r\n");
+    free(run(f, "get soon late\r\nget soon late\r\n"));
+    uint64_t soon_ns = lookup(f, "soon")->expire_ns;
+
+    rel_time_t at = clock_now() + 10;
+    uint64_t cap = clock_rel_to_mono_ns(at);
+    f->observer.flushed(f->observer.ctx, at);
+    assert_int_equal(lookup(f, "forever")->expire_ns, cap);
+    assert_int_equal(lookup(f, "late")->expire_ns, cap);
+    assert_int_equal(lookup(f, "soon")->expire_ns, soon_ns);
+    assert_int_equal(entries_in_use(f), 3);
+
+    set_key(f, "forever", "w");
+    assert_int_equal(lookup(f, "forever")->expire_ns, cap);
+    struct item_view newcomer = item_of("new", "v", 1);
+    read_n(f, &newcomer, XDP_ADMIT_READS);
+    assert_int_equal(lookup(f, "new")->expire_ns, cap);
+
+    /* Once the flush time is past, writes are not capped any more. */
+    clock_advance_for_tests(11);
+    set_key(f, "forever", "x");
+    assert_int_equal(lookup(f, "forever")->expire_ns, UINT64_MAX);
+}
+
+/* A flush due now stays in force for writes until the clock is past it (the
+ * store may still hold items it is about to flush): an entry admitted in
+ * that second is never served. Once the time is past, the next read of the
+ * live item brings the entry back. */
+static void test_entry_capped_by_a_past_flush_comes_back(void **state)
+{
+    struct fixture *f = *state;
+    f->observer.flushed(f->observer.ctx, clock_now());
+    struct item_view item = item_of("k", "v", 1);
+    read_n(f, &item, XDP_ADMIT_READS);
+    assert_non_null(lookup(f, "k"));
+    assert_true(lookup(f, "k")->expire_ns <= clock_rel_to_mono_ns(clock_now()));
+
+    clock_advance_for_tests(2);
+    read_n(f, &item, 1);
+    assert_int_equal(lookup(f, "k")->expire_ns, UINT64_MAX);
+}
+
+/* The same through the store: its flush_all with a delay reaches the map. */
+static void test_store_flush_later_reaches_the_map(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "k", "v");
+    uint64_t before = clock_rel_to_mono_ns(clock_now() + 100);
+    expect(f, "flush_all 100\r\n", "OK\r\n");
+    assert_true(lookup(f, "k")->expire_ns <= before);
+}
+
+/* ---- the seqlock ------------------------------------------------------------------ */
+
+#define TORN_VALUE_LEN MAX_VALUE
+#define TORN_READS 50000            /* consistent reads the reader makes */
+#define TORN_WRITES_MAX 10000000    /* the writer stops then in any case */
+
+struct torn_writer {
+    struct store_observer observer;
+    int reader_done;                /* atomic */
+    unsigned long writes;
+};
+
+/* Rewrites key "t" with all-A, then all-B values of the same length, until
+ * the reader has made its reads. */
+static void *torn_write_loop(void *arg)
+{
+    struct torn_writer *w = arg;
+    static char values[2][TORN_VALUE_LEN + 1];
+    memset(values[0], 'A', TORN_VALUE_LEN);
+    memset(values[1], 'B', TORN_VALUE_LEN);
+    while (w->writes < TORN_WRITES_MAX && !__atomic_load_n(&w->reader_done, __ATOMIC_RELAXED)) {
+        struct item_view item = item_of("t", values[w->writes & 1], 7);
+        w->observer.changed(w->observer.ctx, &item);
+        w->writes++;
+    }
+    return NULL;
+}
+
+typedef uint64_t __attribute__((may_alias)) word;
+
+/* The XDP program's read: seq even and unchanged across the copy. */
+static bool seqlock_read(const struct xdp_cache_entry *e, struct xdp_cache_entry *copy)
+{
+    uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    if (seq & 1)
+        return false;
+    const word *src = (const word *)e;
+    word *dst = (word *)copy;
+    for (size_t i = 0; i < sizeof(*e) / sizeof(word); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq;
+}
+
+/* What is wrong with a copy of the entry, or NULL: it must hold key "t" and
+ * one whole value, all A or all B. */
+static const char *torn_in(const struct xdp_cache_entry *copy, size_t head_and_cas)
+{
+    if (copy->key_len != 1 || copy->text[XDP_VALUE_PREFIX_LEN] != 't')
+        return "key";
+    if (copy->text_len != head_and_cas + 2 + TORN_VALUE_LEN + 2)
+        return "length";
+    const char *data = entry_value(copy);
+    if (data[0] != 'A' && data[0] != 'B')
+        return "letter";
+    for (size_t i = 1; i < TORN_VALUE_LEN; i++)
+        if (data[i] != data[0])
+            return "value of two writes";
+    return NULL;
+}
+
+static void test_reader_never_sees_a_torn_entry(void **state)
+{
+    struct fixture *f = *state;
+    static char value[TORN_VALUE_LEN + 1];
+    memset(value, 'A', TORN_VALUE_LEN);
+    struct item_view item = item_of("t", value, 7);
+    read_n(f, &item, XDP_ADMIT_READS);
+    const struct xdp_cache_entry *e = lookup(f, "t");
+    assert_non_null(e);
+    size_t head_and_cas = e->head_len + e->cas_len;   /* the same in every write */
+
+    struct torn_writer w = { .observer = f->observer };
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, torn_write_loop, &w), 0);
+    static struct xdp_cache_entry copy;
+    unsigned long reads = 0, retries = 0, letters[2] = { 0, 0 };
+    const char *torn = NULL;
+    while (reads < TORN_READS && !torn) {
+        if (!seqlock_read(e, &copy)) {
+            retries++;
+            continue;
+        }
+        reads++;
+        torn = torn_in(&copy, head_and_cas);
+        letters[entry_value(&copy)[0] == 'B']++;
+    }
+    /* The writer stops before anything fails, or the next test meets it. */
+    __atomic_store_n(&w.reader_done, 1, __ATOMIC_RELAXED);
+    pthread_join(writer, NULL);
+    if (torn)
+        fail_msg("torn entry after %lu consistent reads: %s", reads, torn);
+    assert_int_equal(stats_of(f).updates, w.writes);
+    printf("# %lu writes; %lu consistent reads (%lu A, %lu B), %lu retried\n", w.writes,
+           reads, letters[0], letters[1], retries);
+}
+
+/* Worker threads read, change and remove keys at once (each its own keys,
+ * as the store's shard locks would have it), aging the shared sketch many
+ * times over: ThreadSanitizer must stay quiet and the counts must add up. */
+#define MIX_THREADS 4
+#define MIX_KEYS 32
+#define MIX_OPS 20000
+
+struct mix_worker {
+    struct xdp_mirror *mirror;
+    struct store_observer observer;
+    unsigned id;
+};
+
+static void *mix_loop(void *arg)
+{
+    struct mix_worker *w = arg;
+    char key[16];
+    for (unsigned i = 0; i < MIX_OPS; i++) {
+        snprintf(key, sizeof(key), "m%u-%u", w->id, i / 8 % MIX_KEYS);
+        struct item_view item = item_of(key, i % 3 ? "value" : "other", i);
+        if (i % 8 == 7)
+            w->observer.removed(w->observer.ctx, key, strlen(key));
+        else if (i % 8 == 6)
+            w->observer.changed(w->observer.ctx, &item);
+        else
+            xdp_mirror_read(w->mirror, &item);
+    }
+    return NULL;
+}
+
+static void test_concurrent_workers(void **state)
+{
+    struct fixture *f = *state;
+    struct mix_worker workers[MIX_THREADS];
+    pthread_t threads[MIX_THREADS];
+    for (unsigned t = 0; t < MIX_THREADS; t++) {
+        workers[t] = (struct mix_worker){ f->mirror, f->observer, t };
+        assert_int_equal(pthread_create(&threads[t], NULL, mix_loop, &workers[t]), 0);
+    }
+    for (unsigned t = 0; t < MIX_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    struct xdp_mirror_stats s = stats_of(f);
+    assert_true(s.admissions > 0 && s.updates > 0 && s.removals > 0);
+    assert_int_equal(s.entries, entries_in_use(f));
+    assert_int_equal(s.admissions - s.evictions - s.removals, s.entries);
+}
+
+/* ---- eviction and hits --------------------------------------------------------------- */
+
+static unsigned index_of(struct fixture *f, const char *key)
+{
+    return (unsigned)(lookup(f, key) - f->entries);
+}
+
+struct used_keys {
+    unsigned n;
+    char keys[8][16];
+};
+
+static void record_used(void *ctx, const char *key, size_t nkey)
+{
+    struct used_keys *u = ctx;
+    assert_true(u->n < 8 && nkey < 16);
+    memcpy(u->keys[u->n], key, nkey);
+    u->keys[u->n++][nkey] = '\0';
+}
+
+/* Fills one bucket with keys[0..3] (each admitted at the minimum reads). */
+static void fill_bucket(struct fixture *f, char keys[][16], struct item_view *items)
+{
+    for (int i = 0; i < XDP_CACHE_WAYS; i++) {
+        items[i] = item_of(keys[i], "v", 1);
+        read_n(f, &items[i], XDP_ADMIT_READS);
+        assert_non_null(lookup(f, keys[i]));
+    }
+}
+
+static void test_eviction_takes_the_least_hit(void **state)
+{
+    struct fixture *f = *state;
+    char keys[XDP_CACHE_WAYS + 1][16];
+    struct item_view items[XDP_CACHE_WAYS + 1];
+    same_bucket_keys(keys, XDP_CACHE_WAYS + 1);
+    fill_bucket(f, keys, items);
+
+    /* Recent hits become ADMIT/2 + {10, 3, 20, 30}: keys[1] is the coldest. */
+    static uint64_t hits[NENTRIES];
+    const uint64_t given[XDP_CACHE_WAYS] = { 10, 3, 20, 30 };
+    for (int i = 0; i < XDP_CACHE_WAYS; i++)
+        hits[index_of(f, keys[i])] = given[i];
+    struct used_keys used = { 0 };
+    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 63);
+    unsigned coldest = index_of(f, keys[1]);
+
+    items[4] = item_of(keys[4], "v", 1);
+    unsigned victim_hits = XDP_ADMIT_READS / 2 + 3;
+    read_n(f, &items[4], victim_hits);
+    assert_null(lookup(f, keys[4]));
+    assert_int_equal(stats_of(f).evictions, 0);
+    read_n(f, &items[4], 1);
+    assert_non_null(lookup(f, keys[4]));
+    assert_int_equal(index_of(f, keys[4]), coldest);
+    assert_null(lookup(f, keys[1]));
+    for (int i = 0; i < XDP_CACHE_WAYS; i++)
+        if (i != 1)
+            assert_non_null(lookup(f, keys[i]));
+    struct xdp_mirror_stats s = stats_of(f);
+    assert_int_equal(s.evictions, 1);
+    assert_int_equal(s.admissions, XDP_CACHE_WAYS + 1);
+    assert_int_equal(s.entries, XDP_CACHE_WAYS);
+}
+
+static void test_harvest_reports_and_decays(void **state)
+{
+    struct fixture *f = *state;
+    char keys[XDP_CACHE_WAYS + 1][16];
+    struct item_view items[XDP_CACHE_WAYS + 1];
+    same_bucket_keys(keys, XDP_CACHE_WAYS + 1);
+    fill_bucket(f, keys, items);
+
+    /* 40 hits each: recent = ADMIT_READS / 2 + 40 = 41 (used() for all). */
+    static uint64_t hits[NENTRIES];
+    for (int i = 0; i < XDP_CACHE_WAYS; i++)
+        hits[index_of(f, keys[i])] = 40;
+    struct used_keys used = { 0 };
+    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 160);
+    assert_int_equal(used.n, XDP_CACHE_WAYS);
+    for (unsigned i = 0; i < used.n; i++)
+        assert_int_equal(index_of(f, used.keys[i]), index_of(f, keys[0]) / 4 * 4 + i);
+
+    /* Too cold for any of them. */
+    items[4] = item_of(keys[4], "v", 1);
+    read_n(f, &items[4], 5);
+    assert_null(lookup(f, keys[4]));
+
+    /* keys[0]: 41 -> 20 + 10 = 30 -> 15 -> 7; the others 41 -> 20 -> 10 -> 5. */
+    used.n = 0;
+    hits[index_of(f, keys[0])] += 10;
+    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 10);
+    assert_int_equal(used.n, 1);
+    assert_string_equal(used.keys[0], keys[0]);
+    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 0);
+    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 0);
+    assert_int_equal(used.n, 1);
+
+    /* The sixth read (estimate 6 > 5) now takes a cold way, not keys[0]'s. */
+    assert_int_equal(stats_of(f).evictions, 0);
+    read_n(f, &items[4], 1);
+    assert_non_null(lookup(f, keys[4]));
+    assert_non_null(lookup(f, keys[0]));
+    assert_int_equal(stats_of(f).evictions, 1);
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    struct xdp_cache_entry entries[24];
+    const uint32_t bad[] = { 0, 2, 6, 12, 20, 24 };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct xdp_mirror_config c = { .entries = entries, .nentries = bad[i], .max_value = 1 };
+        assert_null(xdp_mirror_create(&c));
+    }
+    struct xdp_mirror_config ok = { .entries = entries, .nentries = 16, .max_value = 1 };
+    struct xdp_mirror *m = xdp_mirror_create(&ok);
+    assert_non_null(m);
+    xdp_mirror_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_admitted_after_admit_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misses_tcp_and_gat_do_not_admit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_not_admitted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sketch_ages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_text_is_the_daemon_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_in_mono_ns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_that_no_longer_fits_removes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_datagram_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_now_empties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_later_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_capped_by_a_past_flush_comes_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_flush_later_reaches_the_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_never_sees_a_torn_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_takes_the_least_hit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_harvest_reports_and_decays, setup, teardown),
+        cmocka_unit_test(test_bad_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
