@@ -1,4 +1,5 @@
-/* main.c - xdpcached: settings, store and server put together. */
+/* main.c - xdpcached: settings, store, XDP fast path and server put
+ * together. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -8,15 +9,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allow.h"
 #include "clock.h"
+#include "fastpath.h"
 #include "prefix_stats.h"
 #include "proto_text.h"
 #include "server.h"
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
+#include "xdp_mirror.h"
 
 #define EXIT_OSERR 71
+
+/* What the once-a-second tick works on. */
+struct daemon {
+    struct store *store;
+    struct fastpath *fastpath;      /* NULL without the fast path */
+};
 
 static struct server *running_server;
 
@@ -31,9 +41,11 @@ static void request_shutdown(void)
     server_stop(running_server);
 }
 
-static void tick(void *store)
+static void tick(void *ctx)
 {
-    store_tick(store);
+    struct daemon *d = ctx;
+    store_tick(d->store);
+    fastpath_tick(d->fastpath);
 }
 
 static int install_signals(void)
@@ -93,6 +105,42 @@ static struct store *create_store(const struct settings *s)
     return store;
 }
 
+/* --udp-allow's default: loopback and the networks of the --xdp-iface
+ * interfaces, read now, as the daemon starts. */
+static void default_udp_allow(struct settings *s)
+{
+    char why[128];
+    if (!s->udp_allow_given &&
+        !allow_add_system_defaults(&s->udp_allow, s->xdp_ifaces, s->nxdp_ifaces,
+                                   why, sizeof(why)))
+        fprintf(stderr, "udp: not every network of the --xdp-iface interfaces "
+                "is allowed: %s\n", why);
+    if (!s->udpport || settings_verbosity(s) == 0)
+        return;
+    flockfile(stderr);
+    fputs("udp: allowed sources:", stderr);
+    for (unsigned i = 0; i < s->udp_allow.n; i++) {
+        char net[ALLOW_TEXT_MAX];
+        allow_format(&s->udp_allow.nets[i], net);
+        fprintf(stderr, " %s", net);
+    }
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
+/* Once the sockets are bound (a busy port fails first, before anything is
+ * attached) and before -u takes away the right to use bpf(). */
+static void start_fastpath(struct daemon *d, const struct settings *s,
+                           struct proto_env *env)
+{
+    d->fastpath = fastpath_start(s, d->store);
+    if (!d->fastpath)
+        return;
+    env->server_stats->fastpath = d->fastpath;
+    env->udp_read_hit = xdp_mirror_read;
+    env->udp_read_ctx = fastpath_mirror(d->fastpath);
+}
+
 static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -100,15 +148,19 @@ static int serve(struct settings *s, struct store *store, struct prefix_stats *p
         .store = store, .settings = s, .server_stats = &server_stats,
         .prefix_stats = prefix_stats, .shutdown = request_shutdown,
     };
+    struct daemon daemon = { .store = store };
     running_server = server_create(&env);
     if (!running_server)
         return EXIT_OSERR;
+    start_fastpath(&daemon, s, &env);
     int rc = EXIT_OSERR;
     if (install_signals() == 0 && (!s->username || drop_privileges(s->username) == 0) &&
         (!s->pidfile || write_pidfile(s->pidfile) == 0))
-        rc = server_run(running_server, tick, store) == 0 ? 0 : EXIT_OSERR;
+        rc = server_run(running_server, tick, &daemon) == 0 ? 0 : EXIT_OSERR;
     server_destroy(running_server);
     running_server = NULL;
+    server_stats.fastpath = NULL;
+    fastpath_stop(daemon.fastpath);
     if (s->pidfile)
         unlink(s->pidfile);
     return rc;
@@ -123,6 +175,7 @@ int main(int argc, char **argv)
     int rc = settings_parse(&settings, argc, argv, stdout, stderr);
     if (rc >= 0)
         return rc;
+    default_udp_allow(&settings);
     struct store *store = create_store(&settings);
     struct prefix_stats *prefix_stats = prefix_stats_create();
     rc = EXIT_OSERR;

@@ -7,6 +7,7 @@
  * reported as unknown; -o sub-options work the same way. */
 #include "settings.h"
 #include "stats.h"
+#include "xdp_cache.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -38,6 +39,22 @@
 #define HASHPOWER_MIN           12      /* memcached's accepted range */
 #define HASHPOWER_MAX           32
 #define PORT_MAX                65535
+#define DEFAULT_XDP_ENTRIES     16384
+#define XDP_ENTRIES_MAX         16777216 /* 4 x 2^22, 23 GB of cache map */
+#define DEFAULT_XDP_MAX_VALUE   1024
+/* The largest value whose get reply fits one datagram: with a one-byte key,
+ * flags 0 and no CAS, "VALUE k 0 1369\r\n" <value> "\r\nEND\r\n". */
+#define XDP_MAX_VALUE_LIMIT     1369
+
+_Static_assert(XDP_MAX_VALUE_LIMIT + sizeof("VALUE k 0 1369\r\n\r\n" XDP_END) - 1
+               == MC_UDP_MAX_DATA, "XDP_MAX_VALUE_LIMIT fills one datagram");
+_Static_assert(DEFAULT_XDP_ENTRIES % XDP_CACHE_WAYS == 0 &&
+               XDP_ENTRIES_MAX % XDP_CACHE_WAYS == 0 &&
+               ((DEFAULT_XDP_ENTRIES / XDP_CACHE_WAYS) &
+                (DEFAULT_XDP_ENTRIES / XDP_CACHE_WAYS - 1)) == 0 &&
+               ((XDP_ENTRIES_MAX / XDP_CACHE_WAYS) &
+                (XDP_ENTRIES_MAX / XDP_CACHE_WAYS - 1)) == 0,
+               "entry counts are XDP_CACHE_WAYS x a power of two");
 
 #define KB ((size_t)1 << 10)
 #define MB ((size_t)1 << 20)
@@ -48,8 +65,20 @@
 /* Where -h starts each flag's description, as memcached's usage() does. */
 #define HELP_COLUMN 26
 
+/* What getopt_long returns for the options without a short form: above
+ * every character, so they cannot be typed as one. */
+enum {
+    OPT_XDP = UCHAR_MAX + 1,
+    OPT_XDP_IFACE,
+    OPT_XDP_MODE,
+    OPT_XDP_ENTRIES,
+    OPT_XDP_MAX_VALUE,
+    OPT_UDP_ALLOW,
+};
+
 struct flag {
-    int letter;             /* short option, and what getopt_long returns */
+    int letter;             /* short option (or an OPT_ code), and what
+                               getopt_long returns */
     const char *long_name;  /* memcached's long option; NULL if it has none */
     const char *arg;        /* value placeholder for -h; NULL: takes no value */
     const char *help;       /* -h text, lines split by '\n'; NULL: refused */
@@ -93,6 +122,29 @@ static const struct flag flag_table[] = {
       "(default: " STR(DEFAULT_ITEM_SIZE_MB) "m, min: " STR(ITEM_SIZE_MIN_KB)
       "k, max: " STR(ITEM_SIZE_MAX_MB) "m, at most half of -m)" },
     { 'F', "disable-flush-all", NULL, "disable flush_all command" },
+    { OPT_XDP, "xdp", "<on|off>",
+      "answer hot UDP gets in XDP, before the kernel's\n"
+      "network stack (default: on; needs --xdp-iface)" },
+    { OPT_XDP_IFACE, "xdp-iface", "<if>",
+      "network interface to attach the XDP fast path\n"
+      "to; repeatable (default: none, no fast path)" },
+    { OPT_XDP_MODE, "xdp-mode", "<mode>",
+      "native (in the driver), generic (any driver,\n"
+      "slower) or auto: native, else generic\n"
+      "(default: auto)" },
+    { OPT_XDP_ENTRIES, "xdp-entries", "<num>",
+      "fast-path cache entries, rounded up to\n"
+      STR(XDP_CACHE_WAYS) " x a power of two (default: "
+      STR(DEFAULT_XDP_ENTRIES) ",\nmax: " STR(XDP_ENTRIES_MAX) ")" },
+    { OPT_XDP_MAX_VALUE, "xdp-max-value", "<bytes>",
+      "largest value the fast path serves\n"
+      "(default: " STR(DEFAULT_XDP_MAX_VALUE) ", max: "
+      STR(XDP_MAX_VALUE_LIMIT) ", one datagram)" },
+    { OPT_UDP_ALLOW, "udp-allow", "<cidrs>",
+      "sources allowed to use UDP: comma separated\n"
+      "IPv4/IPv6 networks, repeatable; others are\n"
+      "dropped unanswered (default: 127.0.0.0/8, ::1\n"
+      "and the subnets of the --xdp-iface interfaces)" },
     { 'o', "extended", "<opts>", "comma separated list of extended options:" },
     /* memcached 1.6 flags that xdpcached refuses */
     { 'a', "unix-mask", "<mask>", NULL },
@@ -222,6 +274,10 @@ void settings_init(struct settings *s)
     s->flush_enabled = true;
     s->maxconns_fast = true;
     s->lru_crawler = true;
+    s->xdp = true;
+    s->xdp_mode = SETTINGS_XDP_AUTO;
+    s->xdp_entries = DEFAULT_XDP_ENTRIES;
+    s->xdp_max_value = DEFAULT_XDP_MAX_VALUE;
 }
 
 static struct span whole(const char *text)
@@ -242,14 +298,22 @@ static const struct flag *find_flag(int letter)
     return NULL;
 }
 
-/* Writes one line "xdpcached: -x/--long<message>" to err (no flag part when
- * letter is 0) and returns EX_USAGE, the exit code for every refusal. */
+static bool has_short_form(const struct flag *f)
+{
+    return f->letter <= UCHAR_MAX;
+}
+
+/* Writes one line "xdpcached: -x/--long<message>" (or "--long<message>")
+ * to err (no flag part when letter is 0) and returns EX_USAGE, the exit
+ * code for every refusal. */
 __attribute__((format(printf, 3, 4)))
 static int refuse(FILE *err, int letter, const char *fmt, ...)
 {
     const struct flag *f = find_flag(letter);
     fputs("xdpcached: ", err);
-    if (f != NULL)
+    if (f != NULL && !has_short_form(f))
+        fprintf(err, "--%s", f->long_name);
+    else if (f != NULL)
         fprintf(err, "-%c%s%s", f->letter, f->long_name ? "/--" : "",
                 f->long_name ? f->long_name : "");
     va_list ap;
@@ -380,6 +444,93 @@ static int set_string_flag(struct parse *p, int letter, const char *arg,
     if (arg[0] == '\0')
         return refuse(p->err, letter, ": empty value");
     *field = arg;
+    return KEEP_GOING;
+}
+
+/* --xdp on|off */
+static int set_xdp_switch(struct parse *p, const char *arg)
+{
+    if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+        return refuse(p->err, OPT_XDP, " '%s': must be on or off", arg);
+    p->s->xdp = strcmp(arg, "on") == 0;
+    return KEEP_GOING;
+}
+
+/* --xdp-iface: a name the kernel would accept (its dev_valid_name()); that
+ * the interface exists is found out when the program is attached, where a
+ * failure only turns the fast path off. Repeats are skipped. */
+static int add_xdp_iface(struct parse *p, const char *arg)
+{
+    struct settings *s = p->s;
+    size_t len = strlen(arg);
+    if (len == 0 || strcmp(arg, ".") == 0 || strcmp(arg, "..") == 0 ||
+        strpbrk(arg, "/: \t\n\v\f\r") != NULL)
+        return refuse(p->err, OPT_XDP_IFACE, " '%s': not an interface name",
+                      arg);
+    if (len >= IF_NAMESIZE)
+        return refuse(p->err, OPT_XDP_IFACE, " '%s': interface names have "
+                      "at most %d bytes", arg, IF_NAMESIZE - 1);
+    for (unsigned i = 0; i < s->nxdp_ifaces; i++)
+        if (strcmp(s->xdp_ifaces[i], arg) == 0)
+            return KEEP_GOING;
+    if (s->nxdp_ifaces == SETTINGS_MAX_XDP_IFACES)
+        return refuse(p->err, OPT_XDP_IFACE, " '%s': too many interfaces (at "
+                      "most " STR(SETTINGS_MAX_XDP_IFACES) ")", arg);
+    memcpy(s->xdp_ifaces[s->nxdp_ifaces++], arg, len + 1);
+    return KEEP_GOING;
+}
+
+static int set_xdp_mode(struct parse *p, const char *arg)
+{
+    static const char *const names[] = {
+        [SETTINGS_XDP_AUTO] = "auto",
+        [SETTINGS_XDP_NATIVE] = "native",
+        [SETTINGS_XDP_GENERIC] = "generic",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (strcmp(arg, names[i]) == 0) {
+            p->s->xdp_mode = (enum settings_xdp_mode)i;
+            return KEEP_GOING;
+        }
+    return refuse(p->err, OPT_XDP_MODE, " '%s': must be native, generic or "
+                  "auto", arg);
+}
+
+/* --xdp-entries: the cache map is XDP_CACHE_WAYS-way set associative over a
+ * power-of-two number of buckets (the program masks the key hash), so the
+ * count is rounded up to the next such size. */
+static int set_xdp_entries(struct parse *p, const char *arg)
+{
+    long long wanted;
+    if (!parse_ranged(p->err, OPT_XDP_ENTRIES, whole(arg), whole(arg), 1,
+                      XDP_ENTRIES_MAX, &wanted))
+        return EX_USAGE;
+    unsigned buckets = 1;
+    while ((long long)buckets * XDP_CACHE_WAYS < wanted)
+        buckets *= 2;
+    p->s->xdp_entries = buckets * XDP_CACHE_WAYS;
+    return KEEP_GOING;
+}
+
+static int set_xdp_max_value(struct parse *p, const char *arg)
+{
+    long long bytes;
+    if (!parse_ranged(p->err, OPT_XDP_MAX_VALUE, whole(arg), whole(arg), 0,
+                      XDP_MAX_VALUE_LIMIT, &bytes))
+        return EX_USAGE;
+    p->s->xdp_max_value = (size_t)bytes;
+    return KEEP_GOING;
+}
+
+/* One network of a --udp-allow list. */
+static int add_udp_allow_entry(struct parse *p, struct span entry)
+{
+    char why[128];
+    if (!allow_add_cidr(&p->s->udp_allow, entry.text, (size_t)entry.len, why,
+                        sizeof why))
+        return refuse(p->err, OPT_UDP_ALLOW, " '%.*s': %s", entry.len,
+                      entry.text, why);
+    p->s->udp_allow_given = true;
     return KEEP_GOING;
 }
 
@@ -575,6 +726,16 @@ static void print_help_entry(FILE *out, int label_width, const char *help)
     }
 }
 
+/* "-p, --port=<num>", or "    --xdp=<on|off>" without a short form.
+ * Returns the width written. */
+static int print_flag_label(FILE *out, const struct flag *f)
+{
+    const char *equals = f->arg ? "=" : "", *arg = f->arg ? f->arg : "";
+    if (!has_short_form(f))
+        return fprintf(out, "    --%s%s%s", f->long_name, equals, arg);
+    return fprintf(out, "-%c, --%s%s%s", f->letter, f->long_name, equals, arg);
+}
+
 static void print_usage(FILE *out)
 {
     fputs("xdpcached " XDPCACHED_VERSION "\n", out);
@@ -582,9 +743,7 @@ static void print_usage(FILE *out)
         const struct flag *f = &flag_table[i];
         if (f->help == NULL)
             continue;
-        int width = fprintf(out, "-%c, --%s%s%s", f->letter, f->long_name,
-                            f->arg ? "=" : "", f->arg ? f->arg : "");
-        print_help_entry(out, width, f->help);
+        print_help_entry(out, print_flag_label(out, f), f->help);
     }
     for (size_t i = 0; i < ARRAY_SIZE(suboption_table); i++) {
         const struct suboption *o = &suboption_table[i];
@@ -609,9 +768,11 @@ static void build_getopt_tables(struct getopt_tables *t)
     *next++ = ':';
     for (size_t i = 0; i < ARRAY_SIZE(flag_table); i++) {
         const struct flag *f = &flag_table[i];
-        *next++ = (char)f->letter;
-        if (f->arg)
-            *next++ = ':';
+        if (has_short_form(f)) {
+            *next++ = (char)f->letter;
+            if (f->arg)
+                *next++ = ':';
+        }
         if (f->long_name)
             t->longopts[nlong++] = (struct option){
                 f->long_name, f->arg ? required_argument : no_argument,
@@ -656,6 +817,12 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case 'o': return for_each_item(p, arg, ",", set_suboption);
     case 'u': return set_string_flag(p, c, arg, &s->username);
     case 'P': return set_string_flag(p, c, arg, &s->pidfile);
+    case OPT_XDP: return set_xdp_switch(p, arg);
+    case OPT_XDP_IFACE: return add_xdp_iface(p, arg);
+    case OPT_XDP_MODE: return set_xdp_mode(p, arg);
+    case OPT_XDP_ENTRIES: return set_xdp_entries(p, arg);
+    case OPT_XDP_MAX_VALUE: return set_xdp_max_value(p, arg);
+    case OPT_UDP_ALLOW: return for_each_item(p, arg, ",", add_udp_allow_entry);
     case ':': case '?': return refuse_getopt_error(p, c, argv);
     default:
         return refuse(p->err, c, ": memcached option that xdpcached does "

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "allow.h"
+
 struct stats_sink;
 
 /* What -V prints after "xdpcached ". */
@@ -21,6 +23,14 @@ struct stats_sink;
 #define XDPCACHED_PROTOCOL_VERSION "1.6.18-xdpcached-" XDPCACHED_VERSION
 
 #define SETTINGS_MAX_LISTEN 16
+#define SETTINGS_MAX_XDP_IFACES 16
+
+/* --xdp-mode */
+enum settings_xdp_mode {
+    SETTINGS_XDP_AUTO,           /* native, or generic where native fails */
+    SETTINGS_XDP_NATIVE,         /* in the driver */
+    SETTINGS_XDP_GENERIC,        /* in the kernel's stack, for any driver */
+};
 
 struct listen_addr {
     char host[256];          /* "" = every address; IPv6 without brackets */
@@ -50,6 +60,16 @@ struct settings {
     unsigned idle_timeout;       /* idle_timeout=SECONDS, 0 = never */
     bool maxconns_fast;          /* maxconns_fast / no_maxconns_fast. Default on */
     bool lru_crawler;            /* lru_crawler / no_lru_crawler: background expiry reclaim. Default on */
+    /* the XDP fast path (docs/xdp.md) */
+    bool xdp;                    /* --xdp on|off. Default on */
+    char xdp_ifaces[SETTINGS_MAX_XDP_IFACES][IF_NAMESIZE]; /* --xdp-iface, repeatable */
+    unsigned nxdp_ifaces;        /* 0 = no fast path */
+    enum settings_xdp_mode xdp_mode; /* --xdp-mode. Default auto */
+    unsigned xdp_entries;        /* --xdp-entries, rounded up to XDP_CACHE_WAYS x
+                                    a power of two. Default 16384 */
+    size_t xdp_max_value;        /* --xdp-max-value, bytes. Default 1024 */
+    struct allow_list udp_allow; /* --udp-allow, repeatable comma lists */
+    bool udp_allow_given;        /* false: main() fills in the default list */
 };
 
 /* The verbosity level, which the `verbosity` command changes while worker

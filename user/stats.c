@@ -1,5 +1,6 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
+#include "fastpath.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static void sum_raw(const struct server_stats *server, struct thread_stats *sum)
     for (unsigned i = 0; i < server->nthreads; i++) {
         const struct thread_stats *t = server->threads[i];
 #define X(name) sum->name += __atomic_load_n(&t->name, __ATOMIC_RELAXED);
-        THREAD_STATS_FIELDS(X)
+        THREAD_STATS_ALL_FIELDS(X)
 #undef X
     }
 }
@@ -31,7 +32,7 @@ void stats_sum_threads(struct server_stats *server, struct thread_stats *sum)
     sum_raw(server, sum);
     pthread_mutex_lock(&server->reset_lock);
 #define X(name) sum->name -= server->baseline.name;
-    THREAD_STATS_FIELDS(X)
+    THREAD_STATS_ALL_FIELDS(X)
 #undef X
     pthread_mutex_unlock(&server->reset_lock);
 }
@@ -41,6 +42,7 @@ void stats_reset(struct server_stats *server)
     pthread_mutex_lock(&server->reset_lock);
     sum_raw(server, &server->baseline);
     pthread_mutex_unlock(&server->reset_lock);
+    fastpath_reset_stats(server->fastpath);
     atomic_store(&server->total_connections, 0);
     atomic_store(&server->rejected_connections, 0);
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* X-macro: every per-thread counter, in the order `stats` prints them. */
+/* X-macro: memcached's per-thread counters, in the order `stats` prints them. */
 #define THREAD_STATS_FIELDS(X) \
     X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) \
     X(get_hits) X(get_misses) X(get_expired) \
@@ -24,9 +24,15 @@
     X(store_too_large) X(store_no_memory) \
     X(bytes_read) X(bytes_written) X(conn_yields)
 
+/* Counters memcached does not have, printed only when UDP is on:
+ * datagrams dropped because their source is outside --udp-allow. */
+#define THREAD_STATS_UDP_FIELDS(X) X(udp_disallowed)
+
+#define THREAD_STATS_ALL_FIELDS(X) THREAD_STATS_FIELDS(X) THREAD_STATS_UDP_FIELDS(X)
+
 struct thread_stats {
 #define X(name) uint64_t name;
-    THREAD_STATS_FIELDS(X)
+    THREAD_STATS_ALL_FIELDS(X)
 #undef X
 };
 
@@ -34,6 +40,8 @@ struct thread_stats {
 #define STAT_ADD(ts, field, n) \
     __atomic_store_n(&(ts)->field, (ts)->field + (n), __ATOMIC_RELAXED)
 #define STAT_INC(ts, field) STAT_ADD(ts, field, 1)
+
+struct fastpath;
 
 struct server_stats {
     _Atomic uint64_t curr_connections;
@@ -44,6 +52,8 @@ struct server_stats {
     unsigned nthreads;
     pthread_mutex_t reset_lock;      /* guards baseline */
     struct thread_stats baseline;    /* sums at the last stats reset */
+    struct fastpath *fastpath;       /* the XDP fast path when it is up, else
+                                        NULL; keeps its own reset baseline */
 };
 
 /* Where stat lines go: the text protocol writes "STAT name value\r\n". */
@@ -58,7 +68,7 @@ void stats_emitf(struct stats_sink *sink, const char *name, const char *fmt, ...
 /* Sum of all threads' counters since the last reset. */
 void stats_sum_threads(struct server_stats *server, struct thread_stats *sum);
 
-/* stats reset: counters start again from zero. */
+/* stats reset: counters, the fast path's included, start again from zero. */
 void stats_reset(struct server_stats *server);
 
 #endif

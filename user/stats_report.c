@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fastpath.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -59,22 +60,55 @@ static void report_store(const struct store_stats *st, struct stats_sink *sink)
     stats_emitf(sink, "reclaimed", "%llu", (unsigned long long)st->reclaimed);
 }
 
+/* The fast path's lines, only when it is up: without it `stats` stays
+ * memcached's. */
+static void report_fastpath(const struct fastpath_stats *xdp, struct stats_sink *sink)
+{
+    const struct xdp_mirror_stats *m = &xdp->mirror;
+    stats_emitf(sink, "xdp_ifaces", "%s", xdp->ifaces);
+    stats_emitf(sink, "xdp_mode", "%s", xdp->modes);
+    stats_emitf(sink, "xdp_entries", "%llu", (unsigned long long)m->entries);
+    stats_emitf(sink, "xdp_capacity", "%llu", (unsigned long long)xdp->capacity);
+    stats_emitf(sink, "xdp_admissions", "%llu", (unsigned long long)m->admissions);
+    stats_emitf(sink, "xdp_evictions", "%llu", (unsigned long long)m->evictions);
+    stats_emitf(sink, "xdp_updates", "%llu", (unsigned long long)m->updates);
+    stats_emitf(sink, "xdp_removals", "%llu", (unsigned long long)m->removals);
+#define X(name) \
+    stats_emitf(sink, "xdp_" #name, "%llu", (unsigned long long)xdp->counters.name);
+    XDP_COUNTERS(X)
+#undef X
+}
+
 static void report_general(const struct proto_env *env, struct stats_sink *sink)
 {
+    struct fastpath *fastpath = env->server_stats->fastpath;
+    struct fastpath_stats xdp;
     struct thread_stats sum;
     struct store_stats st;
 
     report_process(env, sink);
     report_connections(env->server_stats, sink);
     stats_sum_threads(env->server_stats, &sum);
+    if (fastpath) {
+        /* Keys XDP answered are gets and hits the clients made, so
+         * dashboards built on these two stay right. */
+        fastpath_get_stats(fastpath, &xdp);
+        sum.cmd_get += xdp.counters.hits;
+        sum.get_hits += xdp.counters.hits;
+    }
 #define X(name) stats_emitf(sink, #name, "%llu", (unsigned long long)sum.name);
     THREAD_STATS_FIELDS(X)
+    if (env->settings->udpport) {
+        THREAD_STATS_UDP_FIELDS(X)
+    }
 #undef X
     store_get_stats(env->store, &st);
     stats_emitf(sink, "limit_maxbytes", "%llu", (unsigned long long)st.limit_maxbytes);
     stats_emitf(sink, "accepting_conns", "1");
     stats_emitf(sink, "threads", "%d", env->settings->num_threads);
     report_store(&st, sink);
+    if (fastpath)
+        report_fastpath(&xdp, sink);
 }
 
 static void report_items(const struct proto_env *env, struct stats_sink *sink)

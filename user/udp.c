@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "allow.h"
 #include "conn.h"
 #include "mc_udp.h"
 #include "obuf.h"
@@ -178,6 +179,7 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
     unsigned ran = 0;
 
     proto_conn_init(&u->pc, u->env, u->stats);
+    u->pc.udp = true;
     while (len > 0) {
         struct protocol_step step;
         protocol_run_one(&u->pc, in, len, &u->out, &step);
@@ -238,6 +240,12 @@ void udp_serve(struct udp_worker *u, int fd)
             .addr = (struct sockaddr *)&u->in_addr[i],
             .addrlen = u->in_msgs[i].msg_hdr.msg_namelen,
         };
+        /* Outside --udp-allow: no reply at all, so a forged source address
+         * cannot turn the server into a reflector. */
+        if (!allow_match(&u->env->settings->udp_allow, peer.addr)) {
+            STAT_INC(u->stats, udp_disallowed);
+            continue;
+        }
         udp_handle_datagram(u, &peer, u->in_buf[i], u->in_msgs[i].msg_len);
     }
 }

@@ -140,6 +140,13 @@ static void test_defaults_are_memcached_defaults(void **state)
     assert_int_equal(s.idle_timeout, 0);
     assert_true(s.maxconns_fast);
     assert_true(s.lru_crawler);
+    assert_true(s.xdp);
+    assert_int_equal(s.nxdp_ifaces, 0);
+    assert_int_equal(s.xdp_mode, SETTINGS_XDP_AUTO);
+    assert_int_equal(s.xdp_entries, 16384);
+    assert_int_equal(s.xdp_max_value, 1024);
+    assert_false(s.udp_allow_given);
+    assert_int_equal(s.udp_allow.n, 0);
 }
 
 static void test_no_arguments_keep_defaults(void **state)
@@ -452,6 +459,136 @@ static void test_listen_malformed(void **state)
     EXPECT_ALL_REFUSED(cases);
 }
 
+static void test_xdp_switch_and_mode(void **state)
+{
+    (void)state;
+    assert_false(PARSE_OK("--xdp=off").xdp);
+    assert_false(PARSE_OK("--xdp", "off").xdp);
+    assert_true(PARSE_OK("--xdp", "off", "--xdp=on").xdp);
+    assert_int_equal(PARSE_OK("--xdp-mode=native").xdp_mode, SETTINGS_XDP_NATIVE);
+    assert_int_equal(PARSE_OK("--xdp-mode", "generic").xdp_mode, SETTINGS_XDP_GENERIC);
+    assert_int_equal(PARSE_OK("--xdp-mode=native", "--xdp-mode=auto").xdp_mode,
+                     SETTINGS_XDP_AUTO);
+    static const struct refusal cases[] = {
+        { { "--xdp=yes" }, { "xdpcached: --xdp 'yes': must be on or off" } },
+        { { "--xdp", "ON" }, { "--xdp 'ON'", "on or off" } },
+        { { "--xdp=" }, { "--xdp ''", "on or off" } },
+        { { "--xdp" }, { "xdpcached: --xdp: missing value" } },
+        { { "--xdp-mode=drv" }, { "--xdp-mode 'drv'", "native, generic or auto" } },
+        { { "--xdp-mode", "skb" }, { "--xdp-mode 'skb'", "native, generic or auto" } },
+        { { "--xdp-mode" }, { "--xdp-mode: missing value" } },
+    };
+    EXPECT_ALL_REFUSED(cases);
+}
+
+static void test_xdp_ifaces(void **state)
+{
+    (void)state;
+    struct settings s = PARSE_OK("--xdp-iface", "eth0", "--xdp-iface=lo",
+                                 "--xdp-iface", "eth0", "--xdp-iface=enp3s0f1.100");
+    assert_int_equal(s.nxdp_ifaces, 3);
+    assert_string_equal(s.xdp_ifaces[0], "eth0");
+    assert_string_equal(s.xdp_ifaces[1], "lo");
+    assert_string_equal(s.xdp_ifaces[2], "enp3s0f1.100");
+    /* the longest name the kernel takes: 15 bytes */
+    assert_string_equal(PARSE_OK("--xdp-iface=abcdefghijklmno").xdp_ifaces[0],
+                        "abcdefghijklmno");
+    static const struct refusal cases[] = {
+        { { "--xdp-iface=" }, { "xdpcached: --xdp-iface '': not an interface name" } },
+        { { "--xdp-iface", "eth/0" }, { "'eth/0'", "not an interface name" } },
+        { { "--xdp-iface", "eth0:1" }, { "'eth0:1'", "not an interface name" } },
+        { { "--xdp-iface", "eth 0" }, { "'eth 0'", "not an interface name" } },
+        { { "--xdp-iface", "." }, { "not an interface name" } },
+        { { "--xdp-iface", ".." }, { "not an interface name" } },
+        { { "--xdp-iface", "abcdefghijklmnop" }, { "'abcdefghijklmnop'", "at most 15 bytes" } },
+        { { "--xdp-iface" }, { "--xdp-iface: missing value" } },
+    };
+    EXPECT_ALL_REFUSED(cases);
+}
+
+static void test_xdp_ifaces_at_most_sixteen(void **state)
+{
+    (void)state;
+    char names[SETTINGS_MAX_XDP_IFACES + 1][32];
+    const char *args[SETTINGS_MAX_XDP_IFACES + 2];
+    for (int i = 0; i <= SETTINGS_MAX_XDP_IFACES; i++) {
+        snprintf(names[i], sizeof names[i], "--xdp-iface=veth%d", i);
+        args[i] = names[i];
+    }
+    args[SETTINGS_MAX_XDP_IFACES] = NULL;
+    struct settings s = parse_ok_(args, __FILE__, __LINE__);
+    assert_int_equal(s.nxdp_ifaces, SETTINGS_MAX_XDP_IFACES);
+    assert_string_equal(s.xdp_ifaces[SETTINGS_MAX_XDP_IFACES - 1], "veth15");
+    args[SETTINGS_MAX_XDP_IFACES] = names[SETTINGS_MAX_XDP_IFACES];
+    args[SETTINGS_MAX_XDP_IFACES + 1] = NULL;
+    EXPECT_REFUSED(args, "--xdp-iface 'veth16'", "too many interfaces (at most 16)");
+}
+
+/* Rounded up to 4 x a power of two: the program masks the hash. */
+static void test_xdp_entries_rounded(void **state)
+{
+    (void)state;
+    static const struct { const char *arg; unsigned entries; } cases[] = {
+        { "1", 4 }, { "4", 4 }, { "5", 8 }, { "8", 8 }, { "9", 16 },
+        { "100", 128 }, { "16384", 16384 }, { "16385", 32768 },
+        { "1000000", 1048576 }, { "16777216", 16777216 },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        assert_int_equal(PARSE_OK("--xdp-entries", cases[i].arg).xdp_entries,
+                         cases[i].entries);
+    assert_int_equal(PARSE_OK("--xdp-entries=32").xdp_entries, 32);
+    static const struct refusal refused[] = {
+        { { "--xdp-entries=0" }, { "xdpcached: --xdp-entries '0': must be between 1 and 16777216" } },
+        { { "--xdp-entries=16777217" }, { "'16777217'", "between 1 and 16777216" } },
+        { { "--xdp-entries=-4" }, { "between 1 and 16777216" } },
+        { { "--xdp-entries=16k" }, { "'16k'", "not a number" } },
+        { { "--xdp-entries=" }, { "--xdp-entries", "not a number" } },
+    };
+    EXPECT_ALL_REFUSED(refused);
+}
+
+static void test_xdp_max_value(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE_OK("--xdp-max-value=0").xdp_max_value, 0);
+    assert_int_equal(PARSE_OK("--xdp-max-value", "100").xdp_max_value, 100);
+    assert_int_equal(PARSE_OK("--xdp-max-value=1369").xdp_max_value, 1369);
+    static const struct refusal cases[] = {
+        { { "--xdp-max-value=1370" }, { "xdpcached: --xdp-max-value '1370': must be between 0 and 1369" } },
+        { { "--xdp-max-value=-1" }, { "between 0 and 1369" } },
+        { { "--xdp-max-value=1k" }, { "'1k'", "not a number" } },
+    };
+    EXPECT_ALL_REFUSED(cases);
+}
+
+static void test_udp_allow(void **state)
+{
+    (void)state;
+    struct settings s = PARSE_OK("--udp-allow", "10.0.0.0/8,2001:db8::/32",
+                                 "--udp-allow=192.0.2.7,10.0.0.0/8");
+    assert_true(s.udp_allow_given);
+    assert_int_equal(s.udp_allow.n, 3);
+    char text[ALLOW_TEXT_MAX];
+    allow_format(&s.udp_allow.nets[0], text);
+    assert_string_equal(text, "10.0.0.0/8");
+    allow_format(&s.udp_allow.nets[1], text);
+    assert_string_equal(text, "2001:db8::/32");
+    allow_format(&s.udp_allow.nets[2], text);
+    assert_string_equal(text, "192.0.2.7/32");
+    static const struct refusal cases[] = {
+        { { "--udp-allow=" }, { "xdpcached: --udp-allow '': empty network in the list" } },
+        { { "--udp-allow=10.0.0.0/8," }, { "--udp-allow ''", "empty network" } },
+        { { "--udp-allow=10.0.0.0/8,,::1" }, { "empty network" } },
+        { { "--udp-allow=10.0.0.0/33" }, { "'10.0.0.0/33'", "from 0 to 32" } },
+        { { "--udp-allow=10.1.2.3/8" }, { "'10.1.2.3/8'", "the network is 10.0.0.0/8" } },
+        { { "--udp-allow", "localhost" }, { "'localhost'", "not an IPv4 or IPv6 address" } },
+        { { "--udp-allow", "10.0.0.0/8 ::1" }, { "'10.0.0.0/8 ::1'", "prefix length" } },
+        { { "--udp-allow", "::1 10.0.0.0/8" }, { "'::1 10.0.0.0/8'", "not an IPv4" } },
+        { { "--udp-allow" }, { "--udp-allow: missing value" } },
+    };
+    EXPECT_ALL_REFUSED(cases);
+}
+
 static void test_suboption_switches(void **state)
 {
     (void)state;
@@ -597,10 +734,15 @@ static void test_help(void **state)
         "- maxconns_fast:", "- no_maxconns_fast:", "- hashpower=<num>:",
         "- idle_timeout=<num>:", "- lru_crawler:", "- no_lru_crawler:",
         "min: 1k, max: 1024m", "12 to 32",
+        "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
+        "    --xdp-entries=<num>", "    --xdp-max-value=<bytes>",
+        "    --udp-allow=<cidrs>", "rounded up to\n", "4 x a power of two",
+        "max: 1369", "127.0.0.0/8, ::1", "subnets of the --xdp-iface",
+        "(default: auto)", "(default: none, no fast path)",
     };
     struct settings d;
     settings_init(&d);
-    char defaults[8][64];
+    char defaults[10][64];
     snprintf(defaults[0], 64, "TCP port to listen on (default: %d,", d.port);
     snprintf(defaults[1], 64, "UDP port to listen on (default: %d,", d.udpport);
     snprintf(defaults[2], 64, "megabytes (default: %zu)", d.maxbytes / MB);
@@ -609,6 +751,8 @@ static void test_help(void **state)
     snprintf(defaults[5], 64, "starvation (default: %d)", d.reqs_per_event);
     snprintf(defaults[6], 64, "limit (default: %d)", d.backlog);
     snprintf(defaults[7], 64, "(default: %zum,", d.item_size_max / MB);
+    snprintf(defaults[8], 64, "(default: %u,\n", d.xdp_entries);
+    snprintf(defaults[9], 64, "(default: %zu, max", d.xdp_max_value);
 
     for (int form = 0; form < 2; form++) {
         struct outcome o;
@@ -755,6 +899,12 @@ int main(void)
         cmocka_unit_test(test_listen_lists_and_repeats),
         cmocka_unit_test(test_listen_at_most_sixteen),
         cmocka_unit_test(test_listen_malformed),
+        cmocka_unit_test(test_xdp_switch_and_mode),
+        cmocka_unit_test(test_xdp_ifaces),
+        cmocka_unit_test(test_xdp_ifaces_at_most_sixteen),
+        cmocka_unit_test(test_xdp_entries_rounded),
+        cmocka_unit_test(test_xdp_max_value),
+        cmocka_unit_test(test_udp_allow),
         cmocka_unit_test(test_suboption_switches),
         cmocka_unit_test(test_suboption_numbers),
         cmocka_unit_test(test_suboption_bad_values),
