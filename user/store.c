@@ -7,7 +7,11 @@
  *
  * Locking: one shard lock at a time, never two. Memory is reserved against
  * the limit (a global atomic) before an item is built; making room evicts
- * from one shard at a time, with no other lock held. */
+ * from one shard at a time, with no other lock held.
+ *
+ * Observer: shard_link() tells it of every new item and shard_drop() of
+ * every unlink, both under the shard lock; the in-place changes (incr/decr
+ * that fits, touch, gat) tell it themselves. */
 #include "store.h"
 
 #include <assert.h>
@@ -48,7 +52,7 @@
 
 enum item_bits {
     ITEM_REFERENCED = 1,         /* used since the clock hand last passed */
-    ITEM_FETCHED = 2,            /* read at least once (get, gat, touch) */
+    ITEM_FETCHED = 2,            /* read at least once (get, gat, touch, store_mark_used) */
 };
 
 /* Header, then the CAS (8 bytes, only when use_cas, unaligned), the key and
@@ -96,10 +100,19 @@ struct store {
     _Atomic uint64_t flush_order; /* generation << 32 | at: one atomic, read by every operation */
     pthread_mutex_t flush_lock;  /* serializes store_flush() */
     struct shard *shards;        /* STORE_SHARDS, 64-byte aligned */
+    struct store_observer observer; /* callbacks NULL when none is installed */
 };
 
-/* Why an item leaves its shard, for the counters. */
-enum drop_reason { DROP_REMOVED, DROP_RECLAIMED, DROP_EVICTED };
+/* Why an item leaves its shard, for the counters and the observer. Every
+ * unlink but a replacement goes through shard_drop() with one of these, so
+ * none can miss the observer. */
+enum drop_reason {
+    DROP_REMOVED,    /* delete, or an expired item found by an access: told */
+    DROP_RECLAIMED,  /* expired, taken back by store_tick or eviction: told */
+    DROP_EVICTED,    /* live, evicted for room: told */
+    DROP_FLUSHED,    /* flush or destroy: not told item by item, as the
+                        observer heard of the flush from store_flush() */
+};
 
 /* ---- items ---------------------------------------------------------- */
 
@@ -172,6 +185,33 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     it->bits = ITEM_REFERENCED;
     memcpy(item_key(s, it), key, nkey);
     return it;
+}
+
+static struct item_view item_view_of(const struct store *s, struct item *it)
+{
+    return (struct item_view){
+        .key = item_key(s, it), .nkey = it->nkey,
+        .value = item_value(s, it), .nvalue = it->nvalue,
+        .flags = it->flags, .cas = item_cas(s, it), .exptime = it->exptime,
+    };
+}
+
+/* ---- the observer ---------------------------------------------------- */
+
+/* Called under the item's shard lock, so that the observer sees the changes
+ * to one key in the order they happened, and before the store call returns. */
+static void notify_changed(struct store *s, struct item *it)
+{
+    if (s->observer.changed) {
+        struct item_view view = item_view_of(s, it);
+        s->observer.changed(s->observer.ctx, &view);
+    }
+}
+
+static void notify_removed(struct store *s, struct item *it)
+{
+    if (s->observer.removed)
+        s->observer.removed(s->observer.ctx, item_key(s, it), it->nkey);
 }
 
 /* ---- memory accounting ---------------------------------------------- */
@@ -289,11 +329,14 @@ static void shard_drop(struct store *s, struct shard *sh, struct item **link,
         sh->counters.evictions++;
         sh->counters.evicted_unfetched += unfetched;
     }
+    if (why != DROP_FLUSHED)
+        notify_removed(s, it);
     item_free(s, it);
 }
 
 /* Links a new item in place of *link, or as a new entry when link is NULL,
- * and gives it a new CAS. */
+ * and gives it a new CAS. A replaced item is not `removed`: the key goes
+ * straight to its new item, which the observer hears of as `changed`. */
 static void shard_link(struct store *s, struct shard *sh, uint64_t hash,
                        struct item **link, struct item *it)
 {
@@ -304,16 +347,18 @@ static void shard_link(struct store *s, struct shard *sh, uint64_t hash,
         it->next = old->next;
         *link = it;
         item_free(s, old);
-        return;
+    } else {
+        struct item **chain = shard_chain(sh, hash);
+        it->next = *chain;
+        *chain = it;
+        sh->counters.curr_items++;
+        shard_maybe_grow(sh);
     }
-    struct item **chain = shard_chain(sh, hash);
-    it->next = *chain;
-    *chain = it;
-    sh->counters.curr_items++;
-    shard_maybe_grow(sh);
+    notify_changed(s, it);
 }
 
-/* Frees every item; a growing shard is done growing, as its old table is empty. */
+/* Frees every item; a growing shard is done growing, as its old table is
+ * empty. Only for a flush or store_destroy(): the observer is not told. */
 static void shard_free_all(struct store *s, struct shard *sh)
 {
     struct item **chains[2];
@@ -321,7 +366,7 @@ static void shard_free_all(struct store *s, struct shard *sh)
         unsigned n = shard_chains_at(sh, pos, chains);
         for (unsigned c = 0; c < n; c++)
             while (*chains[c])
-                shard_drop(s, sh, chains[c], DROP_REMOVED);
+                shard_drop(s, sh, chains[c], DROP_FLUSHED);
     }
     free(sh->old_buckets);
     sh->old_buckets = NULL;
@@ -333,7 +378,8 @@ static uint32_t flush_generation(uint64_t order) { return (uint32_t)(order >> 32
 static rel_time_t flush_at(uint64_t order) { return (rel_time_t)order; }
 
 /* A flush is due on a shard once its time has come, until the shard has
- * applied that generation. Items stored after that are newer than the flush. */
+ * applied that generation. Items stored after that are newer than the flush.
+ * No `removed` per item: store_flush() already told the observer `flushed`. */
 static void shard_apply_due_flush(struct store *s, struct shard *sh, rel_time_t now)
 {
     uint64_t order = atomic_load_explicit(&s->flush_order, memory_order_acquire);
@@ -625,6 +671,7 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
         memset(item_value(s, old) + ndigits, ' ', old->nvalue - ndigits);
         item_new_cas(s, old);
         old->bits |= ITEM_REFERENCED;
+        notify_changed(s, old);
     } else {
         it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, old->flags,
                                  old->exptime);
@@ -725,13 +772,11 @@ enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
     }
     struct item *it = *link;
     it->bits |= ITEM_REFERENCED | ITEM_FETCHED;
-    if (new_exptime)
+    if (new_exptime) {
         it->exptime = *new_exptime;
-    struct item_view view = {
-        .key = item_key(s, it), .nkey = it->nkey,
-        .value = item_value(s, it), .nvalue = it->nvalue,
-        .flags = it->flags, .cas = item_cas(s, it), .exptime = it->exptime,
-    };
+        notify_changed(s, it);
+    }
+    struct item_view view = item_view_of(s, it);
     fn(ctx, &view);
     pthread_mutex_unlock(&sh->lock);
     return STORE_HIT;
@@ -827,6 +872,7 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
     if (link) {
         (*link)->exptime = exptime;
         (*link)->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+        notify_changed(s, *link);
     }
     pthread_mutex_unlock(&sh->lock);
     return link ? STORE_TOUCHED : STORE_NOT_FOUND;
@@ -859,13 +905,20 @@ void store_flush(struct store *s, rel_time_t at)
 {
     pthread_mutex_lock(&s->flush_lock);
     /* A due flush that some shard has not applied yet must not be undone by
-     * its replacement: apply it first. */
-    apply_due_flush_everywhere(s);
+     * its replacement: apply it first. One not due yet is simply replaced. */
     uint64_t order = atomic_load_explicit(&s->flush_order, memory_order_relaxed);
+    if (flush_at(order) <= clock_now())
+        apply_due_flush_everywhere(s);
     uint64_t generation = (uint32_t)(flush_generation(order) + 1);
     atomic_store_explicit(&s->flush_order, generation << 32 | at, memory_order_release);
-    if (at <= clock_now())
+    /* Taking every shard lock once after the new order is published applies
+     * a flush that is due now, and waits for every write that began before
+     * the flush: its `changed` has been called when `flushed` is, so the
+     * observer cannot keep an item the flush invalidated. */
+    if (at <= clock_now() || s->observer.flushed)
         apply_due_flush_everywhere(s);
+    if (s->observer.flushed)
+        s->observer.flushed(s->observer.ctx, at);
     pthread_mutex_unlock(&s->flush_lock);
 }
 
@@ -881,6 +934,28 @@ void store_tick(struct store *s)
             shard_reclaim_expired(s, sh, now);
         pthread_mutex_unlock(&sh->lock);
     }
+}
+
+void store_set_observer(struct store *s, const struct store_observer *observer)
+{
+    if (observer)
+        s->observer = *observer;
+    else
+        s->observer = (struct store_observer){ 0 };
+}
+
+/* Like a hit without the read: the reference bit keeps the item from CLOCK's
+ * next pass, and ITEM_FETCHED keeps a key read only through XDP out of
+ * evicted_unfetched. */
+void store_mark_used(struct store *s, const char *key, size_t nkey)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
+    if (link)
+        (*link)->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+    pthread_mutex_unlock(&sh->lock);
 }
 
 bool store_item_size_ok(const struct store *s, size_t nkey, uint32_t flags, size_t nvalue)

@@ -92,18 +92,24 @@ typedef void (*store_size_fn)(void *ctx, size_t size_class_bytes, uint64_t count
 
 /* Told of every change to the live items, so that a mirror of some of them
  * (the XDP map) stays exact. changed and removed run under the key's shard
- * lock before the store call returns, so they must be quick and must not
- * call back into the store. */
+ * lock before the store call returns, so the calls for one key come in the
+ * order of its changes; they must be quick and must not call back into the
+ * store. Any callback may be NULL. */
 struct store_observer {
     void *ctx;
     /* The key now holds this item: set, add, replace, append, prepend, cas,
-     * incr, decr (also in place), touch, gat. */
+     * incr, decr (also in place), touch, gat. A replaced item gets no
+     * `removed`. The view is valid only during the call. */
     void (*changed)(void *ctx, const struct item_view *item);
     /* The key holds nothing any more: delete, eviction, an expired item
-     * found or reclaimed. */
+     * found (by any operation) or reclaimed (store_tick, eviction). The key
+     * is valid only during the call. Not called for the items a flush or
+     * store_destroy() drops. */
     void (*removed)(void *ctx, const char *key, size_t nkey);
     /* Items stored before `at` are invalid from `at` on (flush_all [delay]).
-     * Called after every write that began before the flush has returned. */
+     * Called after every write that began before the flush has returned,
+     * from inside store_flush() (so not under a shard lock, but it must not
+     * call store_flush()). */
     void (*flushed)(void *ctx, rel_time_t at);
 };
 
@@ -154,11 +160,14 @@ void store_tick(struct store *store);
  * storable value is the same byte for byte. */
 bool store_item_size_ok(const struct store *store, size_t nkey, uint32_t flags, size_t nvalue);
 
-/* Installs the observer (copied); call before the store is shared. */
+/* Installs the observer (copied; NULL removes it); call before the store is
+ * shared. Without one the store calls nothing. */
 void store_set_observer(struct store *store, const struct store_observer *observer);
 
-/* Marks a live item used, for eviction, without counting a read: for items
- * the XDP fast path served. No-op when the key is missing. */
+/* Marks a live item used (for CLOCK, and as fetched for evicted_unfetched)
+ * without counting a read or changing it: for items the XDP fast path
+ * served. Nothing when the key is missing; an expired item is dropped, as
+ * by any access (and `removed` is called). */
 void store_mark_used(struct store *store, const char *key, size_t nkey);
 
 void store_get_stats(struct store *store, struct store_stats *out);

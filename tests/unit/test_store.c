@@ -1196,6 +1196,829 @@ static void test_overhead(void **state)
     measure_overhead(true, 48);  /* 46 bytes -> 64-byte chunk */
 }
 
+/* ---- the observer ------------------------------------------------------- */
+
+enum event_kind { EV_CHANGED, EV_REMOVED, EV_FLUSHED };
+
+struct event {
+    enum event_kind kind;
+    char key[STORE_KEY_MAX + 1];
+    char value[64];          /* the first bytes, NUL-terminated */
+    size_t nvalue;
+    uint32_t flags;
+    uint64_t cas;
+    rel_time_t exptime;      /* changed */
+    rel_time_t at;           /* flushed */
+};
+
+/* Every callback in order, for the single-threaded sequence tests; `next`
+ * is where expect_*() reads. */
+struct recorder {
+    struct event events[128];
+    size_t n, next;
+    bool overflow;
+};
+
+static struct event *record(struct recorder *r, enum event_kind kind, const char *key, size_t nkey)
+{
+    if (r->n == sizeof r->events / sizeof r->events[0]) {
+        r->overflow = true;
+        return NULL;
+    }
+    struct event *e = memset(&r->events[r->n++], 0, sizeof *e);
+    e->kind = kind;
+    memcpy(e->key, key, nkey);
+    return e;
+}
+
+static void record_changed(void *ctx, const struct item_view *v)
+{
+    struct event *e = record(ctx, EV_CHANGED, v->key, v->nkey);
+    if (!e)
+        return;
+    memcpy(e->value, v->value, v->nvalue < sizeof e->value ? v->nvalue : sizeof e->value - 1);
+    e->nvalue = v->nvalue;
+    e->flags = v->flags;
+    e->cas = v->cas;
+    e->exptime = v->exptime;
+}
+
+static void record_removed(void *ctx, const char *key, size_t nkey)
+{
+    record(ctx, EV_REMOVED, key, nkey);
+}
+
+static void record_flushed(void *ctx, rel_time_t at)
+{
+    struct event *e = record(ctx, EV_FLUSHED, "", 0);
+    if (e)
+        e->at = at;
+}
+
+static struct store *recorded_store(struct recorder *r, size_t mem_limit, size_t item_size_max,
+                                    bool evict)
+{
+    struct store *s = new_store_with(mem_limit, item_size_max, true, evict, 0);
+    struct store_observer observer = {
+        .ctx = r, .changed = record_changed, .removed = record_removed,
+        .flushed = record_flushed,
+    };
+    memset(r, 0, sizeof *r);
+    store_set_observer(s, &observer);
+    return s;
+}
+
+static const struct event *next_event(struct recorder *r, enum event_kind kind, const char *key)
+{
+    assert_false(r->overflow);
+    if (r->next == r->n)
+        fail_msg("expected a callback for \"%s\", got none", key);
+    const struct event *e = &r->events[r->next++];
+    assert_int_equal(e->kind, kind);
+    assert_string_equal(e->key, key);
+    return e;
+}
+
+/* Checks the next callback is `changed` with this item; returns its CAS. */
+static uint64_t expect_changed(struct recorder *r, const char *key, const char *value,
+                               uint32_t flags, rel_time_t exptime)
+{
+    const struct event *e = next_event(r, EV_CHANGED, key);
+    assert_true(strlen(value) < sizeof e->value);
+    assert_int_equal(e->nvalue, strlen(value));
+    assert_string_equal(e->value, value);
+    assert_int_equal(e->flags, flags);
+    assert_int_equal(e->exptime, exptime);
+    assert_true(e->cas != 0);
+    return e->cas;
+}
+
+static void expect_removed(struct recorder *r, const char *key)
+{
+    next_event(r, EV_REMOVED, key);
+}
+
+static void expect_flushed(struct recorder *r, rel_time_t at)
+{
+    assert_int_equal(next_event(r, EV_FLUSHED, "")->at, at);
+}
+
+static void skip_events(struct recorder *r)
+{
+    assert_false(r->overflow);
+    r->next = r->n;
+}
+
+static void expect_none(struct recorder *r)
+{
+    assert_false(r->overflow);
+    if (r->next != r->n)
+        fail_msg("unexpected callback %d for \"%s\"", r->events[r->next].kind,
+                 r->events[r->next].key);
+}
+
+static struct store *observed(struct recorder *r)
+{
+    return recorded_store(r, 64 * MB, MB, true);
+}
+
+static void test_observe_set(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t exptime = clock_now() + 100;
+    uint64_t cas;
+    assert_int_equal(put(s, STORE_SET, "k", "v1", 3, exptime, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "v1", 3, exptime), cas);
+    assert_int_equal(put(s, STORE_SET, "k", "v2", 4, 0, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "v2", 4, 0), cas);
+    expect_none(&r); /* the replaced item is not `removed` */
+    struct fetched f;
+    assert_int_equal(fetch(s, "k", &f), STORE_HIT);
+    expect_none(&r); /* a read changes nothing */
+    store_destroy(s);
+    expect_none(&r); /* nor does destroying the store */
+}
+
+static void test_observe_add_replace(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    uint64_t cas;
+    assert_int_equal(put(s, STORE_REPLACE, "k", "r", 0, 0, 0, NULL), STORE_NOT_STORED);
+    expect_none(&r);
+    assert_int_equal(put(s, STORE_ADD, "k", "a", 1, 0, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "a", 1, 0), cas);
+    assert_int_equal(put(s, STORE_ADD, "k", "b", 0, 0, 0, NULL), STORE_NOT_STORED);
+    expect_none(&r);
+    assert_int_equal(put(s, STORE_REPLACE, "k", "c", 2, 0, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "c", 2, 0), cas);
+    expect_none(&r);
+    store_destroy(s);
+}
+
+static void test_observe_append_prepend(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t exptime = clock_now() + 100;
+    uint64_t cas;
+    assert_int_equal(put(s, STORE_APPEND, "k", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(put(s, STORE_PREPEND, "k", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    expect_none(&r);
+    assert_int_equal(put(s, STORE_SET, "k", "mid", 7, exptime, 0, NULL), STORE_STORED);
+    expect_changed(&r, "k", "mid", 7, exptime);
+    /* The old flags and expiry stay, as the view says. */
+    assert_int_equal(put(s, STORE_APPEND, "k", "_end", 9, 5, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "mid_end", 7, exptime), cas);
+    assert_int_equal(put(s, STORE_PREPEND, "k", "start_", 9, 5, 0, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "start_mid_end", 7, exptime), cas);
+    expect_none(&r);
+    store_destroy(s);
+}
+
+static void test_observe_cas(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    uint64_t cas, old_cas;
+    assert_int_equal(put(s, STORE_CAS, "k", "v", 0, 0, 1, NULL), STORE_NOT_FOUND);
+    expect_none(&r);
+    assert_int_equal(put(s, STORE_SET, "k", "1", 0, 0, 0, &old_cas), STORE_STORED);
+    expect_changed(&r, "k", "1", 0, 0);
+    assert_int_equal(put(s, STORE_CAS, "k", "2", 0, 0, old_cas + 1, NULL), STORE_EXISTS);
+    expect_none(&r);
+    assert_int_equal(put(s, STORE_CAS, "k", "3", 5, 0, old_cas, &cas), STORE_STORED);
+    assert_int_equal(expect_changed(&r, "k", "3", 5, 0), cas);
+    assert_true(cas > old_cas);
+    expect_none(&r);
+    store_destroy(s);
+}
+
+static void test_observe_incr_decr(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t exptime = clock_now() + 100;
+    uint64_t result, cas;
+    assert_int_equal(delta(s, "n", true, 1, &result), STORE_NOT_FOUND);
+    assert_int_equal(put(s, STORE_SET, "n", "10", 77, exptime, 0, NULL), STORE_STORED);
+    expect_changed(&r, "n", "10", 77, exptime);
+    assert_int_equal(store_delta(s, "n", 1, true, 5, &result, &cas), STORE_DELTA_OK);
+    assert_int_equal(expect_changed(&r, "n", "15", 77, exptime), cas);
+    /* decr in place: padded, same item, new CAS */
+    assert_int_equal(store_delta(s, "n", 1, false, 6, &result, &cas), STORE_DELTA_OK);
+    assert_int_equal(expect_changed(&r, "n", "9 ", 77, exptime), cas);
+    /* incr growing: a new item */
+    assert_int_equal(store_delta(s, "n", 1, true, 12345, &result, &cas), STORE_DELTA_OK);
+    assert_int_equal(expect_changed(&r, "n", "12354", 77, exptime), cas);
+    assert_int_equal(set(s, "text", "abc"), STORE_STORED);
+    expect_changed(&r, "text", "abc", 0, 0);
+    assert_int_equal(delta(s, "text", true, 1, &result), STORE_NON_NUMERIC);
+    expect_none(&r);
+    store_destroy(s);
+}
+
+static void test_observe_touch_gat(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t now = clock_now(), later = now + 80;
+    assert_int_equal(store_touch(s, "k", 1, now + 5), STORE_NOT_FOUND);
+    assert_int_equal(store_get(s, "k", 1, &later, copy_view, NULL), STORE_MISS);
+    expect_none(&r);
+    uint64_t cas;
+    assert_int_equal(put(s, STORE_SET, "k", "v", 3, now + 5, 0, &cas), STORE_STORED);
+    expect_changed(&r, "k", "v", 3, now + 5);
+    assert_int_equal(store_touch(s, "k", 1, now + 50), STORE_TOUCHED);
+    assert_int_equal(expect_changed(&r, "k", "v", 3, now + 50), cas);
+
+    struct fetched f;
+    assert_int_equal(store_get(s, "k", 1, &later, copy_view, &f), STORE_HIT);
+    assert_int_equal(expect_changed(&r, "k", "v", 3, later), cas);
+    assert_int_equal(f.exptime, later);
+    assert_int_equal(fetch(s, "k", &f), STORE_HIT); /* plain get */
+    expect_none(&r);
+    store_destroy(s);
+}
+
+static void test_observe_delete(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    assert_int_equal(store_delete(s, "k", 1), STORE_NOT_FOUND);
+    expect_none(&r);
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    expect_changed(&r, "k", "v", 0, 0);
+    assert_int_equal(store_delete(s, "k", 1), STORE_DELETED);
+    expect_removed(&r, "k");
+    assert_int_equal(store_delete(s, "k", 1), STORE_NOT_FOUND);
+    expect_none(&r);
+    store_destroy(s);
+}
+
+/* An expired item is `removed` by whichever operation finds it, once. */
+static void test_observe_expiry_on_access(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    const char *keys[] = { "get", "add", "replace", "append", "delete", "touch", "incr", "mark" };
+    enum { NKEYS = sizeof keys / sizeof keys[0] };
+    rel_time_t exptime = clock_now() + 1;
+    for (size_t i = 0; i < NKEYS; i++) {
+        assert_int_equal(put(s, STORE_SET, keys[i], "1", 0, exptime, 0, NULL), STORE_STORED);
+        expect_changed(&r, keys[i], "1", 0, exptime);
+    }
+    clock_advance_for_tests(1);
+    uint64_t result;
+    struct fetched f;
+    assert_int_equal(fetch(s, "get", &f), STORE_MISS_EXPIRED);
+    assert_int_equal(fetch(s, "get", &f), STORE_MISS);
+    assert_int_equal(put(s, STORE_ADD, "add", "new", 0, 0, 0, NULL), STORE_STORED);
+    assert_int_equal(put(s, STORE_REPLACE, "replace", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(put(s, STORE_APPEND, "append", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(store_delete(s, "delete", 6), STORE_NOT_FOUND);
+    assert_int_equal(store_touch(s, "touch", 5, 0), STORE_NOT_FOUND);
+    assert_int_equal(delta(s, "incr", true, 1, &result), STORE_NOT_FOUND);
+    store_mark_used(s, "mark", 4);
+    expect_removed(&r, "get");
+    expect_removed(&r, "add");
+    expect_changed(&r, "add", "new", 0, 0);
+    for (size_t i = 2; i < NKEYS; i++)
+        expect_removed(&r, keys[i]);
+    expect_none(&r);
+    assert_int_equal(stats_of(s).curr_items, 1);
+    store_destroy(s);
+}
+
+static void test_observe_tick_reclaim(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t exptime = clock_now() + 5;
+    assert_int_equal(put(s, STORE_SET, "a", "v", 0, exptime, 0, NULL), STORE_STORED);
+    assert_int_equal(put(s, STORE_SET, "b", "v", 0, exptime + 1, 0, NULL), STORE_STORED);
+    assert_int_equal(set(s, "forever", "v"), STORE_STORED);
+    skip_events(&r);
+    store_tick(s);
+    expect_none(&r);
+    clock_advance_for_tests(5);
+    for (int i = 0; i < 64 && stats_of(s).curr_items > 2; i++)
+        store_tick(s);
+    expect_removed(&r, "a");
+    expect_none(&r);
+    clock_advance_for_tests(1);
+    for (int i = 0; i < 64 && stats_of(s).curr_items > 1; i++)
+        store_tick(s);
+    expect_removed(&r, "b");
+    expect_none(&r);
+    assert_int_equal(stats_of(s).reclaimed, 2);
+    store_destroy(s);
+}
+
+/* One `flushed` with the time asked for, and nothing per item, neither when
+ * the flush is applied at once nor when a later access or tick applies it. */
+static void test_observe_flush(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    skip_events(&r);
+    rel_time_t now = clock_now();
+    store_flush(s, now);
+    expect_flushed(&r, now);
+    expect_none(&r);
+    assert_int_equal(stats_of(s).curr_items, 0);
+    store_flush(s, 0);
+    expect_flushed(&r, 0);
+
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    assert_int_equal(set(s, "j", "v"), STORE_STORED);
+    skip_events(&r);
+    store_flush(s, clock_now() + 10);
+    expect_flushed(&r, clock_now() + 10);
+    expect_none(&r);
+    clock_advance_for_tests(10);
+    assert_missing(s, "k");
+    store_tick(s);
+    expect_none(&r);
+    assert_int_equal(stats_of(s).curr_items, 0);
+    store_destroy(s);
+}
+
+static void fill_until_full(struct store *s, const char *prefix, const char *value)
+{
+    char key[32];
+    for (int i = 0;; i++) {
+        snprintf(key, sizeof key, "%s%d", prefix, i);
+        if (set(s, key, value) != STORE_STORED)
+            return;
+    }
+}
+
+/* Writes that store nothing tell nothing. */
+static void test_observe_failed_writes(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = recorded_store(&r, 16 * 1024, 1024, false);
+    static char big[2048];
+    memset(big, 'v', sizeof big - 1);
+    uint64_t result;
+    for (enum store_mode m = STORE_SET; m <= STORE_CAS; m++)
+        assert_int_equal(put(s, m, "k", big, 0, 0, 1, NULL), STORE_TOO_LARGE);
+    assert_int_equal(put(s, STORE_APPEND, "k", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(put(s, STORE_CAS, "k", "x", 0, 0, 1, NULL), STORE_NOT_FOUND);
+    expect_none(&r);
+
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    assert_int_equal(set(s, "n", "9"), STORE_STORED);
+    big[900] = '\0';
+    assert_int_equal(set(s, "b", big), STORE_STORED);
+    skip_events(&r);
+    assert_int_equal(put(s, STORE_ADD, "k", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(put(s, STORE_CAS, "k", "x", 0, 0, cas_of(s, "k") + 1, NULL), STORE_EXISTS);
+    assert_int_equal(put(s, STORE_APPEND, "b", big + 800, 0, 0, 0, NULL), STORE_NOT_STORED);
+    expect_none(&r);
+
+    /* Full, without eviction: every write that needs memory fails. */
+    fill_until_full(s, "big", big);
+    fill_until_full(s, "s", "v");
+    skip_events(&r);
+    assert_int_equal(set(s, "k", "w"), STORE_NO_MEMORY);
+    assert_int_equal(put(s, STORE_APPEND, "k", "x", 0, 0, 0, NULL), STORE_NO_MEMORY);
+    assert_int_equal(delta(s, "n", true, 1, &result), STORE_NO_MEMORY);
+    expect_none(&r);
+    assert_value(s, "k", "v");
+    store_destroy(s);
+}
+
+static void ignore_view(void *ctx, const struct item_view *v)
+{
+    (void)ctx;
+    (void)v;
+}
+
+/* Any callback may be missing, and the observer may be taken away. */
+static void test_observe_null_callbacks(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    struct store_observer removed_only = { .ctx = &r, .removed = record_removed };
+    store_set_observer(s, &removed_only);
+    rel_time_t later = clock_now() + 10;
+    uint64_t result;
+    assert_int_equal(set(s, "k", "1"), STORE_STORED);
+    assert_int_equal(put(s, STORE_APPEND, "k", "0", 0, 0, 0, NULL), STORE_STORED);
+    assert_int_equal(delta(s, "k", true, 1, &result), STORE_DELTA_OK);
+    assert_int_equal(store_touch(s, "k", 1, later), STORE_TOUCHED);
+    assert_int_equal(store_get(s, "k", 1, &later, ignore_view, NULL), STORE_HIT);
+    assert_int_equal(store_delete(s, "k", 1), STORE_DELETED);
+    store_flush(s, clock_now());
+    store_flush(s, clock_now() + 5);
+    expect_removed(&r, "k");
+    expect_none(&r);
+
+    store_set_observer(s, NULL);
+    assert_int_equal(set(s, "k", "1"), STORE_STORED);
+    assert_int_equal(store_delete(s, "k", 1), STORE_DELETED);
+    store_flush(s, clock_now());
+    expect_none(&r);
+    store_destroy(s);
+}
+
+/* flush_all's `flushed` comes after the `changed` of a write that was under
+ * way when the flush began: here one stalled inside its callback. */
+struct stalled_write {
+    struct store *store;
+    rel_time_t flush_at;
+    atomic_bool in_changed, release, changed_done, flushed, flushed_after_changed;
+};
+
+static void stall_changed(void *ctx, const struct item_view *v)
+{
+    struct stalled_write *w = ctx;
+    (void)v;
+    atomic_store(&w->in_changed, true);
+    while (!atomic_load(&w->release))
+        usleep(1000);
+    atomic_store(&w->changed_done, true);
+}
+
+static void stall_flushed(void *ctx, rel_time_t at)
+{
+    struct stalled_write *w = ctx;
+    atomic_store(&w->flushed_after_changed, atomic_load(&w->changed_done) && at == w->flush_at);
+    atomic_store(&w->flushed, true);
+}
+
+static void *stalled_set(void *arg)
+{
+    struct stalled_write *w = arg;
+    set(w->store, "slow", "v");
+    return NULL;
+}
+
+static void *flusher(void *arg)
+{
+    struct stalled_write *w = arg;
+    store_flush(w->store, w->flush_at);
+    return NULL;
+}
+
+/* A flush is pending but not due, so store_flush() has none to apply before
+ * it publishes the new one: only what it does after can wait for the write. */
+static void flush_waits_for(rel_time_t flush_at)
+{
+    struct stalled_write w = { .flush_at = flush_at };
+    struct store_observer observer = { .ctx = &w, .changed = stall_changed,
+                                       .flushed = stall_flushed };
+    w.store = new_store(true);
+    store_flush(w.store, clock_now() + 1000);
+    store_set_observer(w.store, &observer);
+    pthread_t writer, flush;
+    assert_int_equal(pthread_create(&writer, NULL, stalled_set, &w), 0);
+    for (int ms = 0; ms < 5000 && !atomic_load(&w.in_changed); ms++)
+        usleep(1000);
+    if (!atomic_load(&w.in_changed)) {
+        pthread_join(writer, NULL);
+        fail_msg("set did not call changed");
+    }
+    assert_int_equal(pthread_create(&flush, NULL, flusher, &w), 0);
+    usleep(100 * 1000);
+    bool flushed_early = atomic_load(&w.flushed);
+    atomic_store(&w.release, true);
+    pthread_join(writer, NULL);
+    pthread_join(flush, NULL);
+    assert_false(flushed_early);
+    assert_true(atomic_load(&w.flushed_after_changed));
+    store_destroy(w.store);
+}
+
+static void test_observe_flush_waits_for_writes(void **state)
+{
+    (void)state;
+    flush_waits_for(clock_now());
+    flush_waits_for(clock_now() + 100);
+}
+
+/* ---- observer: many keys, many threads ------------------------------------ */
+
+/* The state of each key as the observer's calls describe it, for tests with
+ * too many calls to list. Keys are a letter and an index into slots. A key's
+ * calls come under its shard lock, so its slot needs no lock of its own. */
+struct shadow_slot {
+    bool present;
+    uint32_t changes, removals;
+    uint64_t value_hash;
+    size_t nvalue;
+    uint32_t flags;
+    uint64_t cas;
+    rel_time_t exptime;
+};
+
+struct shadow {
+    struct shadow_slot *slots;
+    size_t nslots;
+    atomic_uint bad_keys;    /* calls for keys outside the slots */
+};
+
+static struct shadow_slot *shadow_slot(struct shadow *sh, const char *key, size_t nkey)
+{
+    size_t index = 0, i = 1;
+    for (; i < nkey && key[i] >= '0' && key[i] <= '9' && index < sh->nslots; i++)
+        index = index * 10 + (size_t)(key[i] - '0');
+    if (nkey < 2 || i != nkey || index >= sh->nslots) {
+        atomic_fetch_add(&sh->bad_keys, 1);
+        return NULL;
+    }
+    return &sh->slots[index];
+}
+
+static void shadow_changed(void *ctx, const struct item_view *v)
+{
+    struct shadow_slot *slot = shadow_slot(ctx, v->key, v->nkey);
+    if (!slot)
+        return;
+    slot->present = true;
+    slot->changes++;
+    slot->value_hash = hash64(v->value, v->nvalue, 0);
+    slot->nvalue = v->nvalue;
+    slot->flags = v->flags;
+    slot->cas = v->cas;
+    slot->exptime = v->exptime;
+}
+
+static void shadow_removed(void *ctx, const char *key, size_t nkey)
+{
+    struct shadow_slot *slot = shadow_slot(ctx, key, nkey);
+    if (!slot)
+        return;
+    if (!slot->present)
+        atomic_fetch_add(&((struct shadow *)ctx)->bad_keys, 1); /* removed twice */
+    slot->present = false;
+    slot->removals++;
+}
+
+static struct store *shadowed_store(struct shadow *sh, size_t nslots, size_t mem_limit,
+                                    unsigned hashpower)
+{
+    sh->slots = calloc(nslots, sizeof *sh->slots);
+    assert_non_null(sh->slots);
+    sh->nslots = nslots;
+    atomic_init(&sh->bad_keys, 0);
+    struct store *s = new_store_with(mem_limit, MB, true, true, hashpower);
+    struct store_observer observer = { .ctx = sh, .changed = shadow_changed,
+                                       .removed = shadow_removed };
+    store_set_observer(s, &observer);
+    return s;
+}
+
+/* The store's item for key i is what the observer was last told, or both
+ * have none. The lookup drops an expired item, which tells the observer. */
+static void assert_shadow_matches(struct store *s, struct shadow *sh, size_t i)
+{
+    char key[32];
+    struct fetched f;
+    snprintf(key, sizeof key, "k%zu", i);
+    bool hit = fetch(s, key, &f) == STORE_HIT;
+    const struct shadow_slot *slot = &sh->slots[i];
+    if (slot->present != hit)
+        fail_msg("%s: store %s, observer %s", key, hit ? "has it" : "has none",
+                 slot->present ? "has it" : "has none");
+    if (hit) {
+        assert_int_equal(slot->nvalue, f.nvalue);
+        assert_int_equal(slot->value_hash, hash64(f.value, f.nvalue, 0));
+        assert_int_equal(slot->flags, f.flags);
+        assert_int_equal(slot->cas, f.cas);
+        assert_int_equal(slot->exptime, f.exptime);
+    }
+}
+
+static void set_filler(struct store *s, size_t i)
+{
+    char key[32], value[101];
+    memset(value, 'v', 100);
+    value[100] = '\0';
+    snprintf(key, sizeof key, "k%zu", i);
+    assert_int_equal(set(s, key, value), STORE_STORED);
+}
+
+/* Every eviction is a `removed` of its key, exactly once. */
+static void test_observe_eviction(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct shadow sh;
+    struct store *s = shadowed_store(&sh, N, 256 * 1024, 0);
+    for (size_t i = 0; i < N; i++)
+        set_filler(s, i);
+    struct store_stats st = stats_of(s);
+    assert_true(st.evictions > N / 2);
+    uint64_t removals = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(sh.slots[i].changes, 1);
+        removals += sh.slots[i].removals;
+        assert_int_equal(sh.slots[i].present, !sh.slots[i].removals);
+    }
+    assert_int_equal(removals, st.evictions);
+    assert_int_equal(N - removals, st.curr_items);
+    for (size_t i = 0; i < N; i++)
+        assert_shadow_matches(s, &sh, i);
+    assert_int_equal(atomic_load(&sh.bad_keys), 0);
+    store_destroy(s);
+    free(sh.slots);
+}
+
+enum { SHADOW_KEYS = 300 };
+
+/* Every kind of change, on keys the threads share; "k1".."k49" hold numbers. */
+static void shadow_one(struct worker *w)
+{
+    char key[32], value[64];
+    int r = rand_r(&w->seed);
+    size_t i = (size_t)rand_r(&w->seed) % SHADOW_KEYS;
+    size_t nkey = (size_t)snprintf(key, sizeof key, "k%zu", i);
+    bool number = i < 50;
+    rel_time_t exptime = r % 5 == 0 ? clock_now() + 1 + (rel_time_t)(r % 3) : 0;
+    size_t nvalue = number ? (size_t)snprintf(value, sizeof value, "%d", r % 1000)
+                           : (size_t)rand_r(&w->seed) % sizeof value;
+    if (!number)
+        memset(value, 'a' + r % 26, nvalue);
+    struct store_write wr = { .key = key, .nkey = nkey, .value = value, .nvalue = nvalue,
+                              .flags = (uint32_t)r, .exptime = exptime };
+    uint64_t result;
+    switch (r / 5 % 8) {
+    case 0: store_write(w->store, STORE_SET, &wr, NULL); break;
+    case 1: store_write(w->store, number ? STORE_ADD : STORE_APPEND, &wr, NULL); break;
+    case 2: store_write(w->store, number ? STORE_REPLACE : STORE_PREPEND, &wr, NULL); break;
+    case 3: store_delta(w->store, key, nkey, r % 2, (uint64_t)r % 2000, &result, NULL); break;
+    case 4: store_touch(w->store, key, nkey, exptime); break;
+    case 5: store_get(w->store, key, nkey, &exptime, ignore_view, NULL); break;
+    case 6: store_get(w->store, key, nkey, NULL, ignore_view, NULL); break;
+    default: store_delete(w->store, key, nkey);
+    }
+}
+
+/* One thread moves the clock on now and then, so that items expire during
+ * the run and are found, reclaimed and evicted expired. */
+static void *shadow_worker(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 50000; i++) {
+        shadow_one(w);
+        if (w->id == 0 && i % 2000 == 0)
+            clock_advance_for_tests(1);
+    }
+    return NULL;
+}
+
+/* Four writers and store_tick under a limit small enough to evict: what the
+ * observer was told last of each key is what the store holds, now and once
+ * every expiry has passed. */
+static void test_observe_concurrent(void **state)
+{
+    (void)state;
+    struct shadow sh;
+    struct store *s = shadowed_store(&sh, SHADOW_KEYS, 16 * 1024, 8);
+    struct worker workers[THREADS];
+    atomic_bool stop = false;
+    run_threads(s, shadow_worker, workers, &stop);
+    struct store_stats st = stats_of(s);
+    print_message("observer: %" PRIu64 " items, %" PRIu64 " evictions, %" PRIu64 " reclaimed\n",
+                  st.curr_items, st.evictions, st.reclaimed);
+    assert_true(st.evictions > 0);
+    for (size_t i = 0; i < SHADOW_KEYS; i++)
+        assert_shadow_matches(s, &sh, i);
+    clock_advance_for_tests(3);
+    store_tick(s);
+    for (size_t i = 0; i < SHADOW_KEYS; i++)
+        assert_shadow_matches(s, &sh, i);
+    assert_int_equal(atomic_load(&sh.bad_keys), 0);
+    store_destroy(s);
+    free(sh.slots);
+}
+
+/* ---- store_mark_used ------------------------------------------------------ */
+
+/* Changes nothing an observer or a reader could see. */
+static void test_mark_used_is_quiet(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    rel_time_t exptime = clock_now() + 100;
+    assert_int_equal(put(s, STORE_SET, "k", "v", 5, exptime, 0, NULL), STORE_STORED);
+    skip_events(&r);
+    uint64_t cas = cas_of(s, "k");
+    store_mark_used(s, "k", 1);
+    store_mark_used(s, "missing", 7);
+    expect_none(&r);
+    struct fetched f;
+    assert_int_equal(fetch(s, "k", &f), STORE_HIT);
+    assert_int_equal(f.cas, cas);
+    assert_int_equal(f.exptime, exptime);
+    assert_int_equal(f.flags, 5);
+    assert_string_equal(f.value, "v");
+    assert_int_equal(stats_of(s).curr_items, 1);
+    store_destroy(s);
+}
+
+/* Under eviction pressure, keys marked used as often as a hot XDP key would
+ * be stay while keys never marked go; unmarked once, they go too, and count
+ * as fetched. Marking only: nothing reads these keys. The cache is full
+ * before they are written: the very first eviction in a shard clears every
+ * reference bit and evicts from the hand on (test_eviction_prefers_read). */
+static void test_mark_used_keeps_item(void **state)
+{
+    (void)state;
+    enum { MARKED = 50, UNMARKED = 50, WARMUP = 13000, ROUND = 500, ROUNDS = 130 };
+    size_t nslots = MARKED + UNMARKED + WARMUP + 2 * ROUND * ROUNDS;
+    struct shadow sh;
+    struct store *s = shadowed_store(&sh, nslots, MB, 0); /* room for 6500 */
+    char key[32];
+    size_t next = MARKED + UNMARKED;
+    for (; next < MARKED + UNMARKED + WARMUP; next++)
+        set_filler(s, next);
+    for (size_t i = 0; i < MARKED + UNMARKED; i++)
+        set_filler(s, i);
+    for (int round = 0; round < 2 * ROUNDS; round++) {
+        for (size_t i = 0; i < MARKED && round < ROUNDS; i++) {
+            int nkey = snprintf(key, sizeof key, "k%zu", i);
+            store_mark_used(s, key, (size_t)nkey);
+        }
+        for (int i = 0; i < ROUND; i++)
+            set_filler(s, next++);
+        if (round == ROUNDS - 1) {
+            for (size_t i = 0; i < MARKED + UNMARKED; i++)
+                assert_int_equal(sh.slots[i].removals, i < MARKED ? 0 : 1);
+            assert_int_equal(stats_of(s).evicted_unfetched, stats_of(s).evictions);
+        }
+    }
+    for (size_t i = 0; i < MARKED; i++)
+        assert_int_equal(sh.slots[i].removals, 1);
+    struct store_stats st = stats_of(s);
+    assert_int_equal(st.evictions - st.evicted_unfetched, MARKED);
+    assert_int_equal(atomic_load(&sh.bad_keys), 0);
+    store_destroy(s);
+    free(sh.slots);
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void test_clock_rel_to_mono_ns(void **state)
+{
+    (void)state;
+    const uint64_t second = 1000000000u, coarse_lag = second / 20;
+    assert_true(clock_rel_to_mono_ns(0) == UINT64_MAX);
+    rel_time_t now = clock_now();
+    uint64_t at_now = clock_rel_to_mono_ns(now);
+    assert_true(at_now <= mono_ns());
+    assert_true(clock_rel_to_mono_ns(now + 2) > mono_ns());
+    assert_true(clock_rel_to_mono_ns(now + 1) - at_now == second);
+    assert_true(clock_rel_to_mono_ns(1) <= at_now);
+    /* The daemon's clock moved ahead: its times come that much sooner. */
+    clock_advance_for_tests(10);
+    assert_true(at_now - clock_rel_to_mono_ns(now) == 10 * second);
+
+    /* Watch clock_now() reach t. The precise clock read just before a
+     * clock_now() below t is at most the coarse clock's lag past the instant
+     * (so the instant is not early); read just after one at t, it is past
+     * the instant (so the instant is not late). A delay between the reads
+     * only loosens both checks. */
+    rel_time_t t = clock_now() + 1;
+    uint64_t instant = clock_rel_to_mono_ns(t);
+    for (;;) {
+        uint64_t before = mono_ns();
+        rel_time_t daemon_now = clock_now();
+        uint64_t after = mono_ns();
+        if (daemon_now >= t) {
+            assert_true(after >= instant);
+            break;
+        }
+        assert_true(before < instant + coarse_lag);
+        usleep(1000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1228,6 +2051,24 @@ int main(void)
         cmocka_unit_test(test_size_histogram),
         cmocka_unit_test(test_concurrent_exact),
         cmocka_unit_test(test_concurrent_stress),
+        cmocka_unit_test(test_observe_set),
+        cmocka_unit_test(test_observe_add_replace),
+        cmocka_unit_test(test_observe_append_prepend),
+        cmocka_unit_test(test_observe_cas),
+        cmocka_unit_test(test_observe_incr_decr),
+        cmocka_unit_test(test_observe_touch_gat),
+        cmocka_unit_test(test_observe_delete),
+        cmocka_unit_test(test_observe_expiry_on_access),
+        cmocka_unit_test(test_observe_tick_reclaim),
+        cmocka_unit_test(test_observe_flush),
+        cmocka_unit_test(test_observe_failed_writes),
+        cmocka_unit_test(test_observe_null_callbacks),
+        cmocka_unit_test(test_observe_flush_waits_for_writes),
+        cmocka_unit_test(test_observe_eviction),
+        cmocka_unit_test(test_observe_concurrent),
+        cmocka_unit_test(test_mark_used_is_quiet),
+        cmocka_unit_test(test_mark_used_keeps_item),
+        cmocka_unit_test(test_clock_rel_to_mono_ns),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
