@@ -17,7 +17,8 @@ byte; a multi-key reply is one datagram holding the bytes of the daemon's
 per-key datagrams, in order (docs/differences.md, j). A reply more than
 SURE_GROWTH bytes longer than its request that the program passes for lack
 of room in the frame (xdp_pass_no_room, as docs/xdp.md allows; a veth leaves
-little) makes its test xfail, not pass: the reason names the growth.
+little) is checked as the daemon's reply instead, with a warning in pytest's
+summary that names the growth.
 
 Needs root (namespaces, veth, XDP); skipped otherwise, and when XDPCACHED_BIN
 is memcached. Also in the `protocol` subset, so run-all.sh runs it against
@@ -34,6 +35,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 
 import pytest
 
@@ -339,13 +341,16 @@ def require_xdp(d, what, growth):
     """Asserts the request whose counter deltas are d was answered by XDP.
     growth: how many bytes longer the reply is than the request. When it is
     more than SURE_GROWTH and the program passed for lack of room
-    (xdp_pass_no_room), the test is marked xfail rather than failed: the
-    program did what docs/xdp.md says (pass), the driver gave no room."""
+    (xdp_pass_no_room), it warns and returns False: the program did what
+    docs/xdp.md says (pass untouched), the driver gave no room, and the
+    caller then holds the daemon's reply to the same bytes. True: XDP
+    answered."""
     if d.get("xdp_replies") == 1:
-        return
+        return True
     if growth > SURE_GROWTH and d.get("xdp_pass_no_room") == 1 and d.get("xdp_passes") == 1:
-        pytest.xfail(f"{what}: passed for lack of room (xdp_pass_no_room): the driver did not "
-                     f"let the frame grow by {growth} bytes")
+        warnings.warn(f"{what}: passed for lack of room (xdp_pass_no_room): the driver did not "
+                      f"let the frame grow by {growth} bytes; the daemon's reply is checked instead")
+        return False
     pytest.fail(f"{what}: not answered by XDP: counters moved {xdp_counts(d)}", pytrace=False)
 
 
@@ -365,9 +370,10 @@ def admit(srv, u, keys, verb=b"get", rid=1000):
             f"read {i + 1} of {payload[:80]!r} was answered by XDP before admission: {xdp_counts(deltas[i])}"
         assert replies[i], f"no reply to {payload[:80]!r}"
     growth = len(b"".join(x[8:] for x in replies[0])) - len(payload)
-    require_xdp(deltas[-1], f"read {XDP_ADMIT_READS + 1} of {payload[:80]!r} (after {XDP_ADMIT_READS} "
-                f"daemon hits; mirror: {srv.xstats().get('xdp_entries')} entries)", growth)
-    assert deltas[-1].get("xdp_hits") == len(keys), xdp_counts(deltas[-1])
+    if require_xdp(deltas[-1], f"read {XDP_ADMIT_READS + 1} of {payload[:80]!r} (after "
+                   f"{XDP_ADMIT_READS} daemon hits; mirror: {srv.xstats().get('xdp_entries')} "
+                   f"entries)", growth):
+        assert deltas[-1].get("xdp_hits") == len(keys), xdp_counts(deltas[-1])
     joined = [b"".join(x[8:] for x in g) for g in replies]
     assert joined[0] == joined[1] == joined[2], \
         f"replies differ between daemon and XDP: {show(replies[0])} / {show(replies[2])}"
@@ -566,18 +572,21 @@ def test_same_bytes_from_xdp_and_daemon(xsrv, ref, case):
     assert replies[0], "the daemon did not answer"
     assert [d["xdp_replies"] for d in deltas[:2]] == [0, 0], \
         f"answered by XDP before admission: {[xdp_counts(d) for d in deltas]}"
-    require_xdp(deltas[2], "the third request", len(b"".join(x[8:] for x in replies[0])) - len(payload))
-    assert deltas[2]["xdp_hits"] == len(keys), xdp_counts(deltas[2])
     assert replies[1] == replies[0], "the daemon's two answers differ"
-    check_xdp_reply(replies[2], replies[0], rid, len(keys))
-    assert deltas[2]["xdp_bytes_sent"] == frame_len(replies[2][0]), \
-        (deltas[2]["xdp_bytes_sent"], frame_len(replies[2][0]))
+    if require_xdp(deltas[2], "the third request",
+                   len(b"".join(x[8:] for x in replies[0])) - len(payload)):
+        assert deltas[2]["xdp_hits"] == len(keys), xdp_counts(deltas[2])
+        check_xdp_reply(replies[2], replies[0], rid, len(keys))
+        assert deltas[2]["xdp_bytes_sent"] == frame_len(replies[2][0]), \
+            (deltas[2]["xdp_bytes_sent"], frame_len(replies[2][0]))
+    else:
+        assert replies[2] == replies[0], "the daemon's third answer differs"
     # What it says is right, too.
     want = b""
     for key, data, flags in items:
         cas = tcp_gets(xsrv, key)[2] if verb == b"gets" else None
         want += value_text(key, flags, data, cas)
-    assert replies[2][0][8:] == want + END
+    assert b"".join(x[8:] for x in replies[2]) == want + END
     if verb == b"get":
         with ref.udp_client() as u:
             r = u.ask(payload, rid)
@@ -615,8 +624,11 @@ def test_same_bytes_full_multiget(xsrv, ref):
     keys = [k for k, _, _ in items]
     with xsrv.udp_client() as u:
         replies = admit(xsrv, u, keys, rid=77)
-    assert len(replies[2]) == 1 and len(replies[2][0]) == UDP_MAX
-    check_xdp_reply(replies[2], replies[0], 77, len(keys))
+    # admit() accepts the daemon's answer when the driver had no room (it
+    # warns); the daemon's is eight datagrams, XDP's one.
+    if replies[2] != replies[0]:
+        assert len(replies[2]) == 1 and len(replies[2][0]) == UDP_MAX
+        check_xdp_reply(replies[2], replies[0], 77, len(keys))
     with ref.udp_client() as u:
         assert u.ask(b"get " + b" ".join(keys) + b"\r\n", 77) == replies[0]
 
