@@ -176,8 +176,14 @@ class Udp(_Socket):
             r, _, _ = select.select([self.sock], [], [], wait)
             if not r:
                 break
-            out.append(self.sock.recv(65536))
+            datagram = self._recv()
+            if datagram is not None:
+                out.append(datagram)
         return out
+
+    def _recv(self):
+        """One datagram; None for an error that is no datagram."""
+        return self.sock.recv(65536)
 
     def request(self, payload, request_id=1, quiet=0.1, first_timeout=2.0):
         """Sends one frame; returns the reply datagrams. Waits up to

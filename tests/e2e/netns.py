@@ -272,19 +272,11 @@ class HUdp(Udp):
         except ConnectionRefusedError:      # an ICMP error from an earlier datagram
             self.sock.send(datagram)
 
-    def recv_all(self, quiet=0.1, timeout=5.0, first_timeout=None):
-        out = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            wait = quiet if out or first_timeout is None else first_timeout
-            r, _, _ = select.select([self.sock], [], [], wait)
-            if not r:
-                break
-            try:
-                out.append(self.sock.recv(65536))
-            except ConnectionRefusedError:
-                continue
-        return out
+    def _recv(self):
+        try:
+            return self.sock.recv(65536)
+        except ConnectionRefusedError:
+            return None
 
     def drain(self):
         """Drops whatever is queued (late replies of earlier requests)."""

@@ -198,30 +198,26 @@ def _checked(srv):
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+def _shared(get, *args):
+    """A shared daemon from one of the holder's getters, checked around the
+    test; a daemon that cannot start fails the test with its reason."""
+    try:
+        srv = get(*args)
+    except ServerError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield from _checked(srv)
+
+
 @pytest.fixture
 def xsrv(holder, mode):
     """The shared daemon with the fast path on, in this round's mode."""
-    srv, why = None, ""
-    try:
-        srv = holder.get_fast(mode)
-    except ServerError as e:
-        why = str(e)
-    if srv is None:
-        pytest.fail(why, pytrace=False)
-    yield from _checked(srv)
+    yield from _shared(holder.get_fast, mode)
 
 
 @pytest.fixture
 def ref(holder):
     """The shared daemon with --xdp off (same namespace, another port)."""
-    srv, why = None, ""
-    try:
-        srv = holder.get_ref()
-    except ServerError as e:
-        why = str(e)
-    if srv is None:
-        pytest.fail(why, pytrace=False)
-    yield from _checked(srv)
+    yield from _shared(holder.get_ref)
 
 
 @pytest.fixture
