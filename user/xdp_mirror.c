@@ -121,6 +121,24 @@ static int find_way(struct xdp_mirror *m, uint32_t bucket, uint32_t hash,
     return -1;
 }
 
+/* Could the bucket hold the key? Read without the bucket lock, so that the
+ * store writes of keys not in the map (nearly all of them) never take it.
+ * It never says no wrongly: a key enters the map only through
+ * xdp_mirror_read, which like this key's observer calls runs under the
+ * key's store shard lock, so the admission's stores are visible here; a
+ * writer of the bucket racing with this read can only be evicting the key,
+ * after which "no" is the truth. */
+static bool bucket_may_hold(struct xdp_mirror *m, uint32_t bucket, uint32_t hash, size_t nkey)
+{
+    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
+        const struct xdp_cache_entry *e = entry_at(m, bucket, way);
+        if (__atomic_load_n(&e->key_hash, __ATOMIC_RELAXED) == hash &&
+            __atomic_load_n(&e->key_len, __ATOMIC_RELAXED) == nkey)
+            return true;
+    }
+    return false;
+}
+
 /* Renders the item as the daemon replies to get/gets (write_value in
  * proto_text.c, same formatter); all but expire_ns, which is read under the
  * bucket lock (expire_ns_of). False when the entry is not to hold it: a
@@ -157,10 +175,10 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     return true;
 }
 
-/* The seqlock writer, under the bucket lock. docs/xdp.md says: seq odd,
- * release fence, fields and text, release fence, seq even. Here each field
- * and text word between write_begin and write_end is a release store instead
- * of a plain store after a fence: the same ordering (nothing moves above the
+/* The seqlock writer, under the bucket lock (docs/xdp.md): seq odd, fields
+ * and text, seq even. Each field and text word between write_begin and
+ * write_end is a release store rather than a plain store after a fence: the
+ * same ordering (nothing moves above the
  * odd seq; the even seq after all), the same code on x86 (plain moves), and
  * unlike fences it is something ThreadSanitizer models (GCC refuses fences
  * under -fsanitize=thread), so the tests can check the protocol. */
@@ -279,6 +297,8 @@ static void on_changed(void *ctx, const struct item_view *item)
     uint32_t bucket = bucket_of(m, hash);
     struct entry_image img;
 
+    if (!bucket_may_hold(m, bucket, hash, item->nkey))
+        return;
     pthread_mutex_lock(&m->locks[bucket]);
     int way = find_way(m, bucket, hash, item->key, item->nkey);
     if (way >= 0) {
@@ -299,6 +319,8 @@ static void on_removed(void *ctx, const char *key, size_t nkey)
     uint32_t hash = key_hash(key, nkey);
     uint32_t bucket = bucket_of(m, hash);
 
+    if (!bucket_may_hold(m, bucket, hash, nkey))
+        return;
     pthread_mutex_lock(&m->locks[bucket]);
     int way = find_way(m, bucket, hash, key, nkey);
     if (way >= 0)
