@@ -2,8 +2,9 @@
  *
  * Layout: STORE_SHARDS shards, picked by the top bits of a seeded 64-bit key
  * hash. Each shard has a mutex and a chained hash table indexed by the low
- * bits. Items are one malloc each (header, optional CAS, key, value) and
- * carry no LRU pointers: eviction is CLOCK over the shard's buckets.
+ * bits. Items are one malloc each (a 16-byte header, then only what they
+ * use: CAS, key, flags, a long value's length, value) and carry no LRU
+ * pointers: eviction is CLOCK over the shard's buckets.
  *
  * Locking: one shard lock at a time, never two. Memory is reserved against
  * the limit (a global atomic) before an item is built; making room evicts
@@ -55,19 +56,29 @@ enum item_bits {
     ITEM_FETCHED = 2,            /* read at least once (get, gat, touch, store_mark_used) */
 };
 
-/* Header, then the CAS (8 bytes, only when use_cas, unaligned), the key and
- * the value without CRLF. 22 bytes of header: see docs/store.md. */
+/* Value lengths below this fit in the header; longer ones (only possible with
+ * -I above 1m) take a 4-byte word just before the value. */
+#define SHORT_NVALUE_LIMIT (1u << 20)
+
+/* A 16-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
+ * [value length 4, when long] value (without CRLF). Flags are stored only
+ * when non-zero, as memcached does: most clients never set them. The CAS
+ * sits at offset 16, so it is aligned. docs/store.md says where the bytes
+ * of an item go. */
 struct item {
     struct item *next;           /* bucket chain */
     rel_time_t exptime;
-    uint32_t flags;
-    uint32_t nvalue;
-    uint8_t nkey;
-    uint8_t bits;                /* enum item_bits */
+    uint32_t nkey : 8;
+    uint32_t bits : 2;           /* enum item_bits */
+    uint32_t has_flags : 1;      /* a flags word follows the key */
+    uint32_t long_value : 1;     /* a value length word precedes the value */
+    uint32_t short_nvalue : 20;  /* the value length, when !long_value */
     unsigned char data[];
 };
 
 #define ITEM_HEADER_SIZE offsetof(struct item, data)
+_Static_assert(ITEM_HEADER_SIZE == 16, "the item header is meant to be 16 bytes");
+_Static_assert(STORE_KEY_MAX < 256, "nkey is 8 bits");
 
 struct shard_counters {
     uint64_t curr_items;
@@ -122,30 +133,67 @@ static size_t malloc_chunk_size(size_t request)
     return chunk < MALLOC_MIN_CHUNK ? MALLOC_MIN_CHUNK : chunk;
 }
 
-static size_t item_chunk_for(const struct store *s, size_t nkey, size_t nvalue)
+/* Bytes of an item's optional words: CAS, flags, long value length. */
+static size_t item_extra_bytes(const struct store *s, uint32_t flags, size_t nvalue)
 {
-    return malloc_chunk_size(ITEM_HEADER_SIZE + s->cas_bytes + nkey + nvalue);
+    return s->cas_bytes + (flags ? sizeof(uint32_t) : 0) +
+           (nvalue >= SHORT_NVALUE_LIMIT ? sizeof(uint32_t) : 0);
 }
 
-static size_t item_chunk(const struct store *s, const struct item *it)
+static size_t item_chunk_for(const struct store *s, size_t nkey, size_t nvalue, uint32_t flags)
 {
-    return item_chunk_for(s, it->nkey, it->nvalue);
+    return malloc_chunk_size(ITEM_HEADER_SIZE + item_extra_bytes(s, flags, nvalue) + nkey + nvalue);
 }
 
+/* The key sits at a fixed offset, so that lookups find it without decoding
+ * the optional words, which come between it and the value. */
 static char *item_key(const struct store *s, struct item *it)
 {
     return (char *)it->data + s->cas_bytes;
 }
 
+static unsigned char *item_flags_word(const struct store *s, struct item *it)
+{
+    return (unsigned char *)item_key(s, it) + it->nkey;
+}
+
+static unsigned char *item_long_nvalue_word(const struct store *s, struct item *it)
+{
+    return item_flags_word(s, it) + sizeof(uint32_t) * it->has_flags;
+}
+
 static char *item_value(const struct store *s, struct item *it)
 {
-    return item_key(s, it) + it->nkey;
+    return (char *)item_long_nvalue_word(s, it) + sizeof(uint32_t) * it->long_value;
+}
+
+static uint32_t item_flags(const struct store *s, struct item *it)
+{
+    uint32_t flags = 0;
+    if (it->has_flags)
+        memcpy(&flags, item_flags_word(s, it), sizeof flags);
+    return flags;
+}
+
+static size_t item_nvalue(const struct store *s, struct item *it)
+{
+    if (!it->long_value)
+        return it->short_nvalue;
+    uint32_t nvalue;
+    memcpy(&nvalue, item_long_nvalue_word(s, it), sizeof nvalue);
+    return nvalue;
+}
+
+static size_t item_chunk(const struct store *s, struct item *it)
+{
+    return item_chunk_for(s, it->nkey, item_nvalue(s, it), item_flags(s, it));
 }
 
 static uint64_t item_cas(const struct store *s, const struct item *it)
 {
     uint64_t cas = 0;
-    memcpy(&cas, it->data, s->cas_bytes);
+    if (s->cas_bytes) /* a fixed-size copy is one load; a variable one, a call */
+        memcpy(&cas, it->data, sizeof cas);
     return cas;
 }
 
@@ -174,15 +222,21 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
                                uint32_t flags, rel_time_t exptime)
 {
     assert(nkey <= STORE_KEY_MAX && nvalue <= UINT32_MAX);
-    struct item *it = malloc(ITEM_HEADER_SIZE + s->cas_bytes + nkey + nvalue);
+    struct item *it = malloc(ITEM_HEADER_SIZE + item_extra_bytes(s, flags, nvalue) + nkey + nvalue);
     if (!it)
         return NULL;
-    it->next = NULL;
-    it->exptime = exptime;
-    it->flags = flags;
-    it->nvalue = (uint32_t)nvalue;
-    it->nkey = (uint8_t)nkey;
-    it->bits = ITEM_REFERENCED;
+    bool long_value = nvalue >= SHORT_NVALUE_LIMIT;
+    *it = (struct item){
+        .exptime = exptime, .nkey = (uint8_t)nkey, .bits = ITEM_REFERENCED,
+        .has_flags = flags != 0, .long_value = long_value,
+        .short_nvalue = long_value ? 0 : (uint32_t)nvalue,
+    };
+    if (it->has_flags)
+        memcpy(item_flags_word(s, it), &flags, sizeof flags);
+    if (it->long_value) {
+        uint32_t long_nvalue = (uint32_t)nvalue;
+        memcpy(item_long_nvalue_word(s, it), &long_nvalue, sizeof long_nvalue);
+    }
     memcpy(item_key(s, it), key, nkey);
     return it;
 }
@@ -191,8 +245,8 @@ static struct item_view item_view_of(const struct store *s, struct item *it)
 {
     return (struct item_view){
         .key = item_key(s, it), .nkey = it->nkey,
-        .value = item_value(s, it), .nvalue = it->nvalue,
-        .flags = it->flags, .cas = item_cas(s, it), .exptime = it->exptime,
+        .value = item_value(s, it), .nvalue = item_nvalue(s, it),
+        .flags = item_flags(s, it), .cas = item_cas(s, it), .exptime = it->exptime,
     };
 }
 
@@ -521,7 +575,7 @@ static struct item *item_alloc_reserved(struct store *s, struct reservation *r,
                                         const char *key, size_t nkey, size_t nvalue,
                                         uint32_t flags, rel_time_t exptime)
 {
-    size_t chunk = item_chunk_for(s, nkey, nvalue);
+    size_t chunk = item_chunk_for(s, nkey, nvalue, flags);
     if (chunk > r->held) {
         if (!bytes_try_reserve(s, chunk - r->held)) {
             r->need = chunk;
@@ -584,15 +638,17 @@ static enum store_status concat_locked(struct store *s, struct shard *sh, uint64
     if (!link)
         return STORE_NOT_STORED;
     struct item *old = *link;
-    size_t nvalue = old->nvalue + w->nvalue;
-    if (!store_item_size_ok(s, w->nkey, old->flags, nvalue))
+    size_t nold = item_nvalue(s, old);
+    size_t nvalue = nold + w->nvalue;
+    uint32_t flags = item_flags(s, old);
+    if (!store_item_size_ok(s, w->nkey, flags, nvalue))
         return STORE_NOT_STORED;
-    struct item *it = item_alloc_reserved(s, r, w->key, w->nkey, nvalue, old->flags, old->exptime);
+    struct item *it = item_alloc_reserved(s, r, w->key, w->nkey, nvalue, flags, old->exptime);
     if (!it)
         return STORE_NO_MEMORY;
     char *dst = item_value(s, it);
     const char *first = req->prepend ? w->value : item_value(s, old);
-    size_t nfirst = req->prepend ? w->nvalue : old->nvalue;
+    size_t nfirst = req->prepend ? w->nvalue : nold;
     const char *second = req->prepend ? item_value(s, old) : w->value;
     memcpy(dst, first, nfirst);
     memcpy(dst + nfirst, second, nvalue - nfirst);
@@ -655,8 +711,9 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     if (!link)
         return STORE_NOT_FOUND;
     struct item *old = *link;
+    size_t nold = item_nvalue(s, old);
     uint64_t value;
-    if (!parse_counter(item_value(s, old), old->nvalue, &value))
+    if (!parse_counter(item_value(s, old), nold, &value))
         return STORE_NON_NUMERIC;
     if (req->incr)
         value += req->delta;
@@ -666,14 +723,14 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     char digits[24];
     size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, value);
     struct item *it = old;
-    if (ndigits <= old->nvalue) {
+    if (ndigits <= nold) {
         memcpy(item_value(s, old), digits, ndigits);
-        memset(item_value(s, old) + ndigits, ' ', old->nvalue - ndigits);
+        memset(item_value(s, old) + ndigits, ' ', nold - ndigits);
         item_new_cas(s, old);
         old->bits |= ITEM_REFERENCED;
         notify_changed(s, old);
     } else {
-        it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, old->flags,
+        it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, item_flags(s, old),
                                  old->exptime);
         if (!it)
             return STORE_NO_MEMORY;
@@ -807,7 +864,7 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
                                    const struct store_write *w, uint64_t *cas_out)
 {
     uint64_t hash = hash64(w->key, w->nkey, s->hash_seed);
-    size_t chunk = item_chunk_for(s, w->nkey, w->nvalue);
+    size_t chunk = item_chunk_for(s, w->nkey, w->nvalue, w->flags);
     if (!bytes_reserve(s, chunk, shard_for(s, hash)))
         return STORE_NO_MEMORY;
     struct item *it = item_alloc(s, w->key, w->nkey, w->nvalue, w->flags, w->exptime);

@@ -120,11 +120,11 @@ static struct store_stats stats_of(struct store *s)
     return st;
 }
 
-/* What store.c accounts per item: glibc's chunk for a 22-byte header, the
- * CAS when on, the key and the value. */
+/* What store.c accounts per item with flags 0 and a short value: glibc's
+ * chunk for a 16-byte header, the CAS when on, the key and the value. */
 static size_t expected_chunk(bool use_cas, size_t nkey, size_t nvalue)
 {
-    size_t request = 22 + (use_cas ? 8 : 0) + nkey + nvalue;
+    size_t request = 16 + (use_cas ? 8 : 0) + nkey + nvalue;
     size_t chunk = (request + 8 + 15) & ~(size_t)15;
     return chunk < 32 ? 32 : chunk;
 }
@@ -247,7 +247,7 @@ static void test_append_prepend(void **state)
     assert_int_equal(f.exptime, exptime);  /* ... and expiry are kept */
     assert_true(f.cas > cas_out);
     assert_int_equal(stats_of(s).curr_items, 1);
-    assert_int_equal(stats_of(s).bytes, expected_chunk(true, 1, 13));
+    assert_int_equal(stats_of(s).bytes, 64); /* 16 + 8 + 4 of flags + 1 + 13 = 42 -> 64 */
     store_destroy(s);
 }
 
@@ -356,7 +356,7 @@ static void test_cas_on(void **state)
     assert_int_equal(store_delta(s, "n", 1, true, 100, &result, &cas), STORE_DELTA_OK);
     assert_true(cas > prev);
     assert_int_equal(cas, cas_of(s, "n"));
-    assert_int_equal(stats_of(s).item_header_bytes, 30);
+    assert_int_equal(stats_of(s).item_header_bytes, 24);
     store_destroy(s);
 }
 
@@ -378,17 +378,136 @@ static void test_cas_off(void **state)
     assert_int_equal(cas, 0);
     assert_value(s, "k", "2");
 
-    /* -C saves the 8-byte CAS: here 22 + 3 + 10 = 35 bytes fit a 48-byte
-     * chunk, where 43 with the CAS need 64. */
-    assert_int_equal(stats_of(s).item_header_bytes, 22);
+    /* -C saves the 8-byte CAS: here 16 + 3 + 5 = 24 bytes fit a 32-byte
+     * chunk, where 32 with the CAS need 48. */
+    assert_int_equal(stats_of(s).item_header_bytes, 16);
     struct store *with_cas = new_store(true);
     assert_int_equal(store_delete(s, "k", 1), STORE_DELETED);
-    assert_int_equal(set(s, "key", "0123456789"), STORE_STORED);
-    assert_int_equal(set(with_cas, "key", "0123456789"), STORE_STORED);
-    assert_int_equal(stats_of(s).bytes, 48);
-    assert_int_equal(stats_of(with_cas).bytes, 64);
+    assert_int_equal(set(s, "key", "01234"), STORE_STORED);
+    assert_int_equal(set(with_cas, "key", "01234"), STORE_STORED);
+    assert_int_equal(stats_of(s).bytes, 32);
+    assert_int_equal(stats_of(with_cas).bytes, 48);
     store_destroy(with_cas);
     store_destroy(s);
+}
+
+/* Accounted bytes of one item after a set; the store holds only that item. */
+static size_t bytes_of_one(bool use_cas, const char *key, size_t nvalue, uint32_t flags)
+{
+    struct store *s = new_store_with(64 * MB, 2 * MB, use_cas, true, 0);
+    static char value[2 * MB];
+    memset(value, 'v', nvalue);
+    struct store_write w = { .key = key, .nkey = strlen(key), .value = value, .nvalue = nvalue,
+                             .flags = flags };
+    assert_int_equal(store_write(s, STORE_SET, &w, NULL), STORE_STORED);
+    size_t bytes = stats_of(s).bytes;
+    store_destroy(s);
+    return bytes;
+}
+
+/* The item layout, in glibc chunks (request + 8, rounded up to 16): a
+ * 16-byte header, 8 bytes of CAS when on, 4 of flags only when non-zero, 4
+ * of value length only from 1 MiB on. The numbers are the workloads' items
+ * (docs/store.md) and the edges of each optional word. */
+static void test_item_layout_accounting(void **state)
+{
+    (void)state;
+    assert_int_equal(bytes_of_one(true, "k001", 256, 0), 304);  /* W3: 284 -> 304 */
+    assert_int_equal(bytes_of_one(false, "k001", 256, 0), 288); /* 276 -> 288 */
+    assert_int_equal(bytes_of_one(true, "key00001", 8, 0), 48); /* W1: 40 -> 48 */
+    assert_int_equal(bytes_of_one(false, "key00001", 8, 0), 48);
+    assert_int_equal(bytes_of_one(false, "k", 7, 0), 32);       /* 24 -> 32 */
+    assert_int_equal(bytes_of_one(false, "k", 7, 1), 48);       /* 28 -> 48 */
+    assert_int_equal(bytes_of_one(true, "k", MB - 1, 0), MB + 32);     /* MB + 24 -> MB + 32 */
+    assert_int_equal(bytes_of_one(true, "k", MB, 0), MB + 48);         /* MB + 29 -> MB + 48 */
+    assert_int_equal(bytes_of_one(false, "k0001", MB - 1, 0), MB + 32); /* MB + 20 -> MB + 32 */
+    assert_int_equal(bytes_of_one(false, "k0001", MB, 0), MB + 48);    /* MB + 25 -> MB + 48 */
+    assert_int_equal(bytes_of_one(false, "k", MB + 7, 9), MB + 48);    /* MB + 32 -> MB + 48 */
+}
+
+/* What a reader saw of an item too large to copy: its fields, and whether
+ * the value was all 'x' but for its last 3 bytes (kept in tail). */
+struct view_summary {
+    char key[STORE_KEY_MAX + 1];
+    size_t nvalue;
+    uint32_t flags;
+    uint64_t cas;
+    rel_time_t exptime;
+    bool head_is_x;
+    char tail[4];
+};
+
+static void summarize_view(void *ctx, const struct item_view *v)
+{
+    struct view_summary *sum = memset(ctx, 0, sizeof(struct view_summary));
+    memcpy(sum->key, v->key, v->nkey);
+    sum->nvalue = v->nvalue;
+    sum->flags = v->flags;
+    sum->cas = v->cas;
+    sum->exptime = v->exptime;
+    size_t ntail = v->nvalue < 3 ? v->nvalue : 3;
+    sum->head_is_x = true;
+    for (size_t i = 0; i < v->nvalue - ntail; i++)
+        sum->head_is_x = sum->head_is_x && v->value[i] == 'x';
+    memcpy(sum->tail, v->value + v->nvalue - ntail, ntail);
+}
+
+static struct view_summary summary_of(struct store *s, const char *key)
+{
+    struct view_summary sum;
+    assert_int_equal(store_get(s, key, strlen(key), NULL, summarize_view, &sum), STORE_HIT);
+    assert_string_equal(sum.key, key);
+    return sum;
+}
+
+/* Every combination of the optional words reads back whole: flags (zero,
+ * non-zero, the largest), short and long values, CAS on and off; and the
+ * updates that rebuild an item from the old one keep them. */
+static void test_item_layout_round_trip(void **state)
+{
+    (void)state;
+    static char value[MB + 1];
+    const size_t lengths[] = { 0, 3, MB - 1, MB };
+    const uint32_t flag_values[] = { 0, 1, UINT32_MAX };
+    const rel_time_t exptime = clock_now() + 1000;
+    for (int use_cas = 0; use_cas < 2; use_cas++) {
+        struct store *s = new_store_with(64 * MB, 2 * MB, use_cas, true, 0);
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++)
+            for (size_t f = 0; f < sizeof flag_values / sizeof flag_values[0]; f++) {
+                memset(value, 'x', lengths[l]);
+                value[lengths[l]] = '\0';
+                uint64_t cas = 0;
+                assert_int_equal(put(s, STORE_SET, "key", value, flag_values[f], exptime, 0, &cas),
+                                 STORE_STORED);
+                struct view_summary sum = summary_of(s, "key");
+                assert_int_equal(sum.nvalue, lengths[l]);
+                assert_true(sum.head_is_x);
+                assert_string_equal(sum.tail, lengths[l] ? "xxx" : "");
+                assert_int_equal(sum.flags, flag_values[f]);
+                assert_int_equal(sum.exptime, exptime);
+                assert_int_equal(sum.cas, cas);
+                assert_true(use_cas ? cas != 0 : cas == 0);
+            }
+        /* An append across 1 MiB turns a short value into a long one. */
+        memset(value, 'x', MB - 2);
+        value[MB - 2] = '\0';
+        assert_int_equal(put(s, STORE_SET, "grow", value, 5, 0, 0, NULL), STORE_STORED);
+        assert_int_equal(put(s, STORE_APPEND, "grow", "abc", 0, 0, 0, NULL), STORE_STORED);
+        struct view_summary sum = summary_of(s, "grow");
+        assert_int_equal(sum.nvalue, MB + 1);
+        assert_true(sum.head_is_x);
+        assert_string_equal(sum.tail, "abc");
+        assert_int_equal(sum.flags, 5);
+        /* An incr that outgrows the value keeps non-zero flags. */
+        uint64_t result;
+        assert_int_equal(put(s, STORE_SET, "n", "9", UINT32_MAX, 0, 0, NULL), STORE_STORED);
+        assert_int_equal(delta(s, "n", true, 1, &result), STORE_DELTA_OK);
+        struct fetched f;
+        assert_int_equal(fetch(s, "n", &f), STORE_HIT);
+        assert_string_equal(f.value, "10");
+        assert_int_equal(f.flags, UINT32_MAX);
+        store_destroy(s);
+    }
 }
 
 /* ---- incr / decr -------------------------------------------------------- */
@@ -933,7 +1052,7 @@ static void test_size_histogram(void **state)
     store_size_histogram(s, collect_size, &rows);
     assert_int_equal(rows.n, 0);
 
-    /* 2-byte keys: 32 + value, chunk = that + 8 rounded up to 16. */
+    /* 2-byte keys: 26 + value, chunk = that + 8 rounded up to 16. */
     size_t lengths[] = { 1, 2000, 100, 1, 100 };
     for (size_t i = 0; i < 5; i++) {
         snprintf(key, sizeof key, "k%zu", i);
@@ -942,11 +1061,11 @@ static void test_size_histogram(void **state)
     }
     store_size_histogram(s, collect_size, &rows);
     assert_int_equal(rows.n, 3);
-    assert_int_equal(rows.size[0], 64);    /* 33 -> 48 -> 64 */
+    assert_int_equal(rows.size[0], 64);    /* 27 -> 48 -> 64 */
     assert_int_equal(rows.count[0], 2);
-    assert_int_equal(rows.size[1], 160);   /* 132 -> 144 -> 160 */
+    assert_int_equal(rows.size[1], 160);   /* 126 -> 144 -> 160 */
     assert_int_equal(rows.count[1], 2);
-    assert_int_equal(rows.size[2], 2048);  /* 2032 -> 2048 */
+    assert_int_equal(rows.size[2], 2048);  /* 2026 -> 2048 */
     assert_int_equal(rows.count[2], 1);
     store_destroy(s);
 }
@@ -1192,8 +1311,8 @@ static void measure_overhead(bool use_cas, size_t expected_accounted)
 static void test_overhead(void **state)
 {
     (void)state;
-    measure_overhead(false, 32); /* 22 + 16 = 38 bytes -> 48-byte chunk */
-    measure_overhead(true, 48);  /* 46 bytes -> 64-byte chunk */
+    measure_overhead(false, 32); /* 16 + 16 = 32 bytes -> 48-byte chunk */
+    measure_overhead(true, 32);  /* 40 bytes -> 48-byte chunk */
 }
 
 /* ---- the observer ------------------------------------------------------- */
@@ -2032,6 +2151,8 @@ int main(void)
         cmocka_unit_test(test_touch_and_gat),
         cmocka_unit_test(test_cas_on),
         cmocka_unit_test(test_cas_off),
+        cmocka_unit_test(test_item_layout_accounting),
+        cmocka_unit_test(test_item_layout_round_trip),
         cmocka_unit_test(test_incr_decr),
         cmocka_unit_test(test_delta_parsing),
         cmocka_unit_test(test_expiry),
