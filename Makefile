@@ -16,6 +16,12 @@ DAEMON_OBJS := $(DAEMON_SRCS:user/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# The load generator mcload (user/loadgen/): every module but main.c goes
+# into libmcload.a, which its unit tests (test_loadgen_*) link instead of
+# the daemon's library.
+LOADGEN_SRCS := $(filter-out user/loadgen/main.c,$(wildcard user/loadgen/*.c))
+LOADGEN_OBJS := $(LOADGEN_SRCS:user/loadgen/%.c=$(BUILD)/obj/loadgen/%.o)
+
 # BPF programs: one bpf/<name>.bpf.c each, compiled with clang -target bpf and
 # turned into a libbpf skeleton ($(BUILD)/<name>.skel.h) for the daemon.
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -26,7 +32,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
 .PHONY: all deps run test unit-tests asan clean bench
-all: $(BUILD)/xdpcached $(UNIT_BINS) $(BPF_OBJS)
+all: $(BUILD)/xdpcached $(BUILD)/mcload $(UNIT_BINS) $(BPF_OBJS)
 
 # The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
 .SECONDARY: $(BPF_OBJS)
@@ -35,7 +41,7 @@ $(BUILD)/obj/%.o: user/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) -I$(BUILD) -MMD -MP -c $< -o $@
 
 # Only the fast-path loader and the tests include the generated skeletons.
-$(BUILD)/obj/fastpath.o $(UNIT_BINS): $(BPF_SKELS)
+$(BUILD)/obj/fastpath.o $(filter-out $(BUILD)/tests/test_loadgen_%,$(UNIT_BINS)): $(BPF_SKELS)
 
 $(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
 	ar rcs $@ $^
@@ -45,6 +51,19 @@ $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libxdpcached.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -I$(BUILD) -o $@ $< $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/obj/loadgen/%.o: user/loadgen/%.c | $(BUILD)/obj/loadgen
+	$(CC) $(CFLAGS) -Iuser/loadgen -MMD -MP -c $< -o $@
+
+$(BUILD)/libmcload.a: $(LOADGEN_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/mcload: $(BUILD)/obj/loadgen/main.o $(BUILD)/libmcload.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+# The more specific pattern wins over $(BUILD)/tests/% for these.
+$(BUILD)/tests/test_loadgen_%: tests/unit/test_loadgen_%.c $(BUILD)/libmcload.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Iuser/loadgen -o $@ $< $(BUILD)/libmcload.a $(LDFLAGS) -lm -lcmocka
 
 $(BUILD)/vmlinux.h: | $(BUILD)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@
@@ -57,7 +76,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h shared/*.h) $(BUILD)/vmlinux.h 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	bpftool gen skeleton $< > $@
 
-$(BUILD) $(BUILD)/obj $(BUILD)/tests:
+$(BUILD) $(BUILD)/obj $(BUILD)/obj/loadgen $(BUILD)/tests:
 	mkdir -p $@
 
 deps:
@@ -83,4 +102,4 @@ test: deps
 clean:
 	rm -rf build build-asan
 
--include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d

@@ -1,0 +1,83 @@
+/* request.c - see request.h. */
+#include "request.h"
+
+#include <string.h>
+
+#define SET_HEADER_MAX 32   /* "set " key " 0 0 " 10 digits "\r\n" beyond the key */
+
+size_t request_max_size(enum mc_op op, unsigned nkeys, const struct keyspace *ks)
+{
+    switch (op) {
+    case OP_GET:
+    case OP_GETS:
+        return 6 + (size_t)nkeys * (1 + ks->key_size);
+    case OP_MG:
+        return (size_t)nkeys * (ks->key_size + 7) + 4;
+    case OP_SET:
+        return SET_HEADER_MAX + ks->key_size + ks->value_size + 2;
+    }
+    return 0;
+}
+
+static size_t put(char *out, const char *text, size_t len)
+{
+    memcpy(out, text, len);
+    return len;
+}
+
+/* Decimal digits of v; no printf on the per-request path. */
+static size_t put_uint(char *out, unsigned v)
+{
+    char digits[10];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
+
+size_t request_format(char *out, enum mc_op op, const uint32_t *keys, unsigned nkeys,
+                      const struct keyspace *ks)
+{
+    size_t n = 0;
+    switch (op) {
+    case OP_GET:
+    case OP_GETS:
+        n += op == OP_GET ? put(out, "get", 3) : put(out, "gets", 4);
+        for (unsigned i = 0; i < nkeys; i++) {
+            out[n++] = ' ';
+            keyspace_key(ks, keys[i], out + n);
+            n += ks->key_size;
+        }
+        return n + put(out + n, "\r\n", 2);
+    case OP_MG:
+        for (unsigned i = 0; i < nkeys; i++) {
+            n += put(out + n, "mg ", 3);
+            keyspace_key(ks, keys[i], out + n);
+            n += ks->key_size;
+            n += put(out + n, " v\r\n", 4);
+        }
+        return nkeys > 1 ? n + put(out + n, "mn\r\n", 4) : n;
+    case OP_SET:
+        return request_format_set(out, keys[0], ks, false);
+    }
+    return 0;
+}
+
+size_t request_format_set(char *out, uint32_t key, const struct keyspace *ks, bool noreply)
+{
+    size_t n = put(out, "set ", 4);
+    keyspace_key(ks, key, out + n);
+    n += ks->key_size;
+    n += put(out + n, " 0 0 ", 5);
+    n += put_uint(out + n, ks->value_size);
+    if (noreply)
+        n += put(out + n, " noreply", 8);
+    n += put(out + n, "\r\n", 2);
+    keyspace_value(ks, key, out + n);
+    n += ks->value_size;
+    return n + put(out + n, "\r\n", 2);
+}
