@@ -42,13 +42,18 @@ char *obuf_reserve(struct obuf *ob, size_t n)
     return ob->data + ob->len;
 }
 
+void obuf_commit(struct obuf *ob, size_t n)
+{
+    ob->len += n;
+}
+
 void obuf_append(struct obuf *ob, const void *bytes, size_t n)
 {
     char *p = obuf_reserve(ob, n);
     if (!p)
         return;
     memcpy(p, bytes, n);
-    ob->len += n;
+    obuf_commit(ob, n);
 }
 
 void obuf_puts(struct obuf *ob, const char *s)

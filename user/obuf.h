@@ -23,8 +23,10 @@ struct obuf {
 void obuf_init(struct obuf *ob);
 void obuf_free(struct obuf *ob);
 
-/* Room for n more bytes at data + len; NULL (and oom set) when out of memory. */
+/* Room for n more bytes at data + len; NULL (and oom set) when out of memory.
+ * Bytes written there become content with obuf_commit(). */
 char *obuf_reserve(struct obuf *ob, size_t n);
+void obuf_commit(struct obuf *ob, size_t n);
 void obuf_append(struct obuf *ob, const void *bytes, size_t n);
 void obuf_puts(struct obuf *ob, const char *s);
 

@@ -453,6 +453,30 @@ static void test_without_cas(void **state)
            "STORED\r\nVALUE k 0 1 0\r\nx\r\nEND\r\nEXISTS\r\n");
 }
 
+/* The VALUE line's numbers are formatted without printf (the hot path of
+ * every hit, and the XDP entries' text): the same digits at the extremes. */
+static void test_value_fields_match_printf(void **state)
+{
+    (void)state;
+    static const uint64_t numbers[] = {
+        0, 1, 9, 10, 99, 100, 65535, 1000000, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+        10000000000000000000u, UINT64_MAX,
+    };
+    char got[PROTO_TEXT_VALUE_FIELDS_MAX], want[PROTO_TEXT_VALUE_FIELDS_MAX];
+    size_t count = sizeof(numbers) / sizeof(numbers[0]);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t a = numbers[i], b = numbers[count - 1 - i];
+        size_t n = proto_text_value_fields(got, (uint32_t)a, (size_t)b);
+        int len = snprintf(want, sizeof(want), " %u %zu", (uint32_t)a, (size_t)b);
+        assert_int_equal(n, (size_t)len);
+        assert_memory_equal(got, want, n);
+        n = proto_text_cas_field(got, a);
+        len = snprintf(want, sizeof(want), " %llu", (unsigned long long)a);
+        assert_int_equal(n, (size_t)len);
+        assert_memory_equal(got, want, n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_detail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_reply_waits_for_swallow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_streams_split_equals_whole, setup, teardown),
+        cmocka_unit_test(test_value_fields_match_printf),
     };
     return cmocka_run_group_tests_name("proto_text", tests, NULL, NULL);
 }
