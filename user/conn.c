@@ -34,6 +34,11 @@
 #define OUT_PENDING_LIMIT (1024 * 1024)
 /* An output buffer that a big reply grew past this is freed once sent. */
 #define OUT_BUF_KEEP (64 * 1024)
+/* A connection that yields gets its next turn before the worker waits for
+ * events again, so its replies can wait for that turn's send: one send()
+ * for a whole pipeline instead of one per -R requests. Unless there are
+ * this many already. */
+#define OUT_SEND_AT_YIELD (64 * 1024)
 
 struct conn {
     struct ev_source src;          /* first: epoll data points here */
@@ -315,7 +320,8 @@ static bool conn_update_interest(struct conn *c)
     uint32_t want = 0;
     if (!c->peer_closed && !c->pc.close_after_write && !out_full(c))
         want |= EPOLLIN;
-    if (out_unsent(c) > 0)
+    /* A yielded connection sends in its next turn, which comes anyway. */
+    if (out_unsent(c) > 0 && !list_linked(&c->in_yielded))
         want |= EPOLLOUT;
     if (want == c->interest)
         return true;
@@ -350,9 +356,15 @@ static bool conn_finished(const struct conn *c)
            (c->pc.close_after_write || (c->peer_closed && !list_linked(&c->in_yielded)));
 }
 
+/* Whether the replies go out now or with the turn the connection yielded to. */
+static bool conn_send_due(const struct conn *c)
+{
+    return !list_linked(&c->in_yielded) || out_unsent(c) >= OUT_SEND_AT_YIELD;
+}
+
 static void conn_serve(struct conn *c)
 {
-    if (!conn_process(c) || !conn_send(c) || conn_finished(c)) {
+    if (!conn_process(c) || (conn_send_due(c) && !conn_send(c)) || conn_finished(c)) {
         conn_close(c);
         return;
     }
