@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "decimal.h"
 #include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
@@ -178,22 +179,6 @@ static const struct settings *settings_of(const struct request *r)
 }
 
 /* ---- retrieval ------------------------------------------------------------- */
-
-/* The decimal digits of v at buf, like printf's %llu; returns their count.
- * Every hit formats two or three numbers: snprintf was most of the
- * user-space cost of a get. */
-static size_t format_decimal(char *buf, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = digits[n - 1 - i];
-    return n;
-}
 
 size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes)
 {

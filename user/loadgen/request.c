@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "decimal.h"
+
 #define SET_HEADER_MAX 32   /* "set " key " 0 0 " 10 digits "\r\n" beyond the key */
 
 size_t request_max_size(enum mc_op op, unsigned nkeys, const struct keyspace *ks)
@@ -23,20 +25,6 @@ static size_t put(char *out, const char *text, size_t len)
 {
     memcpy(out, text, len);
     return len;
-}
-
-/* Decimal digits of v; no printf on the per-request path. */
-static size_t put_uint(char *out, unsigned v)
-{
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
-    return n;
 }
 
 size_t request_format(char *out, enum mc_op op, const uint32_t *keys, unsigned nkeys,
@@ -73,7 +61,7 @@ size_t request_format_set(char *out, uint32_t key, const struct keyspace *ks, bo
     keyspace_key(ks, key, out + n);
     n += ks->key_size;
     n += put(out + n, " 0 0 ", 5);
-    n += put_uint(out + n, ks->value_size);
+    n += format_decimal(out + n, ks->value_size);
     if (noreply)
         n += put(out + n, " noreply", 8);
     n += put(out + n, "\r\n", 2);
