@@ -1,19 +1,28 @@
-/* csum.h - Internet checksums (RFC 1071) of the reply, computed in full:
- * the IPv4 header checksum and the UDP checksum over the pseudo-header, the
- * UDP header and the payload.
+/* csum.h - the reply's Internet checksums (RFC 1071): the IPv4 header
+ * checksum, summed in full, and the UDP checksum, summed from its parts
+ * without reading the reply text: the daemon stores each entry's text sum
+ * in the entry (shared/xdp_cache.h, get_sum), and "END\r\n" is a constant.
  *
- * bpf_csum_diff() sums whole 32-bit words, at most 512 bytes per call (the
- * limit of older kernels), and chains through its seed. Sums are kept in
- * memory byte order: a one's complement sum does not care, and the folded
- * result is stored as it is. */
+ * Sums are kept in memory byte order, 16-bit words as they lie in memory:
+ * a one's complement sum does not care, and the folded result is stored as
+ * it is. */
 #ifndef XDPCACHED_BPF_CSUM_H
 #define XDPCACHED_BPF_CSUM_H
 
-#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
-#include "scratch.h"
+#include "xdp_cache.h"
 
-#define CSUM_CHUNK 512
+/* The 16-bit word that bytes a, b make in memory. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MEM_WORD(a, b) ((__u32)(__u8)(a) | (__u32)(__u8)(b) << 8)
+#else
+#define MEM_WORD(a, b) ((__u32)(__u8)(a) << 8 | (__u32)(__u8)(b))
+#endif
+
+/* XDP_END at an even offset. */
+#define END_SUM (MEM_WORD('E', 'N') + MEM_WORD('D', '\r') + MEM_WORD('\n', 0))
+_Static_assert(END_SUM <= 0xffff, "a 16-bit sum, swapped as one at an odd offset");
 
 /* Folds a sum of up to 64 bits to 16 and complements it. */
 static __always_inline __u16 csum_fold(__u64 sum)
@@ -27,78 +36,31 @@ static __always_inline __u16 csum_fold(__u64 sum)
 }
 
 /* The IPv4 header checksum of ip (20 bytes, check field zero). */
-static __always_inline __u16 ipv4_csum(struct iphdr *ip)
+static __always_inline __u16 ipv4_csum(const struct iphdr *ip)
 {
-    return csum_fold((__u32)bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
-}
+    const __u32 *words = (const __u32 *)ip;
+    __u64 sum = 0;
 
-/* Adds s->out[0, len) to sum. len <= MC_UDP_MAX_DATAGRAM; the caller has
- * zeroed the bytes up to the next multiple of 4. */
-static __always_inline __u64 csum_out(struct scratch *s, __u32 len, __u64 sum)
-{
 #pragma clang loop unroll(full)
-    for (__u32 i = 0; i < (MC_UDP_MAX_DATAGRAM + CSUM_CHUNK - 1) / CSUM_CHUNK; i++) {
-        __u32 pos = i * CSUM_CHUNK;
-        __u32 n;
-
-        if (pos >= len)
-            break;
-        n = (len - pos + 3) & ~3u;
-        if (n > CSUM_CHUNK)
-            n = CSUM_CHUNK;
-        sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&s->out[pos], n & (CSUM_CHUNK * 2 - 1),
-                                   (__u32)sum);
-    }
-    return sum;
+    for (int i = 0; i < 5; i++)
+        sum += words[i];
+    return csum_fold(sum);
 }
 
-struct ipv4_pseudo {
-    __be32 saddr;
-    __be32 daddr;
-    __u8 zero;
-    __u8 protocol;
-    __be16 udp_len;
-    struct udphdr udp;
-};
-
-struct ipv6_pseudo {
-    struct in6_addr saddr;
-    struct in6_addr daddr;
-    __be32 udp_len;
-    __u8 zero[3];
-    __u8 nexthdr;
-    struct udphdr udp;
-};
-
-/* The UDP checksum (0 transmitted as 0xffff) of udp (check field zero) and
- * its payload s->out[0, len). */
-static __always_inline __u16 udp4_csum(const struct iphdr *ip, const struct udphdr *udp,
-                                       struct scratch *s, __u32 len)
+/* The UDP checksum (0 transmitted as 0xffff) of a reply: addr_sum is the
+ * sum of the pseudo-header's addresses, udp its header (check field zero),
+ * hdr the frame header, text_sum the sum of everything after the frame
+ * header. The pseudo-header's other words are the protocol and the UDP
+ * length, which is also in the UDP header; IPv4 and IPv6 alike. */
+static __always_inline __u16 udp_csum(__u64 addr_sum, const struct udphdr *udp,
+                                      const struct mc_udp_header *hdr, __u32 text_sum)
 {
-    struct ipv4_pseudo ph = {
-        .saddr = ip->saddr, .daddr = ip->daddr, .protocol = IPPROTO_UDP,
-        .udp_len = udp->len, .udp = *udp,
-    };
-    __u64 sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
-    __u16 csum = csum_fold(csum_out(s, len, sum));
+    __u64 sum = addr_sum + bpf_htons(IPPROTO_UDP) + udp->len + udp->source + udp->dest +
+                udp->len + hdr->request_id + hdr->sequence + hdr->total + hdr->reserved +
+                text_sum;
+    __u16 csum = csum_fold(sum);
 
     return csum ? csum : 0xffff;
 }
-
-static __always_inline __u16 udp6_csum(const struct ipv6hdr *ip6, const struct udphdr *udp,
-                                       struct scratch *s, __u32 len)
-{
-    struct ipv6_pseudo ph = {
-        .saddr = ip6->saddr, .daddr = ip6->daddr, .udp_len = bpf_htonl(bpf_ntohs(udp->len)),
-        .nexthdr = IPPROTO_UDP, .udp = *udp,
-    };
-    __u64 sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
-    __u16 csum = csum_fold(csum_out(s, len, sum));
-
-    return csum ? csum : 0xffff;
-}
-
-_Static_assert(sizeof(struct ipv4_pseudo) % 4 == 0, "whole words");
-_Static_assert(sizeof(struct ipv6_pseudo) % 4 == 0, "whole words");
 
 #endif

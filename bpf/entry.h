@@ -27,146 +27,241 @@
 /* What the reply is being built from, shared with the bpf_loop callback. */
 struct serve {
     struct scratch *s;
-    __u64 now;          /* bpf_ktime_get_ns() when the request came */
+    __u64 now;          /* bpf_ktime_get_ns(), read at the first entry that
+                           can expire; 0 = not read yet */
     __u32 len;          /* reply text so far, after the frame header */
+    __u32 sum;          /* its one's complement sum, memory order, unfolded */
     __u32 reason;
     __u8 with_cas;
 };
 
-enum entry_match { ENTRY_OTHER, ENTRY_SERVED, ENTRY_PASS };
+/* Unaligned 8-byte loads and stores, one instruction each: x86-64 allows
+ * them, and clang splits into bytes an access that it sees is into a char
+ * array. */
+static __always_inline __u64 load_word(const void *p)
+{
+    return *(const __u64 *)p;
+}
 
-/* Compares the request's key with the entry's (text[6, 6 + len)) eight
- * bytes at a time, shared with the bpf_loop callback. */
-struct key_cmp {
+static __always_inline void store_word(void *p, __u64 word)
+{
+    *(__u64 *)p = word;
+}
+
+#define KEY_WORDS_MAX ((XDP_KEY_MAX + 7) / 8)
+
+/* Compares the request's key (req[off, off + len), 1 <= len <=
+ * XDP_KEY_MAX) with the entry's (text[6, 6 + len)) eight bytes at a time.
+ * The last word reads past the key: in the entry still inside text, in
+ * scratch into s->out at worst; those bytes (the high ones: x86-64 is
+ * little-endian) are masked off. The last word ends the loop whatever it
+ * holds, so that no path goes round again knowing len < some bound. */
+static __always_inline bool key_equal(const struct xdp_cache_entry *e, const struct scratch *s,
+                                      __u32 off, __u32 len)
+{
+    for (__u32 w = 0; w < KEY_WORDS_MAX; w++) {
+        __u64 a = load_word(&e->text[XDP_VALUE_PREFIX_LEN + w * 8]);
+        __u64 b = load_word(&s->req[(off + w * 8) & REQ_MASK]);
+        __u32 left = len - w * 8;
+
+        if (left <= 8)
+            return ((a ^ b) & (~0ULL >> ((8 - left) * 8))) == 0;
+        if (a != b)
+            return false;
+    }
+    return false;
+}
+
+/* A copy of n bytes of an entry's text from text[from] to the reply text
+ * at out[OUT_HDR_ROOM + at], shared with the bpf_loop callback. */
+struct text_copy {
+    struct scratch *s;
     const struct xdp_cache_entry *e;
-    const struct scratch *s;
-    __u32 off;          /* the key in s->req */
-    __u32 len;
-    bool differ;
+    __u32 at;
+    __u32 from;
+    __u32 words;        /* (n + 7) / 8 */
 };
 
-static long cmp_word(__u32 i, void *ctx)
+/* Words per callback: a text of up to 64 bytes is one call. A callback is
+ * checked by the verifier once, where a loop in line would be checked once
+ * per word for each path that reaches it. */
+#define COPY_CHUNK_WORDS 8
+
+/* Copies words [i * COPY_CHUNK_WORDS, (i + 1) * COPY_CHUNK_WORDS) of the
+ * copy. The last word carries up to 7 bytes more, which the next copy or
+ * "END\r\n" overwrites or the reply's length leaves out. The caller has
+ * checked from + n <= text_len, so a word never starts past the text (the
+ * test says so to the verifier) and never ends past the entry (tail). */
+static long copy_chunk(__u32 i, void *ctx)
 {
-    struct key_cmp *kc = ctx;
-    __u32 at = (i * 8) & 255, left = kc->len - at;
-    /* Unaligned loads are fine on x86-64. The last word reads past the
-     * key: in the entry still inside text, in scratch into s->out at
-     * worst; those bytes are masked off. */
-    __u64 a = *(const __u64 *)&kc->e->text[XDP_VALUE_PREFIX_LEN + at];
-    __u64 b = *(const __u64 *)&kc->s->req[(kc->off + at) & REQ_MASK];
+    const struct text_copy *tc = ctx;
 
-    if (left < 8) {
-        __u64 mask = (1ULL << ((left & 7) * 8)) - 1;
+#pragma clang loop unroll(full)
+    for (__u32 j = 0; j < COPY_CHUNK_WORDS; j++) {
+        __u32 w = i * COPY_CHUNK_WORDS + j, src = tc->from + w * 8;
 
-        a &= mask;
-        b &= mask;
-    }
-    if (a != b) {
-        kc->differ = true;
-        return 1;
+        if (w >= tc->words || src >= XDP_ENTRY_TEXT_MAX)
+            return 1;
+        /* The address from the checked src, not from one clang kept. */
+        barrier_var(src);
+        store_word(&tc->s->out[OUT_HDR_ROOM + ((tc->at + w * 8) & OUT_MASK)],
+                   load_word(&tc->e->text[src]));
     }
     return 0;
 }
 
-static __always_inline bool key_equal(const struct xdp_cache_entry *e, const struct scratch *s,
-                                      const struct key_ref *k, __u32 len)
+static __always_inline void copy_text(struct scratch *s, __u32 at,
+                                      const struct xdp_cache_entry *e, __u32 from, __u32 n)
 {
-    struct key_cmp kc = { .e = e, .s = s, .off = k->off, .len = len };
+    struct text_copy tc = { .s = s, .e = e, .at = at, .from = from, .words = (n + 7) / 8 };
 
-    bpf_loop((len + 7) / 8, cmp_word, &kc, 0);
-    return !kc.differ;
+    bpf_loop((tc.words + COPY_CHUNK_WORDS - 1) / COPY_CHUNK_WORDS, copy_chunk, &tc, 0);
 }
 
-/* Copies n bytes of the entry's text from text[from] to the reply at
- * out[at]; the caller has checked that both ranges are in bounds. A dynptr
- * over the text makes bpf_dynptr_read() a memcpy whose bounds are checked
- * at run time, which the verifier accepts for lengths it cannot know. */
-static __always_inline void copy_text(struct scratch *s, __u32 at, struct xdp_cache_entry *e,
-                                      __u32 from, __u32 n)
-{
-    struct bpf_dynptr text;
+_Static_assert(sizeof(((struct xdp_cache_entry *)0)->tail) >= 7,
+               "a word copied from the text's last byte stays inside the entry");
 
-    bpf_dynptr_from_mem(e->text, sizeof(e->text), 0, &text);
-    bpf_dynptr_read(&s->out[at & OUT_MASK], n & OUT_MASK, &text, from, 0);
+/* A 16-bit one's complement sum of bytes that start at an odd offset of the
+ * reply: their sum at an even offset, byte-swapped (RFC 1071). */
+static __always_inline __u32 csum_at(__u32 sum, __u32 offset)
+{
+    return offset & 1 ? ((sum >> 8) | (sum << 8)) & 0xffff : sum;
 }
 
-/* Tries the entry for the key. ENTRY_SERVED: its reply text is appended
- * and sv->len advanced; ENTRY_PASS: sv->reason says why the request must go
- * up; ENTRY_OTHER: it holds some other key. */
-static __always_inline int try_entry(struct serve *sv, struct xdp_cache_entry *e,
-                                     const struct key_ref *k)
-{
-    __u32 seq, key_len = k->len, head_len, cas_len, text_len, n, at;
+/* What match_entry() read of an entry, for serve_entry(). */
+struct entry_view {
+    __u32 seq;
+    __u32 head_len;
+    __u32 cas_len;
+    __u32 text_len;
     __u64 expire_ns;
+};
 
-    seq = *(volatile const __u32 *)&e->seq;
+enum entry_match { ENTRY_OTHER, ENTRY_MATCH, ENTRY_PASS };
+
+/* Does the entry hold the key? ENTRY_MATCH: yes, with what was read of it
+ * in *v; ENTRY_PASS: sv->reason says why the request must go up; ENTRY_OTHER:
+ * it holds some other key. */
+static __always_inline int match_entry(struct serve *sv, const struct xdp_cache_entry *e,
+                                       const struct key_ref *k, struct entry_view *v)
+{
+    __u32 key_len = k->len;
+
+    v->seq = *(volatile const __u32 *)&e->seq;
     compiler_barrier();
     if (e->key_hash != k->hash || e->key_len != key_len)
         return ENTRY_OTHER;
-    if (seq & 1)
+    if (v->seq & 1)
         goto race;
-    head_len = e->head_len;
-    cas_len = e->cas_len;
-    text_len = e->text_len;
-    expire_ns = e->expire_ns;
-    if (text_len > XDP_ENTRY_TEXT_MAX || head_len > text_len || cas_len > text_len - head_len ||
-        head_len < XDP_VALUE_PREFIX_LEN + key_len)
+    v->head_len = e->head_len;
+    v->cas_len = e->cas_len;
+    v->text_len = e->text_len;
+    v->expire_ns = e->expire_ns;
+    if (v->text_len > XDP_ENTRY_TEXT_MAX || v->head_len > v->text_len ||
+        v->cas_len > v->text_len - v->head_len || v->head_len < XDP_VALUE_PREFIX_LEN + key_len)
         goto race;      /* torn, or not written yet */
-    if (!key_equal(e, sv->s, k, key_len))
-        return ENTRY_OTHER;
-    if (expire_ns <= sv->now) {
-        sv->reason = PASS_pass_expired;
-        return ENTRY_PASS;
-    }
-
-    n = sv->with_cas ? text_len : text_len - cas_len;
-    if (n > OUT_TEXT_MAX - sv->len) {
-        sv->reason = PASS_pass_too_big;
-        return ENTRY_PASS;
-    }
-    at = MC_UDP_HEADER_SIZE + sv->len;
-    if (sv->with_cas) {
-        copy_text(sv->s, at, e, 0, text_len);
-    } else {
-        copy_text(sv->s, at, e, 0, head_len);
-        copy_text(sv->s, at + head_len, e, head_len + cas_len, text_len - head_len - cas_len);
-    }
-
-    compiler_barrier();
-    if (*(volatile const __u32 *)&e->seq != seq)
-        goto race;
-    sv->len += n;
-    return ENTRY_SERVED;
+    return key_equal(e, sv->s, k->off, key_len) ? ENTRY_MATCH : ENTRY_OTHER;
 
 race:
     sv->reason = PASS_pass_race;
     return ENTRY_PASS;
 }
 
+/* Appends the matched entry's reply text and advances sv->len, unless it
+ * has expired, does not fit, or a writer came by since match_entry() read
+ * seq: then false, with sv->reason set. */
+static __always_inline bool serve_entry(struct serve *sv, const struct xdp_cache_entry *e,
+                                        const struct entry_view *v)
+{
+    __u32 skip, n, at, sum;
+
+    /* Most items never expire: no clock read for them. */
+    if (v->expire_ns != XDP_NEVER_EXPIRES) {
+        if (!sv->now)
+            sv->now = bpf_ktime_get_ns();
+        if (v->expire_ns <= sv->now) {
+            sv->reason = PASS_pass_expired;
+            return false;
+        }
+    }
+    /* A get skips the cas field; a gets copies the text whole. */
+    skip = sv->with_cas ? 0 : v->cas_len;
+    n = v->text_len - skip;
+    if (n > OUT_TEXT_MAX - sv->len) {
+        sv->reason = PASS_pass_too_big;
+        return false;
+    }
+    at = MC_UDP_HEADER_SIZE + sv->len;
+    copy_text(sv->s, at, e, 0, v->head_len);
+    copy_text(sv->s, at + v->head_len, e, v->head_len + skip, v->text_len - v->head_len - skip);
+    sum = sv->with_cas ? e->gets_sum : e->get_sum;
+
+    compiler_barrier();
+    if (*(volatile const __u32 *)&e->seq != v->seq) {
+        sv->reason = PASS_pass_race;
+        return false;
+    }
+    sv->sum += csum_at(sum, at);
+    sv->len += n;
+    return true;
+}
+
+/* Where this CPU's stripe of the hits map starts. */
+static __always_inline __u32 hits_stripe(void)
+{
+    return bpf_get_smp_processor_id() * hits_stride;
+}
+
+/* The hit counter of cache entry index in the stripe. */
+static __always_inline __u32 *hit_counter(__u32 stripe, __u32 index)
+{
+    __u32 slot = stripe + index;
+
+    return bpf_map_lookup_elem(&hits, &slot);
+}
+
+/* Reads the entry's hit counter, which is counted only once the reply is
+ * sure to go out: the read starts the counter's cache miss now, so that it
+ * overlaps the rest of the reply's work instead of stalling the count. */
+static __always_inline void touch_hits(__u32 index)
+{
+    __u32 *hits_of = hit_counter(hits_stripe(), index);
+
+    if (hits_of)
+        (void)*(volatile __u32 *)hits_of;
+}
+
 /* Serves key number i of the request from its bucket; returns 1 (stop)
- * when the request must go up, with sv->reason set. */
+ * when the request must go up, with sv->reason set. The entry is served
+ * after the search, so that the verifier checks the copy once, not once
+ * per way. */
 static long serve_key(__u32 i, void *ctx)
 {
     struct serve *sv = ctx;
     struct key_ref *k = &sv->s->keys[i & KEYS_MASK];
-    __u32 base = (k->hash & bucket_mask) * XDP_CACHE_WAYS;
+    __u32 base = (k->hash & bucket_mask) * XDP_CACHE_WAYS, index = 0;
+    struct xdp_cache_entry *e = NULL;
+    struct entry_view v = {};
+    int match = ENTRY_OTHER;
 
-    for (__u32 way = 0; way < XDP_CACHE_WAYS; way++) {
-        __u32 index = base + way;
-        struct xdp_cache_entry *e = bpf_map_lookup_elem(&cache, &index);
-
+    for (__u32 way = 0; way < XDP_CACHE_WAYS && match == ENTRY_OTHER; way++) {
+        index = base + way;
+        e = bpf_map_lookup_elem(&cache, &index);
         if (!e)
             break;
-        switch (try_entry(sv, e, k)) {
-        case ENTRY_SERVED:
-            sv->s->entry[i & KEYS_MASK] = index;
-            return 0;
-        case ENTRY_PASS:
-            return 1;
-        }
+        match = match_entry(sv, e, k, &v);
     }
-    sv->reason = PASS_misses;
-    return 1;
+    if (match == ENTRY_PASS)
+        return 1;
+    if (match == ENTRY_OTHER || !e) {
+        sv->reason = PASS_misses;
+        return 1;
+    }
+    if (!serve_entry(sv, e, &v))
+        return 1;
+    sv->s->entry[i & KEYS_MASK] = index;
+    touch_hits(index);
+    return 0;
 }
 
 #endif

@@ -16,13 +16,16 @@ struct {
     __uint(max_entries, XDP_CACHE_WAYS); /* set by the daemon (--xdp-entries) */
 } cache SEC(".maps");
 
-/* Hits per cache entry, per CPU so that a hot key's counter never bounces
- * between CPUs; the daemon reads and clears them to find cold entries. */
+/* Hits per cache entry, a stripe per CPU (xdp_hits_stride()) so that a hot
+ * key's counter never bounces between CPUs; the daemon maps it and sums the
+ * stripes to find cold entries. A plain array rather than a per-CPU one:
+ * a hit costs one load, not a pointer and then the counter. */
 struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
     __type(key, __u32);
     __type(value, __u32);
-    __uint(max_entries, XDP_CACHE_WAYS); /* same as cache */
+    __uint(max_entries, XDP_CACHE_WAYS); /* set by the daemon: hits_stride x CPUs */
 } hits SEC(".maps");
 
 struct {

@@ -24,53 +24,56 @@ struct get_request {
 /* State of the key scan, shared with the bpf_loop callback. */
 struct key_scan {
     struct scratch *s;
-    __u32 start;        /* first byte after "get " / "gets " */
+    __u32 pos;          /* where the next key starts */
+    __u32 line_end;     /* the "\r" or "\n" ending the line */
     __u32 nkeys;
-    __u32 key_off;      /* start of the key being read */
-    __u32 key_len;      /* its bytes so far; 0 = between keys */
-    __u32 hash;
     __u32 reason;
 };
 
-static __always_inline void end_key(struct key_scan *ks)
+static __always_inline bool is_key_byte(__u8 c)
 {
-    struct key_ref *k = &ks->s->keys[ks->nkeys & KEYS_MASK];
-
-    k->off = ks->key_off;
-    k->len = ks->key_len;
-    k->hash = xdp_key_hash_finish(ks->hash);
-    ks->nkeys++;
-    ks->key_len = 0;
+    return c > ' ' && c != 0x7f;
 }
 
-/* One byte of the key list; returns 1 to stop the scan. */
-static long scan_byte(__u32 i, void *ctx)
+/* Key number i, from ks->pos to the first byte that cannot be in a key,
+ * hashed as it is read: one bounded loop per key, rather than a callback
+ * per byte. Returns 1 to stop: at the line end, or with ks->reason set.
+ * Key number XDP_MULTIGET_MAX is one too many as soon as it has a byte. */
+static long scan_key(__u32 i, void *ctx)
 {
     struct key_scan *ks = ctx;
-    __u32 pos = (ks->start + i) & REQ_MASK;
-    __u8 c = ks->s->req[pos];
+    __u32 start = ks->pos, limit = i < XDP_MULTIGET_MAX ? XDP_KEY_MAX : 0;
+    __u32 len, hash = XDP_HASH_INIT;
+    struct key_ref *k;
+    __u8 c = 0;
 
-    if (c == ' ') {
-        if (ks->key_len == 0)   /* two spaces in a row */
-            goto malformed;
-        end_key(ks);
-        return 0;
-    }
-    if (c <= ' ' || c == 0x7f)
-        goto malformed;
-    if (ks->key_len == 0) {
-        if (ks->nkeys >= XDP_MULTIGET_MAX) {
-            ks->reason = PASS_pass_too_many_keys;
+    for (len = 0; len <= XDP_KEY_MAX; len++) {
+        c = ks->s->req[(start + len) & REQ_MASK];
+        if (!is_key_byte(c))
+            break;
+        if (len == limit) {
+            ks->reason = limit ? PASS_pass_too_long : PASS_pass_too_many_keys;
             return 1;
         }
-        ks->key_off = pos;
-        ks->hash = XDP_HASH_INIT;
-    } else if (ks->key_len >= XDP_KEY_MAX) {
-        ks->reason = PASS_pass_too_long;
-        return 1;
+        hash = xdp_key_hash_step(hash, c);
     }
-    ks->key_len++;
-    ks->hash = xdp_key_hash_step(ks->hash, c);
+    /* No key: two spaces in a row, or a space before the line end. */
+    if (len == 0)
+        goto malformed;
+    k = &ks->s->keys[i & KEYS_MASK];
+    k->off = start;
+    k->len = len;
+    k->hash = xdp_key_hash_finish(hash);
+    ks->nkeys = i + 1;
+    /* Read back from the map: the verifier then knows nothing of the
+     * length, and checks the next key's scan once, rather than once for
+     * each length this key could have had. */
+    len = *(volatile __u16 *)&k->len;
+    if (start + len == ks->line_end)
+        return 1;
+    if (c != ' ')
+        goto malformed;
+    ks->pos = start + len + 1;
     return 0;
 
 malformed:
@@ -92,24 +95,24 @@ static __always_inline __u32 parse_request(struct scratch *s, __u32 len, bool tr
                                            struct get_request *r)
 {
     struct key_scan ks = { .s = s };
-    __u32 line_end;
+    __u32 start, line_end;
     __u8 after;
 
     if (req_byte(s, len, 0) != 'g' || req_byte(s, len, 1) != 'e' ||
         req_byte(s, len, 2) != 't')
         return PASS_pass_not_get;
     r->with_cas = req_byte(s, len, 3) == 's';
-    ks.start = r->with_cas ? 4 : 3;
-    after = req_byte(s, len, ks.start);
+    start = r->with_cas ? 4 : 3;
+    after = req_byte(s, len, start);
     /* "get" or "gets" without keys is the daemon's ERROR to give, as is any
      * other word starting with "get". */
-    if (after == '\r' || after == '\n' || ks.start >= len)
+    if (after == '\r' || after == '\n' || start >= len)
         return PASS_pass_malformed;
     if (after != ' ')
         return PASS_pass_not_get;
     if (truncated)
         return PASS_pass_too_long;
-    ks.start++;
+    ks.pos = start + 1;
 
     /* The line ends with the datagram: the last byte is "\n", with an
      * optional "\r" before it. A second command after it, or no newline at
@@ -119,15 +122,13 @@ static __always_inline __u32 parse_request(struct scratch *s, __u32 len, bool tr
     line_end = len - 1;
     if (req_byte(s, len, line_end - 1) == '\r')
         line_end--;
-    if (line_end <= ks.start)
+    if (line_end <= ks.pos)
         return PASS_pass_malformed;
 
-    bpf_loop(line_end - ks.start, scan_byte, &ks, 0);
+    ks.line_end = line_end;
+    bpf_loop(XDP_MULTIGET_MAX + 1, scan_key, &ks, 0);
     if (ks.reason)
         return ks.reason;
-    if (ks.key_len == 0)        /* a space before the line end */
-        return PASS_pass_malformed;
-    end_key(&ks);
     r->nkeys = ks.nkeys;
     return PASS_NONE;
 }

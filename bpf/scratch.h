@@ -13,18 +13,18 @@
 /* The request payload after the frame header: XDP_REQUEST_MAX bytes. */
 #define REQ_BUF 2048
 #define REQ_MASK (REQ_BUF - 1)
-/* The reply payload: frame header, VALUE texts, END. Every copy into it is
- * at an offset masked with OUT_MASK of a length masked with OUT_MASK, so it
- * is twice that long; only the first MC_UDP_MAX_DATAGRAM bytes (+ 3 of zero
- * padding for the checksum) are ever used. */
+/* The reply frame is built in out: its headers (Ethernet + VLAN + IPv4 or
+ * IPv6 + UDP, 66 bytes at most) end at OUT_HDR_ROOM, where its payload
+ * (frame header, VALUE texts, END) starts, so that one store writes the
+ * whole frame. Payload offsets are masked with OUT_MASK and texts are
+ * copied in 8-byte words, so the payload room is twice that; only the
+ * first MC_UDP_MAX_DATAGRAM bytes are ever sent. */
+#define OUT_HDR_ROOM 128
 #define OUT_MASK 2047
-#define OUT_BUF (2 * (OUT_MASK + 1))
-/* Ethernet + VLAN + IPv4/IPv6 + UDP headers of the reply (66 bytes at most). */
-#define HDR_BUF 128
-#define HDR_MASK (HDR_BUF - 1)
+#define OUT_BUF (OUT_HDR_ROOM + 2 * (OUT_MASK + 1))
 
 _Static_assert(XDP_REQUEST_MAX <= REQ_BUF, "the request fits its buffer");
-_Static_assert(MC_UDP_MAX_DATAGRAM + 3 <= OUT_MASK, "the reply fits its buffer");
+_Static_assert(MC_UDP_MAX_DATAGRAM + 8 <= OUT_MASK, "the reply fits its buffer");
 
 /* A key of the request: req[off, off + len), its xdp_key_hash(). */
 struct key_ref {
@@ -34,12 +34,16 @@ struct key_ref {
 };
 
 struct scratch {
+    /* The request's frame header and payload, loaded in one call. */
+    struct mc_udp_header req_hdr;
     __u8 req[REQ_BUF];
     __u8 out[OUT_BUF];
-    __u8 hdr[HDR_BUF];
     struct key_ref keys[XDP_MULTIGET_MAX];
     __u32 entry[XDP_MULTIGET_MAX];      /* cache index serving each key */
 };
+
+_Static_assert(__builtin_offsetof(struct scratch, req) == sizeof(struct mc_udp_header),
+               "the payload follows the frame header, as in the datagram");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

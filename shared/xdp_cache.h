@@ -42,13 +42,40 @@ struct xdp_cache_entry {
     __u32 key_hash;     /* xdp_key_hash() of the key */
     __u64 expire_ns;    /* CLOCK_MONOTONIC time from which the daemon may
                            consider the item expired or flushed; never
-                           served at or after it. ~0 = never expires */
+                           served at or after it. XDP_NEVER_EXPIRES: never */
     __u16 key_len;
     __u16 head_len;
     __u16 cas_len;
     __u16 text_len;
+    /* One's complement sums (RFC 1071, folded to 16 bits, not complemented)
+     * of the get reply text (head and rest) and of the gets reply text (all
+     * of text), the bytes taken as 16-bit words in memory order from the
+     * text's first byte: the program adds them to the UDP checksum instead
+     * of summing the reply (byte-swapped where the text lands at an odd
+     * offset). */
+    __u16 get_sum;
+    __u16 gets_sum;
+    __u32 reserved;     /* 0; puts text at offset 32 */
     char text[XDP_ENTRY_TEXT_MAX];
+    /* Never written. Makes the entry whole cache lines: the map's values
+     * start on a page, so the fields above and a short text share one
+     * line. Also lets the program copy text in 8-byte words, the last of
+     * which may reach up to 7 bytes past the text's end. */
+    __u8 tail[48];
 };
+
+_Static_assert(sizeof(struct xdp_cache_entry) % 64 == 0, "entries are whole cache lines");
+_Static_assert(__builtin_offsetof(struct xdp_cache_entry, text) == 32, "a short text shares the fields' line");
+
+#define XDP_NEVER_EXPIRES (~(__u64)0)
+
+/* The hits map: one stripe of counters per possible CPU, each CPU counting
+ * the hits of cache entry i at cpu * stride + i; a stripe is whole cache
+ * lines (16 counters), so that no line is written by two CPUs. */
+static inline __u32 xdp_hits_stride(__u32 nentries)
+{
+    return (nentries + 15) & ~15u;
+}
 
 #define XDP_VALUE_PREFIX "VALUE "
 #define XDP_VALUE_PREFIX_LEN 6

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,6 @@
 
 #define BPFFS "/sys/fs/bpf"
 #define PIN_DIR BPFFS "/xdpcached"
-/* Cache entries whose hit counters one bpf() call reads in fastpath_tick. */
-#define HITS_BATCH 1024
 /* bpf() hands out each CPU's copy of a per-CPU value in round_up(size, 8)
  * bytes. */
 #define PERCPU_SLOT 8
@@ -45,7 +44,6 @@
  * them out every round_up(value_size, 8) bytes. */
 _Static_assert(sizeof(struct xdp_cache_entry) % 8 == 0, "entries are 8-byte multiples");
 _Static_assert(sizeof(struct xdp_counters) % PERCPU_SLOT == 0, "counters fill their slots");
-_Static_assert(sizeof(__u32) <= PERCPU_SLOT, "a hit counter fits its slot");
 
 /* The maps pinned for bpftool, pinned under their own names. */
 static const char *const pinned_maps[] = { "cache", "hits", "counters", "allow" };
@@ -65,6 +63,9 @@ struct fastpath {
     struct xdp_cache_entry *cache;  /* the cache map, mmapped */
     size_t cache_bytes;
     uint32_t nentries;
+    __u32 *hits;                    /* the hits map, mmapped: ncpus stripes */
+    size_t hits_bytes;
+    uint32_t hits_stride;           /* xdp_hits_stride(nentries) */
     struct xdp_mirror *mirror;
     struct attachment attached[SETTINGS_MAX_XDP_IFACES];
     unsigned nattached;
@@ -75,8 +76,6 @@ struct fastpath {
     uint32_t *hit_sums;             /* per entry: its CPUs' counters summed
                                        at the last read, modulo 2^32 */
     uint64_t *hit_totals;           /* per entry: every hit so far */
-    __u32 *batch_keys;              /* HITS_BATCH */
-    char *batch_values;             /* HITS_BATCH x ncpus slots */
     /* stats, under stats_lock */
     pthread_mutex_t stats_lock;
     struct xdp_counters *percpu;    /* ncpus: one read of the counters map */
@@ -125,11 +124,11 @@ static void fastpath_free(struct fastpath *fp)
         xdp_mirror_destroy(fp->mirror);
     if (fp->cache)
         munmap(fp->cache, fp->cache_bytes);
+    if (fp->hits)
+        munmap(fp->hits, fp->hits_bytes);
     xdpcached_bpf__destroy(fp->skel);
     free(fp->hit_sums);
     free(fp->hit_totals);
-    free(fp->batch_keys);
-    free(fp->batch_values);
     free(fp->percpu);
     pthread_mutex_destroy(&fp->stats_lock);
     free(fp);
@@ -150,15 +149,13 @@ static struct fastpath *fastpath_alloc(const struct settings *s, struct store *s
     fp->settings = s;
     fp->store = store;
     fp->nentries = s->xdp_entries;
+    fp->hits_stride = xdp_hits_stride(fp->nentries);
     fp->ncpus = ncpus;
     pthread_mutex_init(&fp->stats_lock, NULL);
     fp->hit_sums = calloc(fp->nentries, sizeof(*fp->hit_sums));
     fp->hit_totals = calloc(fp->nentries, sizeof(*fp->hit_totals));
-    fp->batch_keys = calloc(HITS_BATCH, sizeof(*fp->batch_keys));
-    fp->batch_values = calloc((size_t)HITS_BATCH * ncpus, PERCPU_SLOT);
     fp->percpu = calloc(ncpus, sizeof(*fp->percpu));
-    if (!fp->hit_sums || !fp->hit_totals || !fp->batch_keys ||
-        !fp->batch_values || !fp->percpu) {
+    if (!fp->hit_sums || !fp->hit_totals || !fp->percpu) {
         give_up("out of memory for %u entries", fp->nentries);
         fastpath_free(fp);
         return NULL;
@@ -178,9 +175,14 @@ static bool load_program(struct fastpath *fp)
         return give_up("cannot open the program: %s", strerror(errno));
     fp->skel->rodata->server_port = (__u16)s->udpport;
     fp->skel->rodata->bucket_mask = fp->nentries / XDP_CACHE_WAYS - 1;
+    fp->skel->rodata->hits_stride = fp->hits_stride;
+    if ((uint64_t)fp->hits_stride * (uint64_t)fp->ncpus > UINT32_MAX)
+        return give_up("%u entries on %d CPUs: more hit counters than a map holds",
+                       fp->nentries, fp->ncpus);
     int err = bpf_map__set_max_entries(fp->skel->maps.cache, fp->nentries);
     if (!err)
-        err = bpf_map__set_max_entries(fp->skel->maps.hits, fp->nentries);
+        err = bpf_map__set_max_entries(fp->skel->maps.hits,
+                                       fp->hits_stride * (__u32)fp->ncpus);
     if (!err)
         err = xdpcached_bpf__load(fp->skel);
     if (err)
@@ -190,20 +192,32 @@ static bool load_program(struct fastpath *fp)
     return true;
 }
 
-/* Maps the cache (BPF_F_MMAPABLE) so the mirror writes entries with plain
- * stores; a new array map is all zeros, i.e. every entry empty. */
-static bool map_cache(struct fastpath *fp)
+/* Maps a BPF_F_MMAPABLE array of `bytes`; NULL after saying why. */
+static void *map_array(const struct bpf_map *map, const char *what, size_t bytes,
+                       size_t *mapped)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t bytes = (size_t)fp->nentries * sizeof(struct xdp_cache_entry);
-    fp->cache_bytes = (bytes + page - 1) / page * page;
-    void *p = mmap(NULL, fp->cache_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   bpf_map__fd(fp->skel->maps.cache), 0);
-    if (p == MAP_FAILED)
-        return give_up("cannot map the cache (%zu bytes): %s", fp->cache_bytes,
-                       strerror(errno));
-    fp->cache = p;
-    return true;
+    *mapped = (bytes + page - 1) / page * page;
+    void *p = mmap(NULL, *mapped, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+    if (p != MAP_FAILED)
+        return p;
+    give_up("cannot map the %s (%zu bytes): %s", what, *mapped, strerror(errno));
+    return NULL;
+}
+
+/* Maps the cache so the mirror writes entries with plain stores (a new
+ * array map is all zeros, i.e. every entry empty), and the hit counters so
+ * that fastpath_tick reads them without a system call. */
+static bool map_arrays(struct fastpath *fp)
+{
+    fp->cache = map_array(fp->skel->maps.cache, "cache",
+                          (size_t)fp->nentries * sizeof(struct xdp_cache_entry),
+                          &fp->cache_bytes);
+    if (fp->cache)
+        fp->hits = map_array(fp->skel->maps.hits, "hit counters",
+                             (size_t)fp->hits_stride * fp->ncpus * sizeof(__u32),
+                             &fp->hits_bytes);
+    return fp->hits != NULL;
 }
 
 static bool create_mirror(struct fastpath *fp)
@@ -422,7 +436,7 @@ struct fastpath *fastpath_start(const struct settings *s, struct store *store)
     struct fastpath *fp = fastpath_alloc(s, store);
     if (!fp)
         return NULL;
-    if (!load_program(fp) || !map_cache(fp) || !create_mirror(fp) ||
+    if (!load_program(fp) || !map_arrays(fp) || !create_mirror(fp) ||
         !fill_allow(fp) || !attach_all(fp)) {
         fastpath_free(fp);
         return NULL;
@@ -451,40 +465,20 @@ void fastpath_stop(struct fastpath *fp)
 
 /* ---- hits ------------------------------------------------------------------ */
 
-/* Adds the hits of a batch of entries to their totals. The per-CPU counters
- * are 32 bits and wrap; their sum modulo 2^32 still grows by exactly the
- * hits since the last read (far fewer than 2^32 in a second), so the
- * difference modulo 2^32 is added to a 64-bit total. */
-static void add_hit_batch(struct fastpath *fp, __u32 count)
+/* Adds each entry's new hits to its total. The counters are 32 bits and
+ * wrap; their sum over CPUs modulo 2^32 still grows by exactly the hits
+ * since the last read (far fewer than 2^32 in a second), so the difference
+ * modulo 2^32 is added to a 64-bit total. The program increments them as
+ * we read: relaxed loads see each one whole. */
+static void read_hits(struct fastpath *fp)
 {
-    for (__u32 i = 0; i < count; i++) {
-        __u32 key = fp->batch_keys[i], sum = 0;
-        const char *slots = fp->batch_values + (size_t)i * fp->ncpus * PERCPU_SLOT;
-        for (int cpu = 0; cpu < fp->ncpus; cpu++) {
-            __u32 hits;
-            memcpy(&hits, slots + (size_t)cpu * PERCPU_SLOT, sizeof(hits));
-            sum += hits;
-        }
-        fp->hit_totals[key] += (__u32)(sum - fp->hit_sums[key]);
-        fp->hit_sums[key] = sum;
-    }
-}
-
-/* Reads the whole hits map, HITS_BATCH entries per bpf() call. */
-static int read_hits(struct fastpath *fp)
-{
-    int fd = bpf_map__fd(fp->skel->maps.hits);
-    __u32 after = 0, last = 0;
-    for (bool first = true;; first = false) {
-        __u32 count = HITS_BATCH;
-        int err = bpf_map_lookup_batch(fd, first ? NULL : &after, &last,
-                                       fp->batch_keys, fp->batch_values, &count, NULL);
-        if (err && err != -ENOENT)
-            return err;
-        add_hit_batch(fp, count);
-        if (err == -ENOENT)     /* the end of the map */
-            return 0;
-        after = last;
+    for (uint32_t i = 0; i < fp->nentries; i++) {
+        __u32 sum = 0;
+        for (int cpu = 0; cpu < fp->ncpus; cpu++)
+            sum += __atomic_load_n(&fp->hits[(size_t)cpu * fp->hits_stride + i],
+                                   __ATOMIC_RELAXED);
+        fp->hit_totals[i] += (__u32)(sum - fp->hit_sums[i]);
+        fp->hit_sums[i] = sum;
     }
 }
 
@@ -497,12 +491,7 @@ void fastpath_tick(struct fastpath *fp)
 {
     if (!fp)
         return;
-    int err = read_hits(fp);
-    if (err) {
-        if (settings_verbosity(fp->settings) > 0)
-            fprintf(stderr, "xdp: cannot read the hits map: %s\n", strerror(-err));
-        return;
-    }
+    read_hits(fp);
     xdp_mirror_harvest(fp->mirror, fp->hit_totals, mark_used, fp->store);
 }
 

@@ -63,6 +63,7 @@ struct entry_image {
     uint32_t key_hash;
     uint64_t expire_ns;
     uint16_t key_len, head_len, cas_len, text_len;
+    uint16_t get_sum, gets_sum;
     union {
         entry_word words[XDP_ENTRY_TEXT_MAX / WORD_SIZE];
         char text[XDP_ENTRY_TEXT_MAX];
@@ -139,6 +140,37 @@ static bool bucket_may_hold(struct xdp_mirror *m, uint32_t bucket, uint32_t hash
     return false;
 }
 
+static uint32_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+/* Adds n bytes to a one's complement sum as if they were at offset `at` of
+ * a buffer summed in 16-bit words in memory order, as the XDP program sums
+ * (xdp_cache.h, get_sum): word by word, an odd last byte padded with zero,
+ * and the result byte-swapped at an odd offset (RFC 1071). */
+static uint32_t csum_add(uint32_t sum, const char *bytes, size_t n, size_t at)
+{
+    uint32_t part = 0;
+    size_t i;
+    for (i = 0; i + 1 < n; i += 2) {
+        uint16_t word;
+        memcpy(&word, bytes + i, 2);
+        part += word;
+    }
+    if (i < n) {
+        uint16_t word = 0;
+        memcpy(&word, bytes + i, 1);
+        part += word;
+    }
+    part = csum_fold(part);
+    if (at % 2)
+        part = (part >> 8 | part << 8) & 0xffff;
+    return sum + part;
+}
+
 /* Renders the item as the daemon replies to get/gets (write_value in
  * proto_text.c, same formatter); all but expire_ns, which is read under the
  * bucket lock (expire_ns_of). False when the entry is not to hold it: a
@@ -172,6 +204,10 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     img->head_len = (uint16_t)head;
     img->cas_len = (uint16_t)ncas;
     img->text_len = (uint16_t)total;
+    size_t rest = head + ncas;
+    img->gets_sum = (uint16_t)csum_fold(csum_add(0, img->text, total, 0));
+    img->get_sum = (uint16_t)csum_fold(csum_add(csum_add(0, img->text, head, 0),
+                                                img->text + rest, total - rest, head));
     return true;
 }
 
@@ -207,6 +243,8 @@ static void entry_write(struct xdp_cache_entry *e, const struct entry_image *img
     size_t nwords = (img->text_len + WORD_SIZE - 1) / WORD_SIZE;
     for (size_t i = 0; i < nwords; i++)
         __atomic_store_n(&dst[i], img->words[i], __ATOMIC_RELEASE);
+    __atomic_store_n(&e->get_sum, img->get_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->gets_sum, img->gets_sum, __ATOMIC_RELEASE);
     write_end(e, seq);
 }
 

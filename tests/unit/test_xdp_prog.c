@@ -1,5 +1,6 @@
 /* test_xdp_prog.c - the XDP program (bpf/xdpcached.bpf.c) run with
- * BPF_PROG_TEST_RUN on crafted frames.
+ * BPF_PROG_TEST_RUN on crafted frames; at the end, the benchmark's ceiling
+ * program (bpf/xdp_ceiling.bpf.c) on the same frames.
  *
  * The cache map is filled by the daemon's own code (a store with the
  * xdp_mirror as its observer, keys admitted by reading them over "UDP"), and
@@ -41,6 +42,7 @@
 #include "xdp_cache.h"
 #include "xdp_counters.h"
 #include "xdp_mirror.h"
+#include "xdp_ceiling.skel.h"
 #include "xdpcached.skel.h"
 
 #define PORT 11211
@@ -56,6 +58,7 @@ struct env {
     struct xdpcached_bpf *skel;
     struct xdpcached_bpf *skel_small; /* same maps; as if it had little tailroom */
     int prog_fd;
+    struct xdp_ceiling_bpf *ceiling;
     int ncpus;
     struct xdp_cache_entry *cache;  /* the cache map, mmapped */
     size_t cache_bytes;
@@ -95,8 +98,10 @@ static struct xdpcached_bpf *open_prog(uint32_t test_tailroom)
     skel->rodata->server_port = PORT;
     skel->rodata->bucket_mask = NBUCKETS - 1;
     skel->rodata->test_tailroom = test_tailroom;
+    skel->rodata->hits_stride = xdp_hits_stride(NENTRIES);
     assert_int_equal(bpf_map__set_max_entries(skel->maps.cache, NENTRIES), 0);
-    assert_int_equal(bpf_map__set_max_entries(skel->maps.hits, NENTRIES), 0);
+    assert_int_equal(bpf_map__set_max_entries(skel->maps.hits,
+                                              xdp_hits_stride(NENTRIES) * (uint32_t)env.ncpus), 0);
     return skel;
 }
 
@@ -135,6 +140,8 @@ static bool load_programs(void)
     for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
         assert_int_equal(bpf_map__reuse_fd(shared[i][0], bpf_map__fd(shared[i][1])), 0);
     assert_int_equal(xdpcached_bpf__load(env.skel_small), 0);
+    env.ceiling = xdp_ceiling_bpf__open_and_load();
+    assert_non_null(env.ceiling);
 
     /* The daemon's way to reach the entries: an mmap of the array. */
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -301,6 +308,7 @@ static int teardown(void **state)
     xdp_mirror_destroy(env.mirror);
     prefix_stats_destroy(env.prefix_stats);
     munmap(env.cache, env.cache_bytes);
+    xdp_ceiling_bpf__destroy(env.ceiling);
     xdpcached_bpf__destroy(env.skel_small);
     xdpcached_bpf__destroy(env.skel);
     return 0;
@@ -345,16 +353,13 @@ static void expect_counters(const struct xdp_counters *before, const struct xdp_
 #define PASSED(reason) ((struct xdp_counters){ .requests = 1, .passes = 1, .reason = 1 })
 static const struct xdp_counters NOT_COUNTED;
 
-/* Entry index's hits, summed over CPUs. Per-CPU values come in 8-byte
- * slots, whatever their size. */
+/* Entry index's hits, summed over the CPUs' stripes. */
 static uint64_t hits_of(int index)
 {
-    uint64_t slots[env.ncpus], sum = 0;
-    uint32_t key = (uint32_t)index;
-    assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.skel->maps.hits), &key, slots), 0);
+    uint64_t sum = 0;
     for (int c = 0; c < env.ncpus; c++) {
-        uint32_t hits;
-        memcpy(&hits, &slots[c], sizeof(hits));
+        uint32_t key = (uint32_t)c * xdp_hits_stride(NENTRIES) + (uint32_t)index, hits;
+        assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.skel->maps.hits), &key, &hits), 0);
         sum += hits;
     }
     return sum;
@@ -386,6 +391,7 @@ struct spec {
     int ext;                        /* IPv6 extension header before UDP, or NO_EXT */
     uint16_t ext_frag;              /* its offset and M flag, when it is a fragment header */
     bool no_mc_header;              /* the UDP payload is data alone */
+    bool no_udp_csum;               /* IPv4: UDP checksum 0, "none" */
     struct { uint16_t id, seq, total, reserved; } mc;
     const void *data;               /* after the frame header */
     size_t len;
@@ -535,13 +541,14 @@ static size_t build_frame(const struct spec *s, uint8_t *f)
         memcpy(f + off, s->data, s->len);
     off += s->len;
     uint16_t csum = fold(sum16(udp, udp_len, pseudo_sum(s->ipv6, ip, udp_len)));
-    put16(udp + 6, csum ? csum : 0xffff);
+    put16(udp + 6, s->no_udp_csum ? 0 : csum ? csum : 0xffff);
     memset(f + off, 0, s->pad);
     return off + s->pad;
 }
 
 /* Checks a reply frame's checksums from scratch: the IPv4 header sums to
- * 0xffff, so does the UDP datagram with its pseudo-header. */
+ * 0xffff, so does the UDP datagram with its pseudo-header, unless (IPv4
+ * only) its checksum is 0, "none". */
 static void verify_checksums(const uint8_t *f, size_t len)
 {
     size_t off = 12;
@@ -559,6 +566,8 @@ static void verify_checksums(const uint8_t *f, size_t len)
     } else {
         assert_int_equal(get16(ip + 4), udp_len);
     }
+    if (!ipv6 && get16(udp + 6) == 0)
+        return;
     assert_int_not_equal(get16(udp + 6), 0);
     assert_int_equal(fold(sum16(udp, udp_len, pseudo_sum(ipv6, ip, udp_len))), 0);
 }
@@ -1517,6 +1526,88 @@ static void test_corpus(void **state)
     assert_true(dropped > 0);
 }
 
+/* ---- the ceiling ------------------------------------------------------------------- */
+
+/* Runs the ceiling on s: with reply, the frame must come back as the reply
+ * to s carrying the frame header and "END\r\n" (no UDP checksum over
+ * IPv4); without, it must pass untouched. */
+static void expect_ceiling(const struct spec *s, bool reply)
+{
+    static uint8_t in[FRAME_MAX], out[FRAME_MAX], want[FRAME_MAX];
+    size_t in_len = build_frame(s, in), out_len, want_len = in_len;
+    int verdict = run_prog(bpf_program__fd(env.ceiling->progs.xdp_ceiling), in, in_len, out,
+                           &out_len);
+
+    memcpy(want, in, in_len);
+    if (reply) {
+        struct spec r = reply_spec(s, "END\r\n", 5);
+        r.no_udp_csum = !s->ipv6;
+        want_len = build_frame(&r, want);
+        verify_checksums(out, out_len);
+    }
+    if (verdict != (reply ? XDP_TX : XDP_PASS))
+        fail_msg("ceiling: verdict %d for \"%.*s\"", verdict, (int)s->len, (const char *)s->data);
+    assert_int_equal(out_len, want_len);
+    assert_memory_equal(out, want, want_len);
+}
+
+static void test_ceiling_replies(void **state)
+{
+    (void)state;
+    need_bpf();
+    /* Whatever the key, in the map or not. */
+    struct spec s = spec4("get k1\r\n");
+    expect_ceiling(&s, true);
+    s = spec6("get no-such-key\r\n");
+    expect_ceiling(&s, true);
+    /* The frame header echoes the id only. */
+    s = spec4("get k1 k2\r\n");
+    s.mc = (typeof(s.mc)){ .id = 7, .seq = 3, .total = 9, .reserved = 0xabcd };
+    expect_ceiling(&s, true);
+    /* Shrinks over Ethernet padding; grows for the shortest request. */
+    s = spec4("get k1\r\n");
+    s.pad = 30;
+    expect_ceiling(&s, true);
+    s = spec4("get ");
+    expect_ceiling(&s, true);
+    s = spec6("get ");
+    expect_ceiling(&s, true);
+}
+
+static void test_ceiling_passes(void **state)
+{
+    (void)state;
+    need_bpf();
+    static const char *const not_get[] = { "gets k1\r\n", "set k1 0 0 1\r\nx\r\n", "get", "GET k1\r\n" };
+    for (size_t i = 0; i < sizeof(not_get) / sizeof(not_get[0]); i++) {
+        struct spec s = spec4(not_get[i]);
+        expect_ceiling(&s, false);
+    }
+    struct spec s = spec4("get k1\r\n");
+    s.dport = PORT + 1;
+    expect_ceiling(&s, false);
+    s = spec6("get k1\r\n");
+    s.dport = 53;
+    expect_ceiling(&s, false);
+    s = spec4("get k1\r\n");
+    s.no_mc_header = true;
+    expect_ceiling(&s, false);
+    s = spec4("get k1\r\n");
+    s.ip_opts = 4;
+    expect_ceiling(&s, false);
+    s = spec4("get k1\r\n");
+    s.frag_off = 0x2000;
+    expect_ceiling(&s, false);
+    s.frag_off = 0x0010;
+    expect_ceiling(&s, false);
+    s = spec6("get k1\r\n");
+    s.ext = 60;
+    expect_ceiling(&s, false);
+    s = spec4("get k1\r\n");
+    s.vlan = true;
+    expect_ceiling(&s, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1543,6 +1634,8 @@ int main(void)
         cmocka_unit_test(test_bad_frame),
         cmocka_unit_test(test_concurrent_writer),
         cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_ceiling_replies),
+        cmocka_unit_test(test_ceiling_passes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
