@@ -15,7 +15,10 @@
  * so connections waiting in the backlog are never stranded in the queue of
  * a worker's socket, and curr_connections counts sockets as memcached does.
  * UDP has no connections to balance: there every worker has its own
- * SO_REUSEPORT socket, so datagrams are read in parallel without locks.
+ * SO_REUSEPORT socket, so datagrams are read in parallel without locks, and
+ * a small classic BPF program hands each datagram to the socket of worker
+ * (CPU that received it % workers) instead of the kernel's 4-tuple hash,
+ * which can put most of a few busy clients on one worker.
  *
  * Connection limit (-c): memcached raises RLIMIT_NOFILE to -c and rejects a
  * connection whose descriptor number is -c - 1 or more, i.e. the process may
@@ -30,6 +33,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -243,6 +247,26 @@ static bool raise_nofile_limit(const struct settings *s)
     return false;
 }
 
+/* Steers datagrams among the workers' SO_REUSEPORT sockets by the CPU that
+ * received them: worker i's socket is index i of each address's group (the
+ * workers bind in order), and the program returns cpu % nworkers. Without it
+ * (an old kernel) the kernel's hash still works, only less evenly. */
+static void steer_udp_by_cpu(const struct server *srv)
+{
+    struct sock_filter code[] = {
+        { BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_CPU) },
+        { BPF_ALU | BPF_MOD | BPF_K, 0, 0, srv->nworkers },
+        { BPF_RET | BPF_A, 0, 0, 0 },
+    };
+    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    const struct source_list *first = &srv->workers[0].udp;
+    for (size_t i = 0; i < first->n; i++) {
+        if (setsockopt(first->items[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+                       sizeof(prog)) != 0 && settings_verbosity(srv->settings) > 0)
+            fprintf(stderr, "udp: datagrams spread by hash, not by CPU: %s\n", strerror(errno));
+    }
+}
+
 static bool worker_setup(struct server *srv, struct worker *w)
 {
     const struct settings *s = srv->settings;
@@ -356,6 +380,8 @@ struct server *server_create(const struct proto_env *env)
               (!s->port || bind_all(srv, SOCK_STREAM, s->port, EV_LISTEN, &srv->listeners));
     for (unsigned i = 0; ok && i < srv->nworkers; i++)
         ok = worker_setup(srv, &srv->workers[i]);
+    if (ok && s->udpport && srv->nworkers > 1)
+        steer_udp_by_cpu(srv);
     if (!ok || !acceptor_setup(srv) || !counters_setup(srv)) {
         server_destroy(srv);
         return NULL;
