@@ -99,6 +99,12 @@ test: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
 	tests/run-all.sh
 
+# The benchmark (docs/benchmarks.md): needs root; about 15 minutes; writes
+# bench/results/<timestamp>.{json,md,png} and prints the table.
+bench: deps
+	$(MAKE) all
+	/usr/bin/python3 bench/run.py --build $(BUILD)
+
 clean:
 	rm -rf build build-asan
 

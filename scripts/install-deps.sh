@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2
-libcmocka-dev python3 python3-pytest python3-pymemcache memcached libmemcached-tools"
+libcmocka-dev python3 python3-pytest python3-pymemcache memcached libmemcached-tools
+valgrind gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do
