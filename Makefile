@@ -99,7 +99,7 @@ test: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
 	tests/run-all.sh
 
-# The benchmark (docs/benchmarks.md): needs root; about 15 minutes; writes
+# The benchmark (docs/benchmarks.md): needs root; about 12 minutes; writes
 # bench/results/<timestamp>.{json,md,png} and prints the table.
 bench: deps
 	$(MAKE) all
