@@ -57,7 +57,8 @@
 #include "stats.h"
 #include "udp.h"
 
-#define TICK_MS 1000
+#define TICK_MS 1000                /* an idle worker's epoll timeout */
+#define ACCEPT_TICK_MS (1000 / SERVER_TICKS_PER_SECOND)
 #define ACCEPT_RETRY_MS 10          /* memcached's maxconns_handler period */
 #define ACCEPT_BATCH 64             /* accepts per listener wake-up */
 #define WORKER_EVENTS 64
@@ -499,14 +500,14 @@ static uint64_t monotonic_ms(void)
 static void accept_loop(struct server *srv, void (*tick)(void *ctx), void *tick_ctx)
 {
     struct epoll_event events[16];
-    uint64_t next_tick = monotonic_ms() + TICK_MS;
+    uint64_t next_tick = monotonic_ms() + ACCEPT_TICK_MS;
 
     while (!atomic_load(&srv->stopping)) {
         uint64_t now = monotonic_ms();
         if (now >= next_tick) {
             if (tick)
                 tick(tick_ctx);
-            next_tick = now + TICK_MS;
+            next_tick = now + ACCEPT_TICK_MS;
         }
         int timeout = (int)(next_tick - now);
         if (srv->accept_paused && timeout > ACCEPT_RETRY_MS)

@@ -14,9 +14,13 @@ struct server;
  * clear line to stderr and returns NULL when a socket cannot be set up. */
 struct server *server_create(const struct proto_env *env);
 
+/* How often server_run() calls tick(): often enough that periodic work can
+ * be done in slices too short to show in a request's latency. */
+#define SERVER_TICKS_PER_SECOND 16
+
 /* Starts the worker threads and serves until server_stop(); calls tick()
- * about once a second from the calling thread meanwhile. Returns 0 on a clean
- * stop, -1 if the workers could not start. */
+ * about SERVER_TICKS_PER_SECOND times a second from the calling thread
+ * meanwhile. Returns 0 on a clean stop, -1 if the workers could not start. */
 int server_run(struct server *srv, void (*tick)(void *ctx), void *tick_ctx);
 
 /* Asks server_run() to return; async-signal-safe. */

@@ -36,7 +36,7 @@
 
 #define MIGRATE_PER_OP 4         /* old buckets moved by each operation on a growing shard */
 #define MIGRATE_PER_TICK 4096    /* ... and by each store_tick, per shard */
-#define RECLAIM_PER_TICK 1024    /* bucket positions store_tick scans for expired items, per shard */
+#define RECLAIM_PER_TICK 1024    /* reclaim_positions' default */
 #define UPDATE_ATTEMPTS 8        /* retries of an update that keeps running short of memory */
 
 /* memcached's item_size_ok(): its 48-byte item header, the key's NUL, the
@@ -514,7 +514,7 @@ static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t 
     size_t npos = table_size(sh->power);
     struct item **chains[2];
 
-    for (size_t steps = 0; steps < RECLAIM_PER_TICK && steps < npos; steps++) {
+    for (size_t steps = 0; steps < s->config.reclaim_positions && steps < npos; steps++) {
         unsigned n = shard_chains_at(sh, sh->reclaim_hand, chains);
         for (unsigned c = 0; c < n; c++) {
             struct item **link = chains[c];
@@ -780,6 +780,8 @@ struct store *store_create(const struct store_config *config)
     if (!s)
         return NULL;
     s->config = *config;
+    if (!s->config.reclaim_positions)
+        s->config.reclaim_positions = RECLAIM_PER_TICK;
     s->cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
     s->hash_seed = random_seed();
     pthread_mutex_init(&s->flush_lock, NULL);

@@ -712,6 +712,30 @@ static void test_tick_without_reclaim_keeps_expired(void **state)
     store_destroy(s);
 }
 
+/* reclaim_positions slices the scan: one position per shard a tick frees at
+ * most a few of 3000 expired items, and enough ticks free them all. */
+static void test_tick_reclaims_a_slice(void **state)
+{
+    (void)state;
+    struct store_config config = {
+        .mem_limit = 64 * MB, .item_size_max = MB, .use_cas = true, .evict = true,
+        .reclaim_expired = true, .reclaim_positions = 1,
+    };
+    struct store *s = store_create(&config);
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "exp%d", i);
+        assert_int_equal(put(s, STORE_SET, key, "v", 0, clock_now() + 1, 0, NULL), STORE_STORED);
+    }
+    clock_advance_for_tests(1);
+    store_tick(s);
+    assert_true(stats_of(s).reclaimed < 3000 / 4);
+    for (int i = 0; i < 100000 && stats_of(s).curr_items > 0; i++)
+        store_tick(s);
+    assert_int_equal(stats_of(s).reclaimed, 3000);
+    store_destroy(s);
+}
+
 /* store_tick reclaims expired items nobody asks for, and counts them. */
 static void test_tick_reclaims_expired(void **state)
 {
@@ -2158,6 +2182,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_realtime_expiry),
         cmocka_unit_test(test_tick_reclaims_expired),
+        cmocka_unit_test(test_tick_reclaims_a_slice),
         cmocka_unit_test(test_tick_without_reclaim_keeps_expired),
         cmocka_unit_test(test_flush_now),
         cmocka_unit_test(test_flush_delayed),
