@@ -152,8 +152,9 @@ enum store_status store_delta(struct store *store, const char *key, size_t nkey,
  * at once; a later time replaces any earlier pending flush, as memcached does. */
 void store_flush(struct store *store, rel_time_t at);
 
-/* Background work, called about once a second by one thread: reclaims expired
- * items, finishes table growth, applies a due flush. */
+/* Background work, called periodically by one thread (the daemon: 16 times a
+ * second): reclaims expired items (reclaim_positions per shard), finishes
+ * table growth, applies a due flush. */
 void store_tick(struct store *store);
 
 /* Would an item with this key, flags and value length fit under item_size_max?
