@@ -1052,14 +1052,18 @@ def test_map_eviction_keeps_answers_right(ns_factory, mode):
                     j = keys.index(k)
                     assert g == [udp_frame(5, value_text(k, j, b"value-%d" % j) + END)], show(g)
         st = srv.xstats()
-        assert st["xdp_entries"] <= 8 and st["xdp_evictions"] >= 1, \
-            {k: v for k, v in st.items() if k in MIRROR_STATS}
+        assert st["xdp_entries"] <= 8 and st["xdp_evictions"] >= 1 and st["xdp_replies"] >= 1, \
+            {k: v for k, v in st.items() if k in MIRROR_STATS or k == "xdp_replies"}
+        # How many of the last pass XDP answers depends on when the mirror
+        # last harvested hits (once a second) relative to the reads: each
+        # miss may admit its key over a colder one. Never more than the map
+        # holds, and every answer right, whoever gives it.
         replies = 0
         for j, k in enumerate(keys):
             g, d = ask_counted(srv, u, b"get " + k + b"\r\n", 6)
             assert g == [udp_frame(6, value_text(k, j, b"value-%d" % j) + END)], show(g)
             replies += d["xdp_replies"]
-    assert 1 <= replies <= 8
+    assert replies <= 8
 
 
 def test_store_eviction_removes_entry(ns_factory, mode):
