@@ -93,8 +93,15 @@ def measure(bed, srv, workload, protocol, plan, fastpath=False):
     admit the hot keys), then the measured run; the server's counters around
     the measured run say who answered."""
     bed.mcload(load_args(workload, protocol, duration=plan.warmup), plan.warmup)
+    return counted_run(bed, srv, load_args(workload, protocol, duration=plan.duration), plan.duration,
+                       fastpath)
+
+
+def counted_run(bed, srv, args, duration, fastpath):
+    """One mcload run; with the fast path, also how much of it XDP answered
+    (the server's counters around the run)."""
     before = srv.stats() if fastpath else {}
-    result = bed.mcload(load_args(workload, protocol, duration=plan.duration), plan.duration)
+    result = bed.mcload(args, duration)
     if fastpath:
         result["fastpath"] = _fastpath_share(before, srv.stats(), result)
     return result
@@ -221,13 +228,8 @@ def rate_steps(bed, srv, w, plan, fastpath):
     seen at any rate, for every server) does not decide the figure alone."""
     steps, misses = [], 0
     for rate in plan.rates:
-        runs = []
-        for _ in range(plan.repeats):
-            before = srv.stats() if fastpath else {}
-            r = bed.mcload(load_args(w, "udp", duration=plan.step_duration, rate=rate), plan.step_duration)
-            if fastpath:
-                r["fastpath"] = _fastpath_share(before, srv.stats(), r)
-            runs.append(r)
+        args = load_args(w, "udp", duration=plan.step_duration, rate=rate)
+        runs = [counted_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
         median = sorted(runs, key=lambda r: r["latency_us_p999"])[len(runs) // 2]
         steps.append({"rate": rate, "holds": rate_holds(median, rate, plan), "result": median,
                       "p999_of_runs": [r["latency_us_p999"] for r in runs]})
