@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
 
@@ -108,16 +109,6 @@ void conn_set_init(struct conn_set *set, const struct proto_env *env,
     set->epfd = epfd;
     list_init(&set->all);
     list_init(&set->yielded);
-}
-
-void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
-                      struct protocol_step *step)
-{
-    unsigned nreqs = 0;
-    step->used = proto_text_run(pc, in, len, out, 1, &nreqs);
-    /* A storage command is one request once its value is in, as in memcached. */
-    step->completed = nreqs > 0 && !pc->pending.active;
-    step->transmit = pc->transmit;
 }
 
 /* ---- input buffer ---------------------------------------------------------- */

@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "obuf.h"
-#include "proto_text.h"
+#include "proto.h"
 
 enum ev_kind { EV_NOTIFY, EV_LISTEN, EV_UDP, EV_TCP };
 
@@ -63,24 +63,5 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
 
 /* Closes every connection and frees what the set holds. */
 void conn_set_close_all(struct conn_set *set);
-
-/* One request through its protocol: the one place where request bytes meet
- * a protocol, for TCP and UDP alike (memcached tells the binary protocol by
- * its first byte, 0x80; only the text protocol exists so far). */
-struct protocol_step {
-    size_t used;        /* input bytes consumed; 0 = nothing complete to run */
-    bool completed;     /* a request finished: what reqs_per_event counts */
-    bool transmit;      /* memcached transmits the replies queued so far here */
-};
-
-void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
-                      struct protocol_step *step);
-
-/* Inside a request whose value is still to come or being discarded: memcached
- * transmits nothing in that state (conn_nread, conn_swallow). */
-static inline bool protocol_mid_request(const struct proto_conn *pc)
-{
-    return pc->pending.active || pc->swallow > 0;
-}
 
 #endif

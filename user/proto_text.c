@@ -43,14 +43,6 @@ struct request {
 
 typedef void (*command_fn)(struct request *r);
 
-void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
-                     struct thread_stats *stats)
-{
-    memset(pc, 0, sizeof(*pc));
-    pc->env = env;
-    pc->stats = stats;
-}
-
 /* ---- replies ----------------------------------------------------------- */
 
 static void resp_start(struct request *r)

@@ -1,0 +1,24 @@
+/* proto.c - see proto.h. */
+#include "proto.h"
+
+#include <string.h>
+
+#include "proto_text.h"
+
+void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
+                     struct thread_stats *stats)
+{
+    memset(pc, 0, sizeof(*pc));
+    pc->env = env;
+    pc->stats = stats;
+}
+
+void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
+                      struct protocol_step *step)
+{
+    unsigned nreqs = 0;
+    step->used = proto_text_run(pc, in, len, out, 1, &nreqs);
+    /* A storage command is one request once its value is in, as in memcached. */
+    step->completed = nreqs > 0 && !pc->pending.active;
+    step->transmit = pc->transmit;
+}

@@ -1,0 +1,90 @@
+/* proto.h - what every wire protocol shares: the server-wide environment,
+ * a connection's protocol state, and the one entry point through which
+ * request bytes reach a protocol (protocol_run_one).
+ *
+ * Knows nothing of sockets: conn.c (TCP) and udp.c hand in bytes and an
+ * output buffer. */
+#ifndef XDPCACHED_PROTO_H
+#define XDPCACHED_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obuf.h"
+#include "store.h"
+
+struct prefix_stats;
+struct settings;
+struct store;
+struct server_stats;
+struct thread_stats;
+
+/* What every connection of the server shares. */
+struct proto_env {
+    struct store *store;
+    struct settings *settings;          /* verbosity is changed at run time */
+    struct server_stats *server_stats;
+    struct prefix_stats *prefix_stats;  /* stats detail */
+    void (*shutdown)(void);             /* `shutdown` command (with -A) */
+    /* Told of each get/gets hit served over UDP, under the store's lock (the
+     * XDP fast path admits hot keys from here); NULL = no one listens. */
+    void (*udp_read_hit)(void *ctx, const struct item_view *item);
+    void *udp_read_ctx;
+};
+
+/* A storage command (set, add, ...) whose line was read, waiting for its
+ * data block; like memcached's conn_nread state. */
+struct pending_store {
+    bool active;
+    bool noreply;
+    enum store_mode mode;
+    char key[STORE_KEY_MAX];
+    size_t nkey;
+    uint32_t flags;
+    rel_time_t exptime;
+    uint64_t cas;
+    size_t nvalue;                      /* without the trailing CRLF */
+};
+
+/* Per-connection protocol state. */
+struct proto_conn {
+    const struct proto_env *env;
+    struct thread_stats *stats;         /* the worker thread's counters */
+    size_t swallow;                     /* bytes of a refused value still to discard */
+    const char *swallow_reply;          /* sent once they are gone, as memcached does */
+    size_t need;                        /* after a run: bytes the next request needs at
+                                           the front of the input (the caller grows its
+                                           buffer to hold them); 0 = no more than now */
+    struct pending_store pending;
+    bool transmit;                      /* the last request was a retrieval: memcached
+                                           sends what is queued right after one (this
+                                           shapes its UDP datagrams) */
+    bool close_after_write;             /* quit: send what is queued, then close */
+    bool close_now;                     /* close without sending anything more */
+    bool udp;                           /* requests arrive as UDP datagrams */
+};
+
+void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
+                     struct thread_stats *stats);
+
+/* One request through its protocol: the one place where request bytes meet
+ * a protocol, for TCP and UDP alike (memcached tells the binary protocol by
+ * its first byte, 0x80). */
+struct protocol_step {
+    size_t used;        /* input bytes consumed; 0 = nothing complete to run */
+    bool completed;     /* a request finished: what reqs_per_event counts */
+    bool transmit;      /* memcached transmits the replies queued so far here */
+};
+
+void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
+                      struct protocol_step *step);
+
+/* Inside a request whose value is still to come or being discarded: memcached
+ * transmits nothing in that state (conn_nread, conn_swallow). */
+static inline bool protocol_mid_request(const struct proto_conn *pc)
+{
+    return pc->pending.active || pc->swallow > 0;
+}
+
+#endif
