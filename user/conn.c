@@ -30,7 +30,8 @@
 #include "stats.h"
 
 #define IN_BUF_INITIAL (16 * 1024)
-/* Room beyond the largest request proto may ask for (item or get line). */
+/* Room beyond the largest request proto may ask for: an item's value with
+ * its command line or binary header, or a get line. */
 #define IN_BUF_SLACK (64 * 1024)
 #define OUT_PENDING_LIMIT (1024 * 1024)
 /* An output buffer that a big reply grew past this is freed once sent. */
@@ -293,8 +294,15 @@ static bool conn_process(struct conn *c)
         }
         if (step.transmit)
             c->out_ready = c->out.len;
-        if (c->pc.close_now || c->out.oom)
+        if (c->out.oom)
             return false;
+        if (c->pc.close_now) {
+            /* memcached closes at once: what it transmitted (out_ready) the
+             * client gets, what it had only queued is lost. */
+            obuf_truncate(&c->out, c->out_ready);
+            c->pc.close_after_write = true;
+            break;
+        }
         if (step.used == 0)
             break;
     }

@@ -45,7 +45,16 @@ struct pending_store {
     rel_time_t exptime;
     uint64_t cas;
     size_t nvalue;                      /* without the trailing CRLF */
+    /* A meta set (ms): what its reply needs once the data block is in. */
+    bool meta;
+    bool key_binary;                    /* the key came base64-encoded (b) */
+    bool invalidate;                    /* I: a CAS older than the item's stores it stale */
+    char meta_returns[4];               /* the return flags O, k, c in request order */
+    char opaque[32];                    /* the O token after its O */
+    uint8_t nopaque;
 };
+
+enum proto_kind { PROTO_NEGOTIATING, PROTO_TEXT, PROTO_BINARY };
 
 /* Per-connection protocol state. */
 struct proto_conn {
@@ -61,8 +70,13 @@ struct proto_conn {
                                            sends what is queued right after one (this
                                            shapes its UDP datagrams) */
     bool close_after_write;             /* quit: send what is queued, then close */
-    bool close_now;                     /* close without sending anything more */
+    bool close_now;                     /* close at once: only what memcached had
+                                           transmitted (see transmit) still goes out */
     bool udp;                           /* requests arrive as UDP datagrams */
+    enum proto_kind protocol;           /* chosen by the first byte received, as
+                                           memcached negotiates (per connection;
+                                           per datagram over UDP) */
+    bool bin_value_pending;             /* binary: a request waits for its value */
 };
 
 void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
@@ -80,11 +94,20 @@ struct protocol_step {
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step);
 
+/* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
+ * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
+ * every protocol. */
+void protocol_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch);
+
+/* flush_all with memcached's rules for its delay (0 = now, up to 30 days
+ * relative, else an absolute unix time), the same in every protocol. */
+void protocol_flush(const struct proto_env *env, int64_t delay);
+
 /* Inside a request whose value is still to come or being discarded: memcached
  * transmits nothing in that state (conn_nread, conn_swallow). */
 static inline bool protocol_mid_request(const struct proto_conn *pc)
 {
-    return pc->pending.active || pc->swallow > 0;
+    return pc->pending.active || pc->swallow > 0 || pc->bin_value_pending;
 }
 
 #endif

@@ -18,56 +18,38 @@
 #include "clock.h"
 #include "decimal.h"
 #include "prefix_stats.h"
+#include "proto_meta.h"
+#include "proto_text_internal.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_report.h"
 #include "store.h"
 
-#define MAX_TOKENS 24
 #define MAX_VERBOSITY 2
 
-struct token {
-    char *value;   /* NUL-terminated; NULL for a terminal token that ends the line */
-    size_t length; /* 0 only for the terminal token */
-};
-
-/* One request being run. */
-struct request {
-    struct proto_conn *pc;
-    struct obuf *out;
-    struct token tokens[MAX_TOKENS];
-    size_t ntokens;     /* including the terminal token, as memcached counts */
-    size_t resp_off;    /* where the current response starts in out */
-    bool noreply;
-};
-
-typedef void (*command_fn)(struct request *r);
+typedef void (*command_fn)(struct text_request *r);
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void resp_start(struct request *r)
+void text_resp_start(struct text_request *r)
 {
     r->resp_off = r->out->len;
     obuf_resp_start(r->out);
 }
 
-/* memcached's out_string(): replaces whatever the current response holds;
- * with noreply the response is cancelled instead. */
-static void reply(struct request *r, const char *line)
+void text_reply(struct text_request *r, const char *line)
 {
     obuf_truncate(r->out, r->resp_off);
     if (r->noreply)
         return;
-    resp_start(r);
+    text_resp_start(r);
     obuf_puts(r->out, line);
     obuf_append(r->out, "\r\n", 2);
 }
 
 /* ---- tokens and numbers -------------------------------------------------- */
 
-/* memcached's tokenizer: splits on single spaces, NUL-terminates each token;
- * after max_tokens - 1 tokens the terminal token points at the rest. */
-static size_t tokenize(char *line, struct token *tokens, size_t max_tokens)
+size_t text_tokenize(char *line, struct text_token *tokens, size_t max_tokens)
 {
     size_t ntokens = 0;
     size_t len = strlen(line);
@@ -106,7 +88,7 @@ static bool number_ends_well(const char *str, const char *end)
 }
 
 /* memcached's safe_strtoul: 64-bit parse, truncated to 32 bits. */
-static bool parse_u32(const char *str, uint32_t *out)
+bool text_parse_u32(const char *str, uint32_t *out)
 {
     char *end;
     errno = 0;
@@ -120,7 +102,7 @@ static bool parse_u32(const char *str, uint32_t *out)
 }
 
 /* memcached's safe_strtol: a long truncated to 32 bits. */
-static bool parse_i32(const char *str, int32_t *out)
+bool text_parse_i32(const char *str, int32_t *out)
 {
     char *end;
     errno = 0;
@@ -132,7 +114,7 @@ static bool parse_i32(const char *str, int32_t *out)
 }
 
 /* memcached's safe_strtoull. */
-static bool parse_u64(const char *str, uint64_t *out)
+bool text_parse_u64(const char *str, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -146,26 +128,26 @@ static bool parse_u64(const char *str, uint64_t *out)
 }
 
 /* memcached's EXPTIME_TO_POSITIVE_TIME + realtime(). */
-static rel_time_t exptime_from_client(int32_t exptime)
+rel_time_t text_exptime_from_client(int32_t exptime)
 {
     return clock_realtime(exptime < 0 ? CLOCK_MAX_RELATIVE_EXPTIME + 1 : exptime);
 }
 
 /* memcached's set_noreply_maybe: the last token decides. */
-static bool take_noreply(struct request *r)
+static bool take_noreply(struct text_request *r)
 {
-    const struct token *last = &r->tokens[r->ntokens - 2];
+    const struct text_token *last = &r->tokens[r->ntokens - 2];
     if (last->value && strcmp(last->value, "noreply") == 0)
         r->noreply = true;
     return r->noreply;
 }
 
-static struct store *store_of(const struct request *r)
+static struct store *store_of(const struct text_request *r)
 {
     return r->pc->env->store;
 }
 
-static const struct settings *settings_of(const struct request *r)
+static const struct settings *settings_of(const struct text_request *r)
 {
     return r->pc->env->settings;
 }
@@ -221,31 +203,11 @@ static void write_value(void *ctx, const struct item_view *it)
         w->read_hit(w->read_ctx, it);
 }
 
-static void count_lookup(struct request *r, enum store_lookup found, bool touch)
-{
-    struct thread_stats *ts = r->pc->stats;
-    if (found == STORE_MISS_EXPIRED)
-        STAT_INC(ts, get_expired);
-    if (touch) {
-        STAT_INC(ts, cmd_touch);
-        if (found == STORE_HIT)
-            STAT_INC(ts, touch_hits);
-        else
-            STAT_INC(ts, touch_misses);
-        return;
-    }
-    STAT_INC(ts, cmd_get);
-    if (found == STORE_HIT)
-        STAT_INC(ts, get_hits);
-    else
-        STAT_INC(ts, get_misses);
-}
-
 /* get, gets, gat, gats: every key after the first starts a response of its
  * own (this shows over UDP); the key list may span several tokenizer passes. */
-static void run_retrieval(struct request *r, bool with_cas, bool touch)
+static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
 {
-    struct token *key = &r->tokens[1];
+    struct text_token *key = &r->tokens[1];
     rel_time_t exptime = 0;
     size_t get_start = r->resp_off;
     const struct proto_env *env = r->pc->env;
@@ -259,11 +221,11 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
 
     if (touch) {
         int32_t exptime_arg;
-        if (!parse_i32(r->tokens[1].value, &exptime_arg)) {
-            reply(r, "CLIENT_ERROR invalid exptime argument");
+        if (!text_parse_i32(r->tokens[1].value, &exptime_arg)) {
+            text_reply(r, "CLIENT_ERROR invalid exptime argument");
             return;
         }
-        exptime = exptime_from_client(exptime_arg);
+        exptime = text_exptime_from_client(exptime_arg);
         key++;
     }
     for (;;) {
@@ -271,52 +233,52 @@ static void run_retrieval(struct request *r, bool with_cas, bool touch)
             if (key->length > STORE_KEY_MAX) {
                 /* Drop this command's partial reply, as memcached does. */
                 r->resp_off = get_start;
-                reply(r, "CLIENT_ERROR bad command line format");
+                text_reply(r, "CLIENT_ERROR bad command line format");
                 return;
             }
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
                                                 touch ? &exptime : NULL, write_value, &writer);
-            count_lookup(r, found, touch);
+            protocol_count_lookup(r->pc->stats, found, touch);
             prefix_stats_record(env->prefix_stats, key->value, key->length,
                                 found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
             if (key[1].length != 0)
-                resp_start(r);
+                text_resp_start(r);
         }
         if (key->value == NULL)
             break;
-        r->ntokens = tokenize(key->value, r->tokens, MAX_TOKENS);
+        r->ntokens = text_tokenize(key->value, r->tokens, TEXT_MAX_TOKENS);
         key = r->tokens;
-        resp_start(r);
+        text_resp_start(r);
     }
     obuf_append(r->out, "END\r\n", 5);
     r->pc->transmit = true;
 }
 
-static void cmd_get(struct request *r) { run_retrieval(r, false, false); }
-static void cmd_gets(struct request *r) { run_retrieval(r, true, false); }
-static void cmd_gat(struct request *r) { run_retrieval(r, false, true); }
-static void cmd_gats(struct request *r) { run_retrieval(r, true, true); }
+static void cmd_get(struct text_request *r) { run_retrieval(r, false, false); }
+static void cmd_gets(struct text_request *r) { run_retrieval(r, true, false); }
+static void cmd_gat(struct text_request *r) { run_retrieval(r, false, true); }
+static void cmd_gats(struct text_request *r) { run_retrieval(r, true, true); }
 
 /* ---- storage --------------------------------------------------------------- */
 
 /* The command line of set/add/replace/append/prepend/cas. A valid one leaves
  * the connection waiting for the data block (pending); an item that can never
  * fit is refused at once and its data swallowed. */
-static void begin_store(struct request *r, enum store_mode mode)
+static void begin_store(struct text_request *r, enum store_mode mode)
 {
     struct pending_store *p = &r->pc->pending;
-    const struct token *t = r->tokens;
+    const struct text_token *t = r->tokens;
     uint32_t flags;
     int32_t exptime, vlen;
     uint64_t cas = 0;
 
     take_noreply(r);
     if (t[1].length > STORE_KEY_MAX ||
-        !(parse_u32(t[2].value, &flags) && parse_i32(t[3].value, &exptime) &&
-          parse_i32(t[4].value, &vlen)) ||
-        (mode == STORE_CAS && !parse_u64(t[5].value, &cas)) ||
+        !(text_parse_u32(t[2].value, &flags) && text_parse_i32(t[3].value, &exptime) &&
+          text_parse_i32(t[4].value, &vlen)) ||
+        (mode == STORE_CAS && !text_parse_u64(t[5].value, &cas)) ||
         vlen < 0 || vlen > INT_MAX - 2) {
-        reply(r, "CLIENT_ERROR bad command line format");
+        text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
     prefix_stats_record(r->pc->env->prefix_stats, t[1].value, t[1].length, PREFIX_SET);
@@ -335,13 +297,13 @@ static void begin_store(struct request *r, enum store_mode mode)
     }
     *p = (struct pending_store){
         .active = true, .noreply = r->noreply, .mode = mode, .nkey = t[1].length,
-        .flags = flags, .exptime = exptime_from_client(exptime), .cas = cas,
+        .flags = flags, .exptime = text_exptime_from_client(exptime), .cas = cas,
         .nvalue = (size_t)vlen,
     };
     memcpy(p->key, t[1].value, t[1].length);
 }
 
-static const char *store_reply(struct request *r, enum store_mode mode, enum store_status st)
+static const char *store_reply(struct text_request *r, enum store_mode mode, enum store_status st)
 {
     struct thread_stats *ts = r->pc->stats;
     switch (st) {
@@ -368,14 +330,20 @@ static const char *store_reply(struct request *r, enum store_mode mode, enum sto
 }
 
 /* The data block of a pending storage command is in data[0, nvalue + 2). */
-static void finish_store(struct request *r, const char *data)
+static void finish_store(struct text_request *r, const char *data)
 {
     struct pending_store *p = &r->pc->pending;
     p->active = false;
     r->noreply = p->noreply;
     STAT_INC(r->pc->stats, cmd_set);
     if (memcmp(data + p->nvalue, "\r\n", 2) != 0) {
-        reply(r, "CLIENT_ERROR bad data chunk");
+        if (p->meta)
+            r->noreply = false; /* a meta set reports every error */
+        text_reply(r, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    if (p->meta) {
+        proto_meta_finish_set(r, data);
         return;
     }
     struct store_write w = {
@@ -385,19 +353,19 @@ static void finish_store(struct request *r, const char *data)
     enum store_status st = store_write(store_of(r), p->mode, &w, NULL);
     if (st == STORE_NO_MEMORY && p->mode == STORE_SET)
         store_delete(store_of(r), p->key, p->nkey);
-    reply(r, store_reply(r, p->mode, st));
+    text_reply(r, store_reply(r, p->mode, st));
 }
 
-static void cmd_set(struct request *r) { begin_store(r, STORE_SET); }
-static void cmd_add(struct request *r) { begin_store(r, STORE_ADD); }
-static void cmd_replace(struct request *r) { begin_store(r, STORE_REPLACE); }
-static void cmd_append(struct request *r) { begin_store(r, STORE_APPEND); }
-static void cmd_prepend(struct request *r) { begin_store(r, STORE_PREPEND); }
-static void cmd_cas(struct request *r) { begin_store(r, STORE_CAS); }
+static void cmd_set(struct text_request *r) { begin_store(r, STORE_SET); }
+static void cmd_add(struct text_request *r) { begin_store(r, STORE_ADD); }
+static void cmd_replace(struct text_request *r) { begin_store(r, STORE_REPLACE); }
+static void cmd_append(struct text_request *r) { begin_store(r, STORE_APPEND); }
+static void cmd_prepend(struct text_request *r) { begin_store(r, STORE_PREPEND); }
+static void cmd_cas(struct text_request *r) { begin_store(r, STORE_CAS); }
 
 /* ---- other key commands ---------------------------------------------------- */
 
-static void run_delta(struct request *r, bool incr)
+static void run_delta(struct text_request *r, bool incr)
 {
     struct thread_stats *ts = r->pc->stats;
     uint64_t delta, value;
@@ -405,11 +373,11 @@ static void run_delta(struct request *r, bool incr)
 
     take_noreply(r);
     if (r->tokens[1].length > STORE_KEY_MAX) {
-        reply(r, "CLIENT_ERROR bad command line format");
+        text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (!parse_u64(r->tokens[2].value, &delta)) {
-        reply(r, "CLIENT_ERROR invalid numeric delta argument");
+    if (!text_parse_u64(r->tokens[2].value, &delta)) {
+        text_reply(r, "CLIENT_ERROR invalid numeric delta argument");
         return;
     }
     switch (store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length, incr, delta,
@@ -420,28 +388,28 @@ static void run_delta(struct request *r, bool incr)
         else
             STAT_INC(ts, decr_hits);
         snprintf(number, sizeof(number), "%llu", (unsigned long long)value);
-        reply(r, number);
+        text_reply(r, number);
         break;
     case STORE_NON_NUMERIC:
-        reply(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        text_reply(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
     case STORE_NOT_FOUND:
         if (incr)
             STAT_INC(ts, incr_misses);
         else
             STAT_INC(ts, decr_misses);
-        reply(r, "NOT_FOUND");
+        text_reply(r, "NOT_FOUND");
         break;
     default:
-        reply(r, "SERVER_ERROR out of memory");
+        text_reply(r, "SERVER_ERROR out of memory");
         break;
     }
 }
 
-static void cmd_incr(struct request *r) { run_delta(r, true); }
-static void cmd_decr(struct request *r) { run_delta(r, false); }
+static void cmd_incr(struct text_request *r) { run_delta(r, true); }
+static void cmd_decr(struct text_request *r) { run_delta(r, false); }
 
-static void cmd_delete(struct request *r)
+static void cmd_delete(struct text_request *r)
 {
     if (r->ntokens > 3) {
         /* Only the legacy "delete <key> 0" hold time and noreply are allowed. */
@@ -450,51 +418,51 @@ static void cmd_delete(struct request *r)
         bool valid = (r->ntokens == 4 && (hold_is_zero || noreply)) ||
                      (r->ntokens == 5 && hold_is_zero && noreply);
         if (!valid) {
-            reply(r, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+            text_reply(r, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
             return;
         }
     }
     if (r->tokens[1].length > STORE_KEY_MAX) {
-        reply(r, "CLIENT_ERROR bad command line format");
+        text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
     prefix_stats_record(r->pc->env->prefix_stats, r->tokens[1].value, r->tokens[1].length,
                         PREFIX_DELETE);
     if (store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length) == STORE_DELETED) {
         STAT_INC(r->pc->stats, delete_hits);
-        reply(r, "DELETED");
+        text_reply(r, "DELETED");
     } else {
         STAT_INC(r->pc->stats, delete_misses);
-        reply(r, "NOT_FOUND");
+        text_reply(r, "NOT_FOUND");
     }
 }
 
-static void cmd_touch(struct request *r)
+static void cmd_touch(struct text_request *r)
 {
     int32_t exptime;
     take_noreply(r);
     if (r->tokens[1].length > STORE_KEY_MAX) {
-        reply(r, "CLIENT_ERROR bad command line format");
+        text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
-    if (!parse_i32(r->tokens[2].value, &exptime)) {
-        reply(r, "CLIENT_ERROR invalid exptime argument");
+    if (!text_parse_i32(r->tokens[2].value, &exptime)) {
+        text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
     STAT_INC(r->pc->stats, cmd_touch);
     if (store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
-                    exptime_from_client(exptime)) == STORE_TOUCHED) {
+                    text_exptime_from_client(exptime)) == STORE_TOUCHED) {
         STAT_INC(r->pc->stats, touch_hits);
-        reply(r, "TOUCHED");
+        text_reply(r, "TOUCHED");
     } else {
         STAT_INC(r->pc->stats, touch_misses);
-        reply(r, "NOT_FOUND");
+        text_reply(r, "NOT_FOUND");
     }
 }
 
 /* ---- server commands ------------------------------------------------------- */
 
-static void cmd_flush_all(struct request *r)
+static void cmd_flush_all(struct text_request *r)
 {
     int32_t delay = 0;
     const struct settings *s = settings_of(r);
@@ -502,51 +470,44 @@ static void cmd_flush_all(struct request *r)
     take_noreply(r);
     STAT_INC(r->pc->stats, cmd_flush);
     if (!s->flush_enabled) {
-        reply(r, "CLIENT_ERROR flush_all not allowed");
+        text_reply(r, "CLIENT_ERROR flush_all not allowed");
         return;
     }
-    if (r->ntokens != (r->noreply ? 3u : 2u) && !parse_i32(r->tokens[1].value, &delay)) {
-        reply(r, "CLIENT_ERROR invalid exptime argument");
+    if (r->ntokens != (r->noreply ? 3u : 2u) && !text_parse_i32(r->tokens[1].value, &delay)) {
+        text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    /* An absolute time before the process started: memcached finds no item
-     * that old and flushes nothing. */
-    bool before_start = delay > CLOCK_MAX_RELATIVE_EXPTIME && delay <= clock_process_started();
-    /* memcached invalidates items not newer than `oldest`; with CAS on that
-     * bound is one second earlier, which makes a 1-second delay immediate. */
-    rel_time_t oldest = delay > 0 ? clock_realtime(delay) : clock_now();
-    if (!before_start)
-        store_flush(store_of(r), s->use_cas ? oldest - 1 : oldest);
-    reply(r, "OK");
+    protocol_flush(r->pc->env, delay);
+    text_reply(r, "OK");
 }
 
-static void cmd_version(struct request *r)
+static void cmd_version(struct text_request *r)
 {
-    reply(r, "VERSION " XDPCACHED_PROTOCOL_VERSION);
+    text_reply(r, "VERSION " XDPCACHED_PROTOCOL_VERSION);
 }
 
-static void cmd_quit(struct request *r)
+static void cmd_quit(struct text_request *r)
 {
     r->pc->close_after_write = true;
 }
 
-static void cmd_verbosity(struct request *r)
+static void cmd_verbosity(struct text_request *r)
 {
     uint32_t level;
     take_noreply(r);
-    if (!parse_u32(r->tokens[1].value, &level)) {
-        reply(r, "CLIENT_ERROR bad command line format");
+    if (!text_parse_u32(r->tokens[1].value, &level)) {
+        text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
     settings_set_verbosity(r->pc->env->settings,
                            level > MAX_VERBOSITY ? MAX_VERBOSITY : (int)level);
-    reply(r, "OK");
+    text_reply(r, "OK");
 }
 
-static void cmd_shutdown(struct request *r)
+static void cmd_shutdown(struct text_request *r)
 {
     if (!settings_of(r)->shutdown_command) {
-        reply(r, "ERROR: shutdown not enabled");
+        text_reply(r, "ERROR: shutdown not enabled");
         return;
     }
     if (r->ntokens == 2 || (r->ntokens == 3 && strcmp(r->tokens[1].value, "graceful") == 0)) {
@@ -554,7 +515,7 @@ static void cmd_shutdown(struct request *r)
         r->pc->env->shutdown();
         return;
     }
-    reply(r, "CLIENT_ERROR invalid shutdown mode");
+    text_reply(r, "CLIENT_ERROR invalid shutdown mode");
 }
 
 /* Collects stat lines into the reply. */
@@ -573,36 +534,24 @@ static void emit_stat_line(struct stats_sink *sink, const char *name, const char
     obuf_append(out, "\r\n", 2);
 }
 
-static void emit_prefix_line(void *ctx, const char *prefix, size_t len,
-                             const struct prefix_counts *c)
-{
-    char line[360];
-    int n = snprintf(line, sizeof(line), "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
-                     (int)len, prefix, (unsigned long long)c->gets, (unsigned long long)c->hits,
-                     (unsigned long long)c->sets, (unsigned long long)c->deletes);
-    obuf_append(ctx, line, (size_t)n);
-}
-
 /* stats detail on|off|dump */
-static void run_stats_detail(struct request *r)
+static void run_stats_detail(struct text_request *r)
 {
     struct prefix_stats *ps = r->pc->env->prefix_stats;
     const char *arg = r->ntokens >= 4 ? r->tokens[2].value : "";
 
     if (strcmp(arg, "on") == 0 || strcmp(arg, "off") == 0) {
         prefix_stats_enable(ps, arg[1] == 'n');
-        reply(r, "OK");
+        text_reply(r, "OK");
     } else if (strcmp(arg, "dump") == 0) {
-        if (prefix_stats_foreach(ps, emit_prefix_line, r->out))
-            obuf_append(r->out, "END\r\n", 5);
-        else
-            reply(r, "SERVER_ERROR out of memory writing stats");
+        if (!stats_report_prefix_dump(ps, r->out))
+            text_reply(r, "SERVER_ERROR out of memory writing stats");
     } else {
-        reply(r, "CLIENT_ERROR usage: stats detail on|off|dump");
+        text_reply(r, "CLIENT_ERROR usage: stats detail on|off|dump");
     }
 }
 
-static void cmd_stats(struct request *r)
+static void cmd_stats(struct text_request *r)
 {
     const char *group = r->ntokens > 2 ? r->tokens[1].value : "";
     struct text_sink ts = { { emit_stat_line }, r->out };
@@ -610,7 +559,7 @@ static void cmd_stats(struct request *r)
     if (strcmp(group, "reset") == 0) {
         stats_reset(r->pc->env->server_stats);
         prefix_stats_clear(r->pc->env->prefix_stats);
-        reply(r, "RESET");
+        text_reply(r, "RESET");
         return;
     }
     if (strcmp(group, "detail") == 0) {
@@ -620,7 +569,7 @@ static void cmd_stats(struct request *r)
     if (strcmp(group, "settings") == 0) {
         settings_report(settings_of(r), &ts.sink);
     } else if (!stats_report(r->pc->env, group, &ts.sink)) {
-        reply(r, "ERROR");
+        text_reply(r, "ERROR");
         return;
     }
     obuf_append(r->out, "END\r\n", 5);
@@ -650,18 +599,18 @@ static const struct command commands[] = {
     { "stats", 0, ANY, cmd_stats },     { "shutdown", 0, ANY, cmd_shutdown },
 };
 
-static void run_command(struct request *r, char *line)
+static void run_command(struct text_request *r, char *line)
 {
-    resp_start(r);
-    r->ntokens = tokenize(line, r->tokens, MAX_TOKENS);
-    const struct token *name = &r->tokens[0];
+    text_resp_start(r);
+    r->ntokens = text_tokenize(line, r->tokens, TEXT_MAX_TOKENS);
+    const struct text_token *name = &r->tokens[0];
     if (r->ntokens < 2 || name->length < 2) {
-        reply(r, "ERROR");
+        text_reply(r, "ERROR");
         return;
     }
-    /* Two-letter m* names are meta commands, which are not served yet. */
+    /* memcached's meta commands all have two-letter names starting with m. */
     if (name->length == 2 && name->value[0] == 'm') {
-        reply(r, "ERROR");
+        proto_meta_run(r);
         return;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -669,7 +618,7 @@ static void run_command(struct request *r, char *line)
         if (strcmp(name->value, c->name) != 0)
             continue;
         if (r->ntokens < c->min_tokens || r->ntokens > c->max_tokens)
-            reply(r, "ERROR");
+            text_reply(r, "ERROR");
         else
             c->run(r);
         return;
@@ -678,7 +627,7 @@ static void run_command(struct request *r, char *line)
     if (strncmp(r->tokens[r->ntokens - 2].value, "HTTP/", 5) == 0)
         r->pc->close_now = true;
     else
-        reply(r, "ERROR");
+        text_reply(r, "ERROR");
 }
 
 /* No newline yet in in[0, len): wait, or give up on a line that cannot be a
@@ -705,7 +654,7 @@ static void wait_for_line(struct proto_conn *pc, const char *in, size_t len)
 /* Runs one request at in[0, len); returns the bytes it used, 0 if incomplete. */
 static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out)
 {
-    struct request r = { .pc = pc, .out = out, .resp_off = out->len };
+    struct text_request r = { .pc = pc, .out = out, .resp_off = out->len };
 
     if (pc->pending.active) {
         size_t total = pc->pending.nvalue + 2;

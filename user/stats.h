@@ -15,7 +15,7 @@
 
 /* X-macro: memcached's per-thread counters, in the order `stats` prints them. */
 #define THREAD_STATS_FIELDS(X) \
-    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) \
+    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta) \
     X(get_hits) X(get_misses) X(get_expired) \
     X(delete_misses) X(delete_hits) \
     X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \

@@ -6,12 +6,15 @@
  * default). */
 #include "stats_report.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "fastpath.h"
+#include "obuf.h"
+#include "prefix_stats.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -144,6 +147,24 @@ static void emit_size_class(void *ctx, size_t size_class_bytes, uint64_t count)
     char name[32];
     snprintf(name, sizeof(name), "%zu", size_class_bytes);
     stats_emitf(ctx, name, "%llu", (unsigned long long)count);
+}
+
+static void emit_prefix_line(void *ctx, const char *prefix, size_t len,
+                             const struct prefix_counts *c)
+{
+    char line[360];
+    int n = snprintf(line, sizeof(line), "PREFIX %.*s get %llu hit %llu set %llu del %llu\r\n",
+                     (int)len, prefix, (unsigned long long)c->gets, (unsigned long long)c->hits,
+                     (unsigned long long)c->sets, (unsigned long long)c->deletes);
+    obuf_append(ctx, line, (size_t)n);
+}
+
+bool stats_report_prefix_dump(struct prefix_stats *ps, struct obuf *out)
+{
+    if (!prefix_stats_foreach(ps, emit_prefix_line, out))
+        return false;
+    obuf_append(out, "END\r\n", 5);
+    return !out->oom;
 }
 
 bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink)

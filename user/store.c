@@ -2,7 +2,7 @@
  *
  * Layout: STORE_SHARDS shards, picked by the top bits of a seeded 64-bit key
  * hash. Each shard has a mutex and a chained hash table indexed by the low
- * bits. Items are one malloc each (a 16-byte header, then only what they
+ * bits. Items are one malloc each (a 20-byte header, then only what they
  * use: CAS, key, flags, a long value's length, value) and carry no LRU
  * pointers: eviction is CLOCK over the shard's buckets.
  *
@@ -56,15 +56,19 @@ enum item_bits {
     ITEM_FETCHED = 2,            /* read at least once (get, gat, touch, store_mark_used) */
 };
 
+#define ATIME_BITS 28
+#define ATIME_MASK ((1u << ATIME_BITS) - 1)
+
 /* Value lengths below this fit in the header; longer ones (only possible with
  * -I above 1m) take a 4-byte word just before the value. */
 #define SHORT_NVALUE_LIMIT (1u << 20)
 
-/* A 16-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
+/* A 20-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
  * [value length 4, when long] value (without CRLF). Flags are stored only
- * when non-zero, as memcached does: most clients never set them. The CAS
- * sits at offset 16, so it is aligned. docs/store.md says where the bytes
- * of an item go. */
+ * when non-zero, as memcached does: most clients never set them. The CAS is
+ * read with memcpy (offset 20 is not 8-aligned). The last header word is
+ * the meta protocol's: the last access time (`l`, memcached's item time)
+ * and three state bits. docs/store.md says where the bytes of an item go. */
 struct item {
     struct item *next;           /* bucket chain */
     rel_time_t exptime;
@@ -73,11 +77,16 @@ struct item {
     uint32_t has_flags : 1;      /* a flags word follows the key */
     uint32_t long_value : 1;     /* a value length word precedes the value */
     uint32_t short_nvalue : 20;  /* the value length, when !long_value */
+    uint32_t atime : ATIME_BITS; /* last access, rel_time_t modulo 2^28 (8.5 years) */
+    uint32_t active : 1;         /* read twice: later reads leave atime (memcached's ITEM_ACTIVE) */
+    uint32_t key_binary : 1;     /* stored with a base64-decoded key (meta `b`) */
+    uint32_t stale : 1;          /* invalidated (meta `md I`, `ms I`) */
+    uint32_t win_token_sent : 1; /* a reader was told it won the recache (meta `W`) */
     unsigned char data[];
 };
 
 #define ITEM_HEADER_SIZE offsetof(struct item, data)
-_Static_assert(ITEM_HEADER_SIZE == 16, "the item header is meant to be 16 bytes");
+_Static_assert(ITEM_HEADER_SIZE == 20, "the item header is meant to be 20 bytes");
 _Static_assert(STORE_KEY_MAX < 256, "nkey is 8 bits");
 
 struct shard_counters {
@@ -226,11 +235,17 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     if (!it)
         return NULL;
     bool long_value = nvalue >= SHORT_NVALUE_LIMIT;
-    *it = (struct item){
-        .exptime = exptime, .nkey = (uint8_t)nkey, .bits = ITEM_REFERENCED,
-        .has_flags = flags != 0, .long_value = long_value,
-        .short_nvalue = long_value ? 0 : (uint32_t)nvalue,
-    };
+    /* Field by field: sizeof(struct item) counts padding beyond the header,
+     * which the smallest items do not have. */
+    it->next = NULL;
+    it->exptime = exptime;
+    it->nkey = (uint8_t)nkey;
+    it->bits = ITEM_REFERENCED;
+    it->has_flags = flags != 0;
+    it->long_value = long_value;
+    it->short_nvalue = long_value ? 0 : (uint32_t)nvalue;
+    it->atime = clock_now() & ATIME_MASK;
+    it->active = it->key_binary = it->stale = it->win_token_sent = 0;
     if (it->has_flags)
         memcpy(item_flags_word(s, it), &flags, sizeof flags);
     if (it->long_value) {
@@ -241,13 +256,36 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     return it;
 }
 
-static struct item_view item_view_of(const struct store *s, struct item *it)
+static struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
 {
     return (struct item_view){
         .key = item_key(s, it), .nkey = it->nkey,
         .value = item_value(s, it), .nvalue = item_nvalue(s, it),
         .flags = item_flags(s, it), .cas = item_cas(s, it), .exptime = it->exptime,
+        .last_access = now - ((now - it->atime) & ATIME_MASK),
+        .fetched = (it->bits & ITEM_FETCHED) != 0, .key_binary = it->key_binary,
+        .stale = it->stale, .win_token_sent = it->win_token_sent,
     };
+}
+
+/* A read: memcached's do_item_bump with its default segmented LRU. The
+ * first read marks the item fetched, the second makes it active and moves
+ * its access time, later ones leave it (memcached's LRU maintainer clears
+ * ITEM_ACTIVE at times of its own; here it stays). */
+static void item_bump(struct item *it)
+{
+    if ((it->bits & ITEM_FETCHED) && !it->active) {
+        it->active = 1;
+        it->atime = clock_now() & ATIME_MASK;
+    }
+    it->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+}
+
+/* memcached's do_item_update (add on an existing key, an incr in place):
+ * the access time moves. */
+static void item_update_atime(struct item *it)
+{
+    it->atime = clock_now() & ATIME_MASK;
 }
 
 /* ---- the observer ---------------------------------------------------- */
@@ -257,7 +295,7 @@ static struct item_view item_view_of(const struct store *s, struct item *it)
 static void notify_changed(struct store *s, struct item *it)
 {
     if (s->observer.changed) {
-        struct item_view view = item_view_of(s, it);
+        struct item_view view = item_view_of(s, it, clock_now());
         s->observer.changed(s->observer.ctx, &view);
     }
 }
@@ -598,7 +636,7 @@ typedef enum store_status (*update_fn)(struct store *s, struct shard *sh, uint64
  * when fn runs short of memory the lock is dropped, room is made and fn runs
  * again on whatever the item has become meanwhile. */
 static enum store_status store_update(struct store *s, const char *key, size_t nkey,
-                                      update_fn fn, void *ctx)
+                                      update_fn fn, void *ctx, bool *expired)
 {
     uint64_t hash = hash64(key, nkey, s->hash_seed);
     struct reservation r = { 0, 0 };
@@ -608,7 +646,7 @@ static enum store_status store_update(struct store *s, const char *key, size_t n
         rel_time_t now = clock_now();
         struct shard *sh = shard_lock(s, hash, now);
         r.need = 0;
-        status = fn(s, sh, hash, shard_find(s, sh, hash, key, nkey, now, NULL), &r, ctx);
+        status = fn(s, sh, hash, shard_find(s, sh, hash, key, nkey, now, expired), &r, ctx);
         pthread_mutex_unlock(&sh->lock);
         if (r.need == 0)
             break;
@@ -638,6 +676,8 @@ static enum store_status concat_locked(struct store *s, struct shard *sh, uint64
     if (!link)
         return STORE_NOT_STORED;
     struct item *old = *link;
+    if (w->cas != 0 && w->cas != item_cas(s, old))
+        return STORE_EXISTS;
     size_t nold = item_nvalue(s, old);
     size_t nvalue = nold + w->nvalue;
     uint32_t flags = item_flags(s, old);
@@ -695,11 +735,57 @@ static bool parse_counter(const char *p, size_t n, uint64_t *out)
 }
 
 struct delta_request {
-    bool incr;
-    uint64_t delta;
+    const char *key;
+    size_t nkey;
+    const struct store_delta_meta *how;
+    store_meta_fn fn;            /* meta arithmetic: told of the result; or NULL */
+    void *fn_ctx;
     uint64_t result;
     uint64_t cas;
 };
+
+/* The meta caller's changes to an item it was shown: a new expiry, the win
+ * token handed out. The observer hears of them (a win token takes the item
+ * out of the XDP map: the fast path must not serve it). */
+static void apply_meta_change(struct store *s, struct item *it, const struct store_meta_change *c)
+{
+    if (c->set_exptime)
+        it->exptime = c->exptime;
+    if (c->win_token)
+        it->win_token_sent = 1;
+    if (c->set_exptime || c->win_token)
+        notify_changed(s, it);
+}
+
+/* Shows a meta caller the item; applies its changes when `apply`. */
+static struct store_meta_change tell_meta(struct store *s, struct item *it, bool created,
+                                          bool apply, store_meta_fn fn, void *ctx)
+{
+    struct item_view view = item_view_of(s, it, clock_now());
+    struct store_meta_change change = { 0 };
+    fn(ctx, &view, created, &change);
+    if (apply)
+        apply_meta_change(s, it, &change);
+    return change;
+}
+
+/* Meta arithmetic on a missing key with autovivify: an item holding the
+ * initial number, flags 0, no expiry (memcached adds it). */
+static enum store_status delta_vivify_locked(struct store *s, struct shard *sh, uint64_t hash,
+                                             struct reservation *r, struct delta_request *req)
+{
+    char digits[24];
+    size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, req->how->initial);
+    struct item *it = item_alloc_reserved(s, r, req->key, req->nkey, ndigits, 0, 0);
+    if (!it)
+        return STORE_NO_MEMORY;
+    memcpy(item_value(s, it), digits, ndigits);
+    shard_link(s, sh, hash, NULL, it);
+    req->result = req->how->initial;
+    req->cas = item_cas(s, it);
+    tell_meta(s, it, true, true, req->fn, req->fn_ctx);
+    return STORE_DELTA_OK;
+}
 
 /* incr/decr as memcached's do_add_delta: a result that fits in the old
  * length is written in place and padded with spaces; a longer one replaces
@@ -708,17 +794,23 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
                                       struct item **link, struct reservation *r, void *ctx)
 {
     struct delta_request *req = ctx;
+    const struct store_delta_meta *how = req->how;
     if (!link)
-        return STORE_NOT_FOUND;
+        return how->vivify ? delta_vivify_locked(s, sh, hash, r, req) : STORE_NOT_FOUND;
     struct item *old = *link;
     size_t nold = item_nvalue(s, old);
     uint64_t value;
+    /* memcached's order: an empty value, then the CAS, then the number. */
+    if (nold == 0)
+        return STORE_NON_NUMERIC;
+    if (how->cas != 0 && how->cas != item_cas(s, old))
+        return STORE_EXISTS;
     if (!parse_counter(item_value(s, old), nold, &value))
         return STORE_NON_NUMERIC;
-    if (req->incr)
-        value += req->delta;
+    if (how->incr)
+        value += how->delta;
     else
-        value = req->delta > value ? 0 : value - req->delta;
+        value = how->delta > value ? 0 : value - how->delta;
 
     char digits[24];
     size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, value);
@@ -728,6 +820,7 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
         memset(item_value(s, old) + ndigits, ' ', nold - ndigits);
         item_new_cas(s, old);
         old->bits |= ITEM_REFERENCED;
+        item_update_atime(old);
         notify_changed(s, old);
     } else {
         it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, item_flags(s, old),
@@ -739,6 +832,8 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     }
     req->result = value;
     req->cas = item_cas(s, it);
+    if (req->fn)
+        tell_meta(s, it, false, it == old, req->fn, req->fn_ctx);
     return STORE_DELTA_OK;
 }
 
@@ -830,21 +925,29 @@ enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
         return expired ? STORE_MISS_EXPIRED : STORE_MISS;
     }
     struct item *it = *link;
-    it->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+    item_bump(it);
     if (new_exptime) {
         it->exptime = *new_exptime;
         notify_changed(s, it);
     }
-    struct item_view view = item_view_of(s, it);
+    struct item_view view = item_view_of(s, it, now);
     fn(ctx, &view);
     pthread_mutex_unlock(&sh->lock);
     return STORE_HIT;
 }
 
+/* A CAS older than the live item's, with invalidate: memcached's CAS_STALE. */
+static bool store_is_stale_cas(const struct store *s, const struct store_write *w,
+                               struct item *old)
+{
+    return w->invalidate && w->cas != 0 && w->cas < item_cas(s, old);
+}
+
 /* set/add/replace/cas given the live item (or NULL): memcached's do_store_item. */
 static enum store_status store_decide(const struct store *s, enum store_mode mode,
-                                      struct item *old, uint64_t cas)
+                                      struct item *old, const struct store_write *w)
 {
+    uint64_t cas = w->cas;
     switch (mode) {
     case STORE_ADD:
         return old ? STORE_NOT_STORED : STORE_STORED;
@@ -854,7 +957,9 @@ static enum store_status store_decide(const struct store *s, enum store_mode mod
         if (!old)
             return STORE_NOT_FOUND;
         /* Without use_cas items have CAS 0, which no request can match. */
-        return cas != 0 && cas == item_cas(s, old) ? STORE_STORED : STORE_EXISTS;
+        if (cas != 0 && cas == item_cas(s, old))
+            return STORE_STORED;
+        return store_is_stale_cas(s, w, old) ? STORE_STORED : STORE_EXISTS;
     default: /* STORE_SET; append and prepend go through concat_locked() */
         return STORE_STORED;
     }
@@ -875,17 +980,25 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
         return STORE_NO_MEMORY;
     }
     memcpy(item_value(s, it), w->value, w->nvalue);
+    it->key_binary = w->key_binary;
 
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
     struct item **link = shard_find(s, sh, hash, w->key, w->nkey, now, NULL);
-    enum store_status status = store_decide(s, mode, link ? *link : NULL, w->cas);
+    enum store_status status = store_decide(s, mode, link ? *link : NULL, w);
+    if (status == STORE_STORED && mode == STORE_CAS && store_is_stale_cas(s, w, *link)) {
+        /* The value goes in, marked stale, under the old expiry and token. */
+        it->exptime = (*link)->exptime;
+        it->stale = 1;
+        it->win_token_sent = (*link)->win_token_sent;
+    }
     if (status == STORE_STORED) {
         shard_link(s, sh, hash, link, it);
         if (cas_out)
             *cas_out = item_cas(s, it);
     } else if (mode == STORE_ADD && link) {
         (*link)->bits |= ITEM_REFERENCED; /* memcached bumps it in the LRU */
+        item_update_atime(*link);
     }
     pthread_mutex_unlock(&sh->lock);
     if (status != STORE_STORED)
@@ -902,7 +1015,7 @@ enum store_status store_write(struct store *s, enum store_mode mode,
         return store_put(s, mode, w, cas_out);
 
     struct concat_request req = { .w = w, .prepend = mode == STORE_PREPEND };
-    enum store_status status = store_update(s, w->key, w->nkey, concat_locked, &req);
+    enum store_status status = store_update(s, w->key, w->nkey, concat_locked, &req, NULL);
     if (status == STORE_STORED && cas_out)
         *cas_out = req.cas;
     return status;
@@ -930,7 +1043,7 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
     struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
     if (link) {
         (*link)->exptime = exptime;
-        (*link)->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+        item_bump(*link);
         notify_changed(s, *link);
     }
     pthread_mutex_unlock(&sh->lock);
@@ -940,13 +1053,97 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
 enum store_status store_delta(struct store *s, const char *key, size_t nkey,
                               bool incr, uint64_t delta, uint64_t *result, uint64_t *cas_out)
 {
-    struct delta_request req = { .incr = incr, .delta = delta };
-    enum store_status status = store_update(s, key, nkey, delta_locked, &req);
+    struct store_delta_meta how = { .incr = incr, .delta = delta };
+    struct delta_request req = { .key = key, .nkey = nkey, .how = &how };
+    enum store_status status = store_update(s, key, nkey, delta_locked, &req, NULL);
     if (status == STORE_DELTA_OK) {
         *result = req.result;
         if (cas_out)
             *cas_out = req.cas;
     }
+    return status;
+}
+
+enum store_status store_delta_meta(struct store *s, const char *key, size_t nkey,
+                                   const struct store_delta_meta *how, uint64_t *result,
+                                   store_meta_fn fn, void *ctx)
+{
+    struct delta_request req = { .key = key, .nkey = nkey, .how = how, .fn = fn, .fn_ctx = ctx };
+    enum store_status status = store_update(s, key, nkey, delta_locked, &req, NULL);
+    if (status == STORE_DELTA_OK)
+        *result = req.result;
+    return status;
+}
+
+struct meta_read_request {
+    const char *key;
+    size_t nkey;
+    const struct store_meta_read *how;
+    store_meta_fn fn;
+    void *ctx;
+};
+
+/* The caller sees the item before this read changes it (fetched, last
+ * access), as memcached's meta get reports them. */
+static enum store_status meta_read_locked(struct store *s, struct shard *sh, uint64_t hash,
+                                          struct item **link, struct reservation *r, void *ctx)
+{
+    struct meta_read_request *req = ctx;
+    struct item *it;
+    bool created = !link;
+    if (link) {
+        it = *link;
+    } else {
+        if (!req->how->vivify)
+            return STORE_NOT_FOUND;
+        it = item_alloc_reserved(s, r, req->key, req->nkey, 0, 0, 0);
+        if (!it)
+            return STORE_NO_MEMORY;
+        shard_link(s, sh, hash, NULL, it);
+    }
+    struct store_meta_change change = tell_meta(s, it, created, true, req->fn, req->ctx);
+    if (req->how->bump && !change.no_bump)
+        item_bump(it);
+    return STORE_STORED;
+}
+
+enum store_lookup store_get_meta(struct store *s, const char *key, size_t nkey,
+                                 const struct store_meta_read *how, store_meta_fn fn, void *ctx)
+{
+    struct meta_read_request req = { key, nkey, how, fn, ctx };
+    bool expired = false;
+    /* A vivify that cannot get memory is a miss, as in memcached. */
+    if (store_update(s, key, nkey, meta_read_locked, &req, &expired) == STORE_STORED)
+        return STORE_HIT;
+    return expired ? STORE_MISS_EXPIRED : STORE_MISS;
+}
+
+enum store_status store_delete_meta(struct store *s, const char *key, size_t nkey,
+                                    const uint64_t *cas, bool invalidate,
+                                    const rel_time_t *new_exptime)
+{
+    uint64_t hash = hash64(key, nkey, s->hash_seed);
+    rel_time_t now = clock_now();
+    struct shard *sh = shard_lock(s, hash, now);
+    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
+    enum store_status status = STORE_NOT_FOUND;
+    if (link && cas && *cas != item_cas(s, *link)) {
+        status = STORE_EXISTS;
+    } else if (link && invalidate) {
+        /* Stale with a new CAS; the next reader may win the recache again. */
+        struct item *it = *link;
+        if (new_exptime)
+            it->exptime = *new_exptime;
+        it->stale = 1;
+        it->win_token_sent = 0;
+        item_new_cas(s, it);
+        notify_changed(s, it);
+        status = STORE_INVALIDATED;
+    } else if (link) {
+        shard_drop(s, sh, link, DROP_REMOVED);
+        status = STORE_DELETED;
+    }
+    pthread_mutex_unlock(&sh->lock);
     return status;
 }
 
@@ -1013,7 +1210,7 @@ void store_mark_used(struct store *s, const char *key, size_t nkey)
     struct shard *sh = shard_lock(s, hash, now);
     struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
     if (link)
-        (*link)->bits |= ITEM_REFERENCED | ITEM_FETCHED;
+        item_bump(*link);
     pthread_mutex_unlock(&sh->lock);
 }
 

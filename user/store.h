@@ -37,6 +37,11 @@ struct item_view {
     uint32_t flags;          /* the client's 32-bit flags */
     uint64_t cas;            /* 0 when CAS is off */
     rel_time_t exptime;      /* 0 = never */
+    rel_time_t last_access;  /* memcached's item time: stored, or read a second time */
+    bool fetched;            /* read since it was stored */
+    bool key_binary;         /* stored under a key the client sent base64-encoded */
+    bool stale;              /* invalidated: still readable, but marked stale */
+    bool win_token_sent;     /* a reader was told it won the right to recache it */
 };
 
 typedef void (*store_view_fn)(void *ctx, const struct item_view *item);
@@ -56,6 +61,7 @@ enum store_status {
     STORE_NO_MEMORY,    /* over the limit and eviction is off, or malloc failed */
     STORE_NON_NUMERIC,  /* incr/decr on a value that is not a decimal number */
     STORE_DELTA_OK,     /* incr/decr done */
+    STORE_INVALIDATED,  /* marked stale instead of deleted */
 };
 
 enum store_lookup {
@@ -71,7 +77,12 @@ struct store_write {
     size_t nvalue;
     uint32_t flags;
     rel_time_t exptime;
-    uint64_t cas;            /* compared for STORE_CAS; 0 otherwise */
+    uint64_t cas;            /* compared for STORE_CAS, and for append/prepend
+                                when not 0; 0 otherwise */
+    bool key_binary;         /* remembered with the item (item_view.key_binary) */
+    bool invalidate;         /* STORE_CAS: a CAS older than the item's stores the
+                                value as stale, keeping the item's expiry and
+                                win token (memcached's meta set with I) */
 };
 
 struct store_stats {
@@ -167,13 +178,65 @@ bool store_item_size_ok(const struct store *store, size_t nkey, uint32_t flags, 
  * shared. Without one the store calls nothing. */
 void store_set_observer(struct store *store, const struct store_observer *observer);
 
-/* Marks a live item used (for CLOCK, and as fetched for evicted_unfetched)
- * without counting a read or changing it: for items the XDP fast path
- * served. Nothing when the key is missing; an expired item is dropped, as
+/* Marks a live item used (for CLOCK, as fetched for evicted_unfetched and
+ * the meta `h` flag, and its last_access) as a read would, without counting
+ * a read or changing its value: for items the XDP fast path served. Nothing when the key is missing; an expired item is dropped, as
  * by any access (and `removed` is called). */
 void store_mark_used(struct store *store, const char *key, size_t nkey);
 
 void store_get_stats(struct store *store, struct store_stats *out);
+
+/* ---- for memcached's meta commands ---------------------------------------- */
+
+/* What a meta read or arithmetic changes on its item, as the caller's
+ * callback decides under the shard lock. */
+struct store_meta_change {
+    bool set_exptime;
+    rel_time_t exptime;
+    bool win_token;          /* a reader is being told it won the recache */
+    bool no_bump;            /* the request failed midway: not counted as a read */
+};
+
+/* Called under the shard lock with the item as it was before this access
+ * (after it, for arithmetic); created: the item was just made because it
+ * was missing. Must be quick and must not call back into the store. */
+typedef void (*store_meta_fn)(void *ctx, const struct item_view *item, bool created,
+                              struct store_meta_change *change);
+
+struct store_meta_read {
+    bool vivify;             /* on a miss, create an empty item (flags 0, no expiry) */
+    bool bump;               /* count as a read for CLOCK, fetched and last_access */
+};
+
+/* A read that may create the item and change its expiry and win token:
+ * STORE_HIT (fn was called), or a miss. The observer hears of any change. */
+enum store_lookup store_get_meta(struct store *store, const char *key, size_t nkey,
+                                 const struct store_meta_read *how, store_meta_fn fn,
+                                 void *ctx);
+
+/* Delete, or with invalidate mark stale instead: new CAS, expiry set when
+ * new_exptime is not NULL, win token cleared. cas, when not NULL, must
+ * match, 0 included: STORE_EXISTS otherwise. STORE_DELETED,
+ * STORE_INVALIDATED, STORE_NOT_FOUND. */
+enum store_status store_delete_meta(struct store *store, const char *key, size_t nkey,
+                                    const uint64_t *cas, bool invalidate,
+                                    const rel_time_t *new_exptime);
+
+struct store_delta_meta {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas;            /* when not 0, must match: STORE_EXISTS otherwise */
+    bool vivify;             /* a missing key is created holding `initial` */
+    uint64_t initial;
+};
+
+/* incr/decr as store_delta, then fn with the result item (created when
+ * vivified). change->exptime applies only to an item changed in place or
+ * created: memcached applies it to the item it holds, which is the old one
+ * when the number grew. *result is the new number. */
+enum store_status store_delta_meta(struct store *store, const char *key, size_t nkey,
+                                   const struct store_delta_meta *req, uint64_t *result,
+                                   store_meta_fn fn, void *ctx);
 
 /* Walks all items and reports the count per allocation size class (stats sizes). */
 void store_size_histogram(struct store *store, store_size_fn fn, void *ctx);

@@ -181,6 +181,9 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     char fields[PROTO_TEXT_VALUE_FIELDS_MAX], cas[PROTO_TEXT_VALUE_FIELDS_MAX];
     if (item->nkey == 0 || item->nkey > XDP_KEY_MAX || item->nvalue > m->max_value)
         return false;
+    /* A meta get of it answers W, X or Z, which the fast path cannot. */
+    if (item->stale || item->win_token_sent)
+        return false;
     size_t nfields = proto_text_value_fields(fields, item->flags, item->nvalue);
     size_t ncas = proto_text_cas_field(cas, item->cas);
     size_t head = XDP_VALUE_PREFIX_LEN + item->nkey + nfields;

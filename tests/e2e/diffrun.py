@@ -11,17 +11,24 @@ Request bytes may hold templates, filled in separately for each server from
 that server's own earlier replies:
   {cas:KEY}      the CAS number of the last "VALUE KEY flags bytes CAS" line
   {cas:KEY:+N}   the same plus N (or :-N, minus N)
+  {mcas:KEY}     the CAS (c<N>) of the last meta reply line that returned kKEY
   {now:+N}       the current Unix time plus N (or :-N)
+  {bcas:N}       binary protocol: the 8-byte CAS field of reply packet number N
+                 (from 0), {bcas:N:+1} that plus one
 
-Replies are normalised before comparison: CAS numbers become #1, #2, ... in
+Replies are normalised before comparison: CAS numbers (in VALUE lines, the
+c<N> flag of meta HD/VA lines, cas=<N> of me) become #1, #2, ... in
 order of first appearance (0 stays 0), and the text after "VERSION " becomes
-<version>. Everything else must be byte-identical, including whether and
-after which step the server closed the connection.
+<version>. Streams with protocol="binary" are read as binary reply packets:
+a non-zero CAS field becomes <#1>, <#2>, ..., a VERSION packet's body length
+and body <len> and <version>. Everything else must be byte-identical,
+including whether and after which step the server closed the connection.
 """
 
 import re
 import select
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +53,7 @@ class Stream:
     transport: str = "tcp"          # "tcp" or "udp"
     args: tuple = ()                # extra server arguments
     note: str = ""
+    protocol: str = "text"          # "text" or "binary": how replies are normalised
 
     def request_bytes(self):
         return b"".join(s.data for s in self.steps)
@@ -60,7 +68,7 @@ class Result:
     problems: list = field(default_factory=list)   # server died, sanitizer report, ...
 
 
-_TEMPLATE = re.compile(rb"\{(cas|now):([^}:]*)(?::([+-]\d+))?\}")
+_TEMPLATE = re.compile(rb"\{(cas|mcas|now|bcas):([^}:]*)(?::([+-]\d+))?\}")
 
 
 class TemplateError(Exception):
@@ -77,7 +85,12 @@ def fill_templates(data, replies):
         kind, arg, off = m.group(1), m.group(2), int(m.group(3) or b"0")
         if kind == b"now":
             return b"%d" % (int(time.time()) + int(arg or b"0") + off)
-        cas = last_cas(replies, arg)
+        if kind == b"bcas":     # binary: 8 bytes, the CAS of reply packet number arg
+            cases = binary_cases(replies)
+            if int(arg) >= len(cases):
+                raise TemplateError(f"no binary reply {arg} seen yet")
+            return struct.pack(">Q", (cases[int(arg)] + off) % (1 << 64))
+        cas = last_meta_cas(replies, arg) if kind == b"mcas" else last_cas(replies, arg)
         if cas is None:
             raise TemplateError(f"no CAS seen yet for key {arg!r}")
         return b"%d" % (cas + off)
@@ -102,7 +115,34 @@ def value_lines(buf):
                 nxt = eol + 1 + int(toks[3]) + 2
         elif line.startswith(b"VERSION "):
             yield "VERSION", pos, pos + len(line), None
+        elif line == b"HD" or line.startswith((b"HD ", b"VA ", b"ME ")):
+            toks = line.split(b" ")
+            yield "META", pos, pos + len(line), toks
+            if toks[0] == b"VA" and toks[1].isdigit():
+                nxt = eol + 1 + int(toks[1]) + 2
         pos = nxt
+
+
+def meta_cas_spans(start, toks):
+    """(start, end) of each CAS number in a meta reply line: the c<N> return
+    flag of HD/VA lines, cas=<N> of an ME line."""
+    prefix = b"cas=" if toks[0] == b"ME" else b"c"
+    spans, pos = [], start
+    for i, tok in enumerate(toks):
+        if i > 0 and tok.startswith(prefix) and tok[len(prefix):].isdigit():
+            spans.append((pos + len(prefix), pos + len(tok)))
+        pos += len(tok) + 1
+    return spans
+
+
+def last_meta_cas(buf, key):
+    """{mcas:KEY}: the c<N> of the last HD/VA line that also returned kKEY."""
+    cas = None
+    for kind, start, _e, toks in value_lines(buf):
+        if kind == "META" and b"k" + key in toks[1:]:
+            for s, e in meta_cas_spans(start, toks):
+                cas = int(buf[s:e])
+    return cas
 
 
 def last_cas(buf, key):
@@ -113,16 +153,54 @@ def last_cas(buf, key):
     return cas
 
 
-def normalise(pieces):
+def binary_packets(buf):
+    """Yields (start, opcode, status, bodylen, cas) for every whole binary
+    response packet at the front of buf, stopping at anything else."""
+    pos = 0
+    while len(buf) - pos >= 24 and buf[pos] == 0x81:
+        status, bodylen, _opaque, cas = struct.unpack_from(">HIIQ", buf, pos + 6)
+        yield pos, buf[pos + 1], status, bodylen, cas
+        pos += 24 + bodylen
+
+
+def binary_cases(buf):
+    """The CAS field of every binary reply packet in buf, in order."""
+    return [cas for _p, _o, _s, _b, cas in binary_packets(buf)]
+
+
+def binary_edits(buf):
+    """Binary replies: a non-zero CAS field becomes <#N> by first appearance,
+    and a successful VERSION packet's bodylen and body become <version>."""
+    edits, casmap = [], {}
+    for pos, opcode, status, bodylen, cas in binary_packets(buf):
+        if opcode == 0x0b and status == 0:
+            edits.append((pos + 8, pos + 12, b"<len>"))
+        if cas:
+            casmap.setdefault(cas, b"<#%d>" % (len(casmap) + 1))
+            edits.append((pos + 16, pos + 24, casmap[cas]))
+        if opcode == 0x0b and status == 0:
+            edits.append((pos + 24, pos + 24 + bodylen, b"<version>"))
+    return edits
+
+
+def normalise(pieces, protocol="text"):
     """pieces: list of bytes forming one reply stream. Returns the list with
     CAS numbers and version text normalised (edits are applied within the
     piece in which the line starts)."""
     buf = b"".join(pieces)
+    if protocol == "binary" and buf[:1] == b"\x81":   # else a text connection
+        return _apply_edits(pieces, buf, binary_edits(buf))
     edits = []      # (start, end, replacement)
     casmap = {}
     for kind, start, end, toks in value_lines(buf):
         if kind == "VERSION":
             edits.append((start + len(b"VERSION "), end, b"<version>"))
+        elif kind == "META":
+            for s, e in meta_cas_spans(start, toks):
+                cas = buf[s:e]
+                if cas != b"0":
+                    casmap.setdefault(cas, b"#%d" % (len(casmap) + 1))
+                    edits.append((s, e, casmap[cas]))
         elif len(toks) == 5:
             cas = toks[4]
             if cas != b"0":
@@ -130,6 +208,10 @@ def normalise(pieces):
                     casmap[cas] = b"#%d" % (len(casmap) + 1)
                 cas_start = end - len(cas)
                 edits.append((cas_start, end, casmap[cas]))
+    return _apply_edits(pieces, buf, edits)
+
+
+def _apply_edits(pieces, buf, edits):
     if not edits:
         return list(pieces)
     out, pos, ei, cur = [], 0, 0, 0
@@ -330,11 +412,11 @@ def normalised_view(stream, res):
     if stream.transport == "udp":
         # Normalise the payloads of all datagrams as one stream, keep headers.
         flat = [g for seg in res.segments for g in seg]
-        norm = normalise([g[8:] for g in flat])
+        norm = normalise([g[8:] for g in flat], stream.protocol)
         it = iter(g[:8] + p for g, p in zip(flat, norm))
         segs = tuple(tuple(next(it) for _ in seg) for seg in res.segments)
         return segs, False, -1
-    return tuple(normalise(res.segments)), res.closed, res.closed_at
+    return tuple(normalise(res.segments, stream.protocol)), res.closed, res.closed_at
 
 
 _RUN = re.compile(rb"(.)\1{31,}", re.S)

@@ -121,10 +121,10 @@ static struct store_stats stats_of(struct store *s)
 }
 
 /* What store.c accounts per item with flags 0 and a short value: glibc's
- * chunk for a 16-byte header, the CAS when on, the key and the value. */
+ * chunk for a 20-byte header, the CAS when on, the key and the value. */
 static size_t expected_chunk(bool use_cas, size_t nkey, size_t nvalue)
 {
-    size_t request = 16 + (use_cas ? 8 : 0) + nkey + nvalue;
+    size_t request = 20 + (use_cas ? 8 : 0) + nkey + nvalue;
     size_t chunk = (request + 8 + 15) & ~(size_t)15;
     return chunk < 32 ? 32 : chunk;
 }
@@ -247,7 +247,7 @@ static void test_append_prepend(void **state)
     assert_int_equal(f.exptime, exptime);  /* ... and expiry are kept */
     assert_true(f.cas > cas_out);
     assert_int_equal(stats_of(s).curr_items, 1);
-    assert_int_equal(stats_of(s).bytes, 64); /* 16 + 8 + 4 of flags + 1 + 13 = 42 -> 64 */
+    assert_int_equal(stats_of(s).bytes, 64); /* 20 + 8 + 4 of flags + 1 + 13 = 46 -> 64 */
     store_destroy(s);
 }
 
@@ -356,7 +356,7 @@ static void test_cas_on(void **state)
     assert_int_equal(store_delta(s, "n", 1, true, 100, &result, &cas), STORE_DELTA_OK);
     assert_true(cas > prev);
     assert_int_equal(cas, cas_of(s, "n"));
-    assert_int_equal(stats_of(s).item_header_bytes, 24);
+    assert_int_equal(stats_of(s).item_header_bytes, 28);
     store_destroy(s);
 }
 
@@ -378,13 +378,13 @@ static void test_cas_off(void **state)
     assert_int_equal(cas, 0);
     assert_value(s, "k", "2");
 
-    /* -C saves the 8-byte CAS: here 16 + 3 + 5 = 24 bytes fit a 32-byte
-     * chunk, where 32 with the CAS need 48. */
-    assert_int_equal(stats_of(s).item_header_bytes, 16);
+    /* -C saves the 8-byte CAS: here 20 + 1 + 1 = 22 bytes fit a 32-byte
+     * chunk, where 30 with the CAS need 48. */
+    assert_int_equal(stats_of(s).item_header_bytes, 20);
     struct store *with_cas = new_store(true);
     assert_int_equal(store_delete(s, "k", 1), STORE_DELETED);
-    assert_int_equal(set(s, "key", "01234"), STORE_STORED);
-    assert_int_equal(set(with_cas, "key", "01234"), STORE_STORED);
+    assert_int_equal(set(s, "k", "1"), STORE_STORED);
+    assert_int_equal(set(with_cas, "k", "1"), STORE_STORED);
     assert_int_equal(stats_of(s).bytes, 32);
     assert_int_equal(stats_of(with_cas).bytes, 48);
     store_destroy(with_cas);
@@ -406,23 +406,23 @@ static size_t bytes_of_one(bool use_cas, const char *key, size_t nvalue, uint32_
 }
 
 /* The item layout, in glibc chunks (request + 8, rounded up to 16): a
- * 16-byte header, 8 bytes of CAS when on, 4 of flags only when non-zero, 4
+ * 20-byte header, 8 bytes of CAS when on, 4 of flags only when non-zero, 4
  * of value length only from 1 MiB on. The numbers are the workloads' items
  * (docs/store.md) and the edges of each optional word. */
 static void test_item_layout_accounting(void **state)
 {
     (void)state;
-    assert_int_equal(bytes_of_one(true, "k001", 256, 0), 304);  /* W3: 284 -> 304 */
-    assert_int_equal(bytes_of_one(false, "k001", 256, 0), 288); /* 276 -> 288 */
-    assert_int_equal(bytes_of_one(true, "key00001", 8, 0), 48); /* W1: 40 -> 48 */
-    assert_int_equal(bytes_of_one(false, "key00001", 8, 0), 48);
-    assert_int_equal(bytes_of_one(false, "k", 7, 0), 32);       /* 24 -> 32 */
-    assert_int_equal(bytes_of_one(false, "k", 7, 1), 48);       /* 28 -> 48 */
-    assert_int_equal(bytes_of_one(true, "k", MB - 1, 0), MB + 32);     /* MB + 24 -> MB + 32 */
-    assert_int_equal(bytes_of_one(true, "k", MB, 0), MB + 48);         /* MB + 29 -> MB + 48 */
-    assert_int_equal(bytes_of_one(false, "k0001", MB - 1, 0), MB + 32); /* MB + 20 -> MB + 32 */
-    assert_int_equal(bytes_of_one(false, "k0001", MB, 0), MB + 48);    /* MB + 25 -> MB + 48 */
-    assert_int_equal(bytes_of_one(false, "k", MB + 7, 9), MB + 48);    /* MB + 32 -> MB + 48 */
+    assert_int_equal(bytes_of_one(true, "k001", 256, 0), 304);  /* W3: 288 -> 304 */
+    assert_int_equal(bytes_of_one(false, "k001", 256, 0), 288); /* 280 -> 288 */
+    assert_int_equal(bytes_of_one(true, "key00001", 8, 0), 64); /* W1: 44 -> 64 */
+    assert_int_equal(bytes_of_one(false, "key00001", 8, 0), 48); /* 36 -> 48 */
+    assert_int_equal(bytes_of_one(false, "k", 3, 0), 32);       /* 24 -> 32 */
+    assert_int_equal(bytes_of_one(false, "k", 3, 1), 48);       /* 28 -> 48 */
+    assert_int_equal(bytes_of_one(true, "k", MB - 1, 0), MB + 48);     /* MB + 28 -> MB + 48 */
+    assert_int_equal(bytes_of_one(true, "k", MB, 0), MB + 48);         /* MB + 33 -> MB + 48 */
+    assert_int_equal(bytes_of_one(false, "k0001", MB - 1, 0), MB + 32); /* MB + 24 -> MB + 32 */
+    assert_int_equal(bytes_of_one(false, "k0001", MB, 0), MB + 48);    /* MB + 29 -> MB + 48 */
+    assert_int_equal(bytes_of_one(false, "k", MB + 7, 9), MB + 48);    /* MB + 36 -> MB + 48 */
 }
 
 /* What a reader saw of an item too large to copy: its fields, and whether
@@ -1335,8 +1335,8 @@ static void measure_overhead(bool use_cas, size_t expected_accounted)
 static void test_overhead(void **state)
 {
     (void)state;
-    measure_overhead(false, 32); /* 16 + 16 = 32 bytes -> 48-byte chunk */
-    measure_overhead(true, 32);  /* 40 bytes -> 48-byte chunk */
+    measure_overhead(false, 32); /* 20 + 16 = 36 bytes -> 48-byte chunk */
+    measure_overhead(true, 48);  /* 44 bytes -> 64-byte chunk */
 }
 
 /* ---- the observer ------------------------------------------------------- */
@@ -2162,6 +2162,248 @@ static void test_clock_rel_to_mono_ns(void **state)
     }
 }
 
+/* ---- meta operations ------------------------------------------------------ */
+
+/* What a meta callback saw, and what it asks the store to change. */
+struct meta_probe {
+    struct item_view seen;   /* key and value pointers are stale after the call */
+    bool created;
+    int calls;
+    struct store_meta_change want;
+};
+
+static void probe_item(void *ctx, const struct item_view *item, bool created,
+                       struct store_meta_change *change)
+{
+    struct meta_probe *p = ctx;
+    p->seen = *item;
+    p->created = created;
+    p->calls++;
+    *change = p->want;
+}
+
+static enum store_lookup meta_get(struct store *s, const char *key, bool vivify, bool bump,
+                                  struct meta_probe *p)
+{
+    struct store_meta_read how = { .vivify = vivify, .bump = bump };
+    return store_get_meta(s, key, strlen(key), &how, probe_item, p);
+}
+
+/* The item as the store now holds it (through a read that changes nothing). */
+static struct item_view peek(struct store *s, const char *key)
+{
+    struct meta_probe p = { 0 };
+    assert_int_equal(meta_get(s, key, false, false, &p), STORE_HIT);
+    return p.seen;
+}
+
+/* Fetched is reported as it was before the read; u (no bump) leaves it. */
+static void test_meta_get_fetched_and_bump(void **state)
+{
+    (void)state;
+    struct store *s = new_store(true);
+    struct meta_probe p = { 0 };
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_MISS);
+    assert_int_equal(p.calls, 0);
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    assert_int_equal(meta_get(s, "k", false, false, &p), STORE_HIT);
+    assert_false(p.seen.fetched);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    assert_false(p.seen.fetched);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    assert_true(p.seen.fetched);
+    assert_false(p.created);
+    assert_int_equal(p.seen.last_access, clock_now());
+    store_destroy(s);
+}
+
+/* The access time moves on the second read only (memcached's ITEM_ACTIVE),
+ * and on an add that finds the key; XDP hits (store_mark_used) count. */
+static void test_meta_last_access(void **state)
+{
+    (void)state;
+    struct store *s = new_store(true);
+    struct meta_probe p = { 0 };
+    rel_time_t stored = clock_now();
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    clock_advance_for_tests(10);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    assert_int_equal(peek(s, "k").last_access, stored);   /* first read: fetched only */
+    store_mark_used(s, "k", 1);                          /* second: moves it */
+    assert_int_equal(peek(s, "k").last_access, stored + 10);
+    clock_advance_for_tests(5);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    assert_int_equal(p.seen.last_access, stored + 10);  /* active: stays */
+    assert_int_equal(put(s, STORE_ADD, "k", "x", 0, 0, 0, NULL), STORE_NOT_STORED);
+    assert_int_equal(peek(s, "k").last_access, stored + 15);
+    store_mark_used(s, "fresh", 5);
+    assert_int_equal(set(s, "m", "v"), STORE_STORED);
+    store_mark_used(s, "m", 1);
+    assert_true(peek(s, "m").fetched);
+    store_destroy(s);
+}
+
+/* Vivify creates an empty item (flags 0, no expiry) and the change applies;
+ * a win token is remembered and reported to the next reader. */
+static void test_meta_get_vivify_and_change(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    struct meta_probe p = { .want = { .set_exptime = true, .exptime = clock_now() + 30,
+                                      .win_token = true } };
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_MISS);
+    assert_int_equal(meta_get(s, "k", true, true, &p), STORE_HIT);
+    assert_true(p.created);
+    assert_int_equal(p.seen.nvalue, 0);
+    assert_int_equal(p.seen.exptime, 0);
+    assert_false(p.seen.win_token_sent);
+    expect_changed(&r, "k", "", 0, 0);
+    expect_changed(&r, "k", "", 0, clock_now() + 30);
+    expect_none(&r);
+    p.want = (struct store_meta_change){ 0 };
+    assert_int_equal(meta_get(s, "k", true, true, &p), STORE_HIT);
+    assert_false(p.created);
+    assert_true(p.seen.win_token_sent);
+    assert_int_equal(p.seen.exptime, clock_now() + 30);
+    expect_none(&r);                                     /* nothing changed */
+    assert_int_equal(stats_of(s).curr_items, 1);
+    store_destroy(s);
+}
+
+/* An expired item is a miss that says so, for get_expired. */
+static void test_meta_get_expired(void **state)
+{
+    (void)state;
+    struct store *s = new_store(true);
+    struct meta_probe p = { 0 };
+    assert_int_equal(put(s, STORE_SET, "k", "v", 0, clock_now() + 1, 0, NULL), STORE_STORED);
+    clock_advance_for_tests(2);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_MISS_EXPIRED);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_MISS);
+    store_destroy(s);
+}
+
+/* md: CAS compare (0 included), delete, invalidate: stale, new CAS, expiry,
+ * win token cleared; the observer hears of the stale item. */
+static void test_meta_delete(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct store *s = observed(&r);
+    uint64_t zero = 0, wrong;
+    assert_int_equal(store_delete_meta(s, "k", 1, NULL, false, NULL), STORE_NOT_FOUND);
+    assert_int_equal(set(s, "k", "v"), STORE_STORED);
+    uint64_t cas = cas_of(s, "k");
+    wrong = cas + 1;
+    assert_int_equal(store_delete_meta(s, "k", 1, &zero, false, NULL), STORE_EXISTS);
+    assert_int_equal(store_delete_meta(s, "k", 1, &wrong, true, NULL), STORE_EXISTS);
+    struct meta_probe p = { .want = { .win_token = true } };
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    skip_events(&r);
+    rel_time_t later = clock_now() + 300;
+    assert_int_equal(store_delete_meta(s, "k", 1, &cas, true, &later), STORE_INVALIDATED);
+    struct item_view v = peek(s, "k");
+    assert_true(v.stale);
+    assert_false(v.win_token_sent);
+    assert_true(v.cas > cas);
+    assert_int_equal(v.exptime, later);
+    expect_changed(&r, "k", "v", 0, later);
+    expect_none(&r);
+    assert_int_equal(store_delete_meta(s, "k", 1, NULL, false, NULL), STORE_DELETED);
+    expect_removed(&r, "k");
+    assert_missing(s, "k");
+    store_destroy(s);
+}
+
+static enum store_status meta_delta(struct store *s, const char *key,
+                                    const struct store_delta_meta *how, uint64_t *result,
+                                    struct meta_probe *p)
+{
+    return store_delta_meta(s, key, strlen(key), how, result, probe_item, p);
+}
+
+/* ma: vivify with the initial value; CAS check after the empty-value check
+ * and before the number; an expiry applies in place, not when the item grew. */
+static void test_meta_delta(void **state)
+{
+    (void)state;
+    struct store *s = new_store(true);
+    struct meta_probe p = { .want = { .set_exptime = true, .exptime = clock_now() + 50 } };
+    struct store_delta_meta how = { .incr = true, .delta = 1 };
+    uint64_t result = 0;
+    assert_int_equal(meta_delta(s, "n", &how, &result, &p), STORE_NOT_FOUND);
+    how.vivify = true;
+    how.initial = 42;
+    assert_int_equal(meta_delta(s, "n", &how, &result, &p), STORE_DELTA_OK);
+    assert_true(p.created);
+    assert_int_equal(result, 42);
+    assert_value(s, "n", "42");
+    assert_int_equal(peek(s, "n").exptime, clock_now() + 50);
+    p.want.exptime = clock_now() + 60;
+    assert_int_equal(meta_delta(s, "n", &how, &result, &p), STORE_DELTA_OK); /* in place */
+    assert_false(p.created);
+    assert_int_equal(result, 43);
+    assert_int_equal(peek(s, "n").exptime, clock_now() + 60);
+    how.delta = 100;
+    p.want.exptime = clock_now() + 70;
+    assert_int_equal(meta_delta(s, "n", &how, &result, &p), STORE_DELTA_OK); /* grows */
+    assert_int_equal(result, 143);
+    assert_int_equal(peek(s, "n").exptime, clock_now() + 60);
+    how.cas = peek(s, "n").cas + 1;
+    assert_int_equal(meta_delta(s, "n", &how, &result, &p), STORE_EXISTS);
+    assert_int_equal(put(s, STORE_SET, "e", "", 0, 0, 0, NULL), STORE_STORED);
+    assert_int_equal(meta_delta(s, "e", &how, &result, &p), STORE_NON_NUMERIC);
+    assert_int_equal(set(s, "x", "abc"), STORE_STORED);
+    assert_int_equal(meta_delta(s, "x", &how, &result, &p), STORE_EXISTS);
+    how.cas = 0;
+    assert_int_equal(meta_delta(s, "x", &how, &result, &p), STORE_NON_NUMERIC);
+    store_destroy(s);
+}
+
+/* ms with I: a CAS older than the item's stores the value stale, under the
+ * old expiry and win token; a newer one is EXISTS. append/prepend compare
+ * a non-zero CAS. The key_binary mark is kept with the item. */
+static void test_meta_write_stale_and_concat_cas(void **state)
+{
+    (void)state;
+    struct store *s = new_store(true);
+    rel_time_t exptime = clock_now() + 100;
+    struct store_write w = { .key = "k", .nkey = 1, .value = "v1", .nvalue = 2, .exptime = exptime,
+                             .key_binary = true };
+    assert_int_equal(store_write(s, STORE_SET, &w, NULL), STORE_STORED);
+    assert_true(peek(s, "k").key_binary);
+    uint64_t old = peek(s, "k").cas;
+    struct meta_probe p = { .want = { .win_token = true } };
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);
+    assert_int_equal(store_delete_meta(s, "k", 1, NULL, true, NULL), STORE_INVALIDATED);
+    assert_int_equal(meta_get(s, "k", false, true, &p), STORE_HIT);   /* takes the token */
+    w = (struct store_write){ .key = "k", .nkey = 1, .value = "v2", .nvalue = 2, .cas = old,
+                              .invalidate = true };
+    assert_int_equal(store_write(s, STORE_CAS, &w, NULL), STORE_STORED);
+    struct item_view v = peek(s, "k");
+    assert_true(v.stale);
+    assert_true(v.win_token_sent);
+    assert_false(v.key_binary);
+    assert_int_equal(v.exptime, exptime);
+    assert_value(s, "k", "v2");
+    w.cas = peek(s, "k").cas + 1;
+    assert_int_equal(store_write(s, STORE_CAS, &w, NULL), STORE_EXISTS);
+    w.invalidate = false;
+    w.cas = old;
+    assert_int_equal(store_write(s, STORE_CAS, &w, NULL), STORE_EXISTS);
+    /* A plain set starts fresh. */
+    assert_int_equal(set(s, "k", "v3"), STORE_STORED);
+    assert_false(peek(s, "k").stale);
+    assert_false(peek(s, "k").win_token_sent);
+    uint64_t cas = peek(s, "k").cas;
+    assert_int_equal(put(s, STORE_APPEND, "k", "x", 0, 0, cas + 1, NULL), STORE_EXISTS);
+    assert_int_equal(put(s, STORE_APPEND, "k", "x", 0, 0, cas, NULL), STORE_STORED);
+    assert_int_equal(put(s, STORE_PREPEND, "k", "y", 0, 0, 0, NULL), STORE_STORED);
+    assert_value(s, "k", "yv3x");
+    store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2215,6 +2457,13 @@ int main(void)
         cmocka_unit_test(test_mark_used_is_quiet),
         cmocka_unit_test(test_mark_used_keeps_item),
         cmocka_unit_test(test_clock_rel_to_mono_ns),
+        cmocka_unit_test(test_meta_get_fetched_and_bump),
+        cmocka_unit_test(test_meta_last_access),
+        cmocka_unit_test(test_meta_get_vivify_and_change),
+        cmocka_unit_test(test_meta_get_expired),
+        cmocka_unit_test(test_meta_delete),
+        cmocka_unit_test(test_meta_delta),
+        cmocka_unit_test(test_meta_write_stale_and_concat_cas),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,25 @@
+/* proto_meta.h - memcached 1.6's meta commands (mg ms md ma mn me), run by
+ * the text protocol, which hands over every two-letter command starting
+ * with m. Replies, error strings and the order of checks are memcached
+ * 1.6.18's. Knows nothing of sockets. */
+#ifndef XDPCACHED_PROTO_META_H
+#define XDPCACHED_PROTO_META_H
+
+#include "proto_text_internal.h"
+
+/* Runs the tokenized meta command in r (tokens[0] is its two-letter name).
+ * ms leaves the connection waiting for its data block (pc->pending, with
+ * pending.meta set) or swallowing it after an error. */
+void proto_meta_run(struct text_request *r);
+
+/* The data block of a pending ms is in data[0, nvalue + 2) and ends in
+ * CRLF: store it and answer. */
+void proto_meta_finish_set(struct text_request *r, const char *data);
+
+/* memcached's base64 as meta keys use it. decode: in place; false when
+ * memcached refuses the text (its length becomes 0). encode: out must hold
+ * 4 * ((n + 2) / 3) bytes; returns the length written. */
+bool proto_meta_base64_decode(char *text, size_t *len);
+size_t proto_meta_base64_encode(const char *bytes, size_t n, char *out);
+
+#endif
