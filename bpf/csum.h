@@ -24,15 +24,21 @@
 #define END_SUM (MEM_WORD('E', 'N') + MEM_WORD('D', '\r') + MEM_WORD('\n', 0))
 _Static_assert(END_SUM <= 0xffff, "a 16-bit sum, swapped as one at an odd offset");
 
-/* Folds a sum of up to 64 bits to 16 and complements it. */
-static __always_inline __u16 csum_fold(__u64 sum)
+/* Folds a sum of up to 64 bits to 16. */
+static __always_inline __u32 csum_fold16(__u64 sum)
 {
     sum = (sum & 0xffffffff) + (sum >> 32);
     sum = (sum & 0xffffffff) + (sum >> 32);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    return (__u16)~sum;
+    return (__u32)sum;
+}
+
+/* Folds a sum of up to 64 bits to 16 and complements it. */
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+    return (__u16)~csum_fold16(sum);
 }
 
 /* The IPv4 header checksum of ip (20 bytes, check field zero). */

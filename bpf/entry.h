@@ -167,6 +167,32 @@ race:
     return ENTRY_PASS;
 }
 
+/* Is the matched entry still to be served? Else false, with sv->reason
+ * set. Most items never expire: no clock read for them. */
+static __always_inline bool entry_live(struct serve *sv, const struct entry_view *v)
+{
+    if (v->expire_ns == XDP_NEVER_EXPIRES)
+        return true;
+    if (!sv->now)
+        sv->now = bpf_ktime_get_ns();
+    if (v->expire_ns > sv->now)
+        return true;
+    sv->reason = PASS_pass_expired;
+    return false;
+}
+
+/* Did no writer come by since match_entry() read seq? Else false, with
+ * sv->reason set. Called after everything taken from the entry is copied. */
+static __always_inline bool entry_unchanged(struct serve *sv, const struct xdp_cache_entry *e,
+                                            const struct entry_view *v)
+{
+    compiler_barrier();
+    if (*(volatile const __u32 *)&e->seq == v->seq)
+        return true;
+    sv->reason = PASS_pass_race;
+    return false;
+}
+
 /* Appends the matched entry's reply text and advances sv->len, unless it
  * has expired, does not fit, or a writer came by since match_entry() read
  * seq: then false, with sv->reason set. */
@@ -175,15 +201,8 @@ static __always_inline bool serve_entry(struct serve *sv, const struct xdp_cache
 {
     __u32 skip, n, at, sum;
 
-    /* Most items never expire: no clock read for them. */
-    if (v->expire_ns != XDP_NEVER_EXPIRES) {
-        if (!sv->now)
-            sv->now = bpf_ktime_get_ns();
-        if (v->expire_ns <= sv->now) {
-            sv->reason = PASS_pass_expired;
-            return false;
-        }
-    }
+    if (!entry_live(sv, v))
+        return false;
     /* A get skips the cas field; a gets copies the text whole. */
     skip = sv->with_cas ? 0 : v->cas_len;
     n = v->text_len - skip;
@@ -195,12 +214,8 @@ static __always_inline bool serve_entry(struct serve *sv, const struct xdp_cache
     copy_text(sv->s, at, e, 0, v->head_len);
     copy_text(sv->s, at + v->head_len, e, v->head_len + skip, v->text_len - v->head_len - skip);
     sum = sv->with_cas ? e->gets_sum : e->get_sum;
-
-    compiler_barrier();
-    if (*(volatile const __u32 *)&e->seq != v->seq) {
-        sv->reason = PASS_pass_race;
+    if (!entry_unchanged(sv, e, v))
         return false;
-    }
     sv->sum += csum_at(sum, at);
     sv->len += n;
     return true;
@@ -231,32 +246,45 @@ static __always_inline void touch_hits(__u32 index)
         (void)*(volatile __u32 *)hits_of;
 }
 
-/* Serves key number i of the request from its bucket; returns 1 (stop)
- * when the request must go up, with sv->reason set. The entry is served
- * after the search, so that the verifier checks the copy once, not once
- * per way. */
+/* Searches key k's bucket. Returns its entry, with *index its place in the
+ * map and *v what match_entry() read of it; else NULL with sv->reason set
+ * (PASS_misses: not in the map). The caller serves the entry after the
+ * search, so that the verifier checks the copy once, not once per way. */
+static __always_inline struct xdp_cache_entry *find_entry(struct serve *sv,
+                                                          const struct key_ref *k,
+                                                          __u32 *index, struct entry_view *v)
+{
+    __u32 base = (k->hash & bucket_mask) * XDP_CACHE_WAYS;
+    struct xdp_cache_entry *e = NULL;
+    int match = ENTRY_OTHER;
+
+    for (__u32 way = 0; way < XDP_CACHE_WAYS && match == ENTRY_OTHER; way++) {
+        *index = base + way;
+        e = bpf_map_lookup_elem(&cache, index);
+        if (!e)
+            break;
+        match = match_entry(sv, e, k, v);
+    }
+    if (match == ENTRY_MATCH)
+        return e;
+    if (match == ENTRY_OTHER)
+        sv->reason = PASS_misses;
+    return NULL;
+}
+
+/* Serves key number i of the request; returns 1 (stop) when the request
+ * must go up, with sv->reason set. */
 static long serve_key(__u32 i, void *ctx)
 {
     struct serve *sv = ctx;
     struct key_ref *k = &sv->s->keys[i & KEYS_MASK];
-    __u32 base = (k->hash & bucket_mask) * XDP_CACHE_WAYS, index = 0;
-    struct xdp_cache_entry *e = NULL;
     struct entry_view v = {};
-    int match = ENTRY_OTHER;
+    struct xdp_cache_entry *e;
+    __u32 index = 0;
 
-    for (__u32 way = 0; way < XDP_CACHE_WAYS && match == ENTRY_OTHER; way++) {
-        index = base + way;
-        e = bpf_map_lookup_elem(&cache, &index);
-        if (!e)
-            break;
-        match = match_entry(sv, e, k, &v);
-    }
-    if (match == ENTRY_PASS)
+    e = find_entry(sv, k, &index, &v);
+    if (!e)
         return 1;
-    if (match == ENTRY_OTHER || !e) {
-        sv->reason = PASS_misses;
-        return 1;
-    }
     if (!serve_entry(sv, e, &v))
         return 1;
     sv->s->entry[i & KEYS_MASK] = index;

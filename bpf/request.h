@@ -88,6 +88,22 @@ static __always_inline __u8 req_byte(const struct scratch *s, __u32 len, __u32 i
     return i < len ? s->req[i & REQ_MASK] : 0;
 }
 
+/* Where the line of a request of len bytes ends: at its "\r\n" or "\n",
+ * which must be its last bytes. A second command after it, or no newline at
+ * all, fails here or in the scans after (which refuse "\r" and "\n" in
+ * tokens). Returns 0 when the request does not end with a newline. */
+static __always_inline __u32 find_line_end(const struct scratch *s, __u32 len)
+{
+    __u32 line_end;
+
+    if (req_byte(s, len, len - 1) != '\n')
+        return 0;
+    line_end = len - 1;
+    if (req_byte(s, len, line_end - 1) == '\r')
+        line_end--;
+    return line_end;
+}
+
 /* Parses the len (1..XDP_REQUEST_MAX) bytes of s->req; truncated: the
  * request goes on beyond them. Returns the reason to pass it up, or
  * PASS_NONE with r filled. */
@@ -114,14 +130,7 @@ static __always_inline __u32 parse_request(struct scratch *s, __u32 len, bool tr
         return PASS_pass_too_long;
     ks.pos = start + 1;
 
-    /* The line ends with the datagram: the last byte is "\n", with an
-     * optional "\r" before it. A second command after it, or no newline at
-     * all, fails here or in the scan (which refuses "\r" and "\n" in keys). */
-    if (req_byte(s, len, len - 1) != '\n')
-        return PASS_pass_malformed;
-    line_end = len - 1;
-    if (req_byte(s, len, line_end - 1) == '\r')
-        line_end--;
+    line_end = find_line_end(s, len);
     if (line_end <= ks.pos)
         return PASS_pass_malformed;
 

@@ -8,6 +8,7 @@
 #ifndef XDPCACHED_BPF_SCRATCH_H
 #define XDPCACHED_BPF_SCRATCH_H
 
+#include "parse.h"
 #include "xdp_cache.h"
 
 /* The request payload after the frame header: XDP_REQUEST_MAX bytes. */
@@ -33,6 +34,36 @@ struct key_ref {
     __u32 hash;
 };
 
+/* mg: v f k s t c O q, each at most once. */
+#define MG_FLAGS_MAX 8
+#define MG_FLAGS_MASK (MG_FLAGS_MAX - 1)
+/* memcached refuses an O token longer than 32 bytes, the O included. */
+#define MG_OPAQUE_MAX 31
+
+/* A parsed mg request (its key is keys[0]). */
+struct mg_request {
+    __u8 flags[MG_FLAGS_MAX];   /* the flag letters, in the request's order */
+    __u32 nflags;
+    __u16 opaque_off;           /* the O token in req: "O<opaque>" */
+    __u16 opaque_len;
+    __u8 value;                 /* v: VA with the data, else HD */
+    /* Cursors of the parse and the reply, kept here rather than on the
+     * stack: read back from the map, the verifier knows nothing of them,
+     * and checks a bpf_loop callback once rather than once for each value
+     * the previous calls could have left. */
+    __u32 pos;                  /* the next flag token starts here */
+    __u32 at;                   /* the reply line so far ends here */
+};
+
+/* What the main program hands the mg program across the tail call, which
+ * keeps nothing but the packet. */
+struct mg_handoff {
+    struct frame frame;
+    __u32 len;                  /* request bytes loaded into req */
+    __u8 truncated;             /* the request goes on beyond them */
+    __u8 pending;               /* set just before the tail call */
+};
+
 struct scratch {
     /* The request's frame header and payload, loaded in one call. */
     struct mc_udp_header req_hdr;
@@ -40,6 +71,8 @@ struct scratch {
     __u8 out[OUT_BUF];
     struct key_ref keys[XDP_MULTIGET_MAX];
     __u32 entry[XDP_MULTIGET_MAX];      /* cache index serving each key */
+    struct mg_handoff handoff;
+    struct mg_request mg;
 };
 
 _Static_assert(__builtin_offsetof(struct scratch, req) == sizeof(struct mc_udp_header),

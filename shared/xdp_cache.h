@@ -36,7 +36,10 @@
  *   text = "VALUE <key> <flags> <bytes>" | " <cas>" | "\r\n<data>\r\n"
  *           <------- head_len -------->   cas_len   <- rest of text_len ->
  * A get reply copies head and rest; a gets reply copies all of text. The key
- * is text[6 .. 6 + key_len). An entry with key_len 0 is empty. */
+ * is text[6 .. 6 + key_len), the flags text[7 + key_len ..) for flags_len
+ * bytes, the byte count from after the next space to head_len. An mg reply
+ * takes its numbers from those fields and the rest (docs/xdp.md, "mg"). An
+ * entry with key_len 0 is empty. */
 struct xdp_cache_entry {
     __u32 seq;          /* even: stable; odd: a writer is changing the entry */
     __u32 key_hash;     /* xdp_key_hash() of the key */
@@ -52,20 +55,30 @@ struct xdp_cache_entry {
      * of text), the bytes taken as 16-bit words in memory order from the
      * text's first byte: the program adds them to the UDP checksum instead
      * of summing the reply (byte-swapped where the text lands at an odd
-     * offset). */
+     * offset). rest_sum: the same of the rest alone ("\r\n<data>\r\n") from
+     * its first byte, for mg's VA reply. */
     __u16 get_sum;
     __u16 gets_sum;
-    __u32 reserved;     /* 0; puts text at offset 32 */
+    __u16 rest_sum;
+    __u8 flags_len;     /* digits of the client flags */
+    __u8 reserved8;     /* 0 */
+    /* mg's t flag: the CLOCK_MONOTONIC second at which the daemon's coarse
+     * clock (user/clock.c) reaches the item's exptime, 0 if it never
+     * expires. The TTL the daemon prints is this less the second
+     * CLOCK_MONOTONIC_COARSE is in, which the program reads too. Unlike
+     * expire_ns it is never capped by a pending flush_all. */
+    __u32 exptime_sec;
+    __u32 reserved32;   /* 0; puts text at offset 40 */
     char text[XDP_ENTRY_TEXT_MAX];
     /* Never written. Makes the entry whole cache lines: the map's values
      * start on a page, so the fields above and a short text share one
      * line. Also lets the program copy text in 8-byte words, the last of
      * which may reach up to 7 bytes past the text's end. */
-    __u8 tail[48];
+    __u8 tail[40];
 };
 
 _Static_assert(sizeof(struct xdp_cache_entry) % 64 == 0, "entries are whole cache lines");
-_Static_assert(__builtin_offsetof(struct xdp_cache_entry, text) == 32, "a short text shares the fields' line");
+_Static_assert(__builtin_offsetof(struct xdp_cache_entry, text) == 40, "a short text shares the fields' line");
 
 #define XDP_NEVER_EXPIRES (~(__u64)0)
 

@@ -63,7 +63,9 @@ struct entry_image {
     uint32_t key_hash;
     uint64_t expire_ns;
     uint16_t key_len, head_len, cas_len, text_len;
-    uint16_t get_sum, gets_sum;
+    uint16_t get_sum, gets_sum, rest_sum;
+    uint8_t flags_len;
+    uint32_t exptime_sec;
     union {
         entry_word words[XDP_ENTRY_TEXT_MAX / WORD_SIZE];
         char text[XDP_ENTRY_TEXT_MAX];
@@ -171,10 +173,20 @@ static uint32_t csum_add(uint32_t sum, const char *bytes, size_t n, size_t at)
     return sum + part;
 }
 
+/* mg's t: the second of CLOCK_MONOTONIC(_COARSE) at which clock_now()
+ * reaches exptime (xdp_cache.h, exptime_sec), 0 for never. An exptime
+ * already reached gives a time in the past, or 0: such an entry's expire_ns
+ * is in the past too, so it is never served. */
+static uint32_t exptime_sec_of(rel_time_t exptime)
+{
+    return exptime == 0 ? 0 : (uint32_t)(clock_rel_to_mono_ns(exptime) / 1000000000u);
+}
+
 /* Renders the item as the daemon replies to get/gets (write_value in
- * proto_text.c, same formatter); all but expire_ns, which is read under the
- * bucket lock (expire_ns_of). False when the entry is not to hold it: a
- * value over --xdp-max-value, or a single-key reply over one datagram. */
+ * proto_text.c, same formatter), and what mg needs besides; all but
+ * expire_ns, which is read under the bucket lock (expire_ns_of). False when
+ * the entry is not to hold it: a value over --xdp-max-value, or a
+ * single-key reply over one datagram. */
 static bool render(const struct xdp_mirror *m, const struct item_view *item, uint32_t hash,
                    struct entry_image *img)
 {
@@ -183,6 +195,10 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
         return false;
     /* A meta get of it answers W, X or Z, which the fast path cannot. */
     if (item->stale || item->win_token_sent)
+        return false;
+    /* Its key was sent base64-encoded: mg's k prints it so, with " b",
+     * where the program would print the raw bytes. */
+    if (item->key_binary)
         return false;
     size_t nfields = proto_text_value_fields(fields, item->flags, item->nvalue);
     size_t ncas = proto_text_cas_field(cas, item->cas);
@@ -207,7 +223,11 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     img->head_len = (uint16_t)head;
     img->cas_len = (uint16_t)ncas;
     img->text_len = (uint16_t)total;
+    /* fields is " <flags> <bytes>". */
+    img->flags_len = (uint8_t)((const char *)memchr(fields + 1, ' ', nfields - 1) - (fields + 1));
+    img->exptime_sec = exptime_sec_of(item->exptime);
     size_t rest = head + ncas;
+    img->rest_sum = (uint16_t)csum_fold(csum_add(0, img->text + rest, total - rest, 0));
     img->gets_sum = (uint16_t)csum_fold(csum_add(0, img->text, total, 0));
     img->get_sum = (uint16_t)csum_fold(csum_add(csum_add(0, img->text, head, 0),
                                                 img->text + rest, total - rest, head));
@@ -248,6 +268,9 @@ static void entry_write(struct xdp_cache_entry *e, const struct entry_image *img
         __atomic_store_n(&dst[i], img->words[i], __ATOMIC_RELEASE);
     __atomic_store_n(&e->get_sum, img->get_sum, __ATOMIC_RELEASE);
     __atomic_store_n(&e->gets_sum, img->gets_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->rest_sum, img->rest_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->flags_len, img->flags_len, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->exptime_sec, img->exptime_sec, __ATOMIC_RELEASE);
     write_end(e, seq);
 }
 

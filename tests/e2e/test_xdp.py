@@ -781,6 +781,23 @@ NOT_FOR_XDP = [
     ("header-only", lambda k, L: udp_frame(7, b""), "xdp_pass_malformed"),
     ("short-header", lambda k, L: b"\x00\x07\x00\x00\x00\x01\x00", "xdp_pass_malformed"),
     ("fragmented-8x250", lambda k, L: udp_frame(7, b"get " + b" ".join(L) + b"\r\n"), "xdp_pass_fragment"),
+    ("mg-base64", lambda k, L: udp_frame(7, b"mg " + k + b" b v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-T", lambda k, L: udp_frame(7, b"mg " + k + b" v T30\r\n"), "xdp_pass_mg_flag"),
+    ("mg-N", lambda k, L: udp_frame(7, b"mg " + k + b" N30 v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-R", lambda k, L: udp_frame(7, b"mg " + k + b" R30 v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-E", lambda k, L: udp_frame(7, b"mg " + k + b" E5 v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-I", lambda k, L: udp_frame(7, b"mg " + k + b" I v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-u", lambda k, L: udp_frame(7, b"mg " + k + b" v u\r\n"), "xdp_pass_mg_flag"),
+    ("mg-twice-v", lambda k, L: udp_frame(7, b"mg " + k + b" v v\r\n"), "xdp_pass_mg_flag"),
+    ("mg-vv", lambda k, L: udp_frame(7, b"mg " + k + b" vv\r\n"), "xdp_pass_mg_flag"),
+    ("mg-two-spaces", lambda k, L: udp_frame(7, b"mg  " + k + b" v\r\n"), "xdp_pass_malformed"),
+    ("mg-trailing-space", lambda k, L: udp_frame(7, b"mg " + k + b" v \r\n"), "xdp_pass_malformed"),
+    ("mg-two-requests", lambda k, L: udp_frame(7, b"mg " + k + b" v\r\nmg " + k + b" v\r\n"),
+     "xdp_pass_malformed"),
+    ("mg-opaque-32", lambda k, L: udp_frame(7, b"mg " + k + b" v O" + b"o" * 32 + b"\r\n"), "xdp_pass_too_long"),
+    ("mg-key-251", lambda k, L: udp_frame(7, b"mg " + L[0] + b"x v\r\n"), "xdp_pass_too_long"),
+    ("mn", lambda k, L: udp_frame(7, b"mn\r\n"), "xdp_pass_not_get"),
+    ("md", lambda k, L: udp_frame(7, b"md " + k + b" q\r\nmn\r\n"), "xdp_pass_not_get"),
 ]
 
 
@@ -934,6 +951,76 @@ def test_udp_write_visible_at_once(xsrv):
         g, d = ask_counted(xsrv, u, b"get " + key + b"\r\n", 12)
     assert g == [udp_frame(12, value_text(key, 0, b"new") + END)], show(g)
     assert by_xdp(d)
+
+
+def _mg(srv, u, payload, rid):
+    """(payload of the reply to one mg datagram, counter deltas)."""
+    g, d = ask_counted(srv, u, payload, rid)
+    assert len(g) == 1 and udp_header(g[0]) == (rid, 0, 1, 0), show(g)
+    return g[0][8:], d
+
+
+def _mg_pair(srv, u, key, flags, rid):
+    """The replies to `mg key flags` as sent (XDP's to answer once the key is
+    in the map) and with two spaces after mg (always the daemon's: the
+    program passes that form up, the daemon answers it the same way), asked
+    in the same second of the daemon's clock as far as t is concerned:
+    retried once if they differ only by a tick."""
+    for attempt in range(2):
+        mine, d = _mg(srv, u, b"mg %s %s\r\n" % (key, flags), rid)
+        theirs, d2 = _mg(srv, u, b"mg  %s %s\r\n" % (key, flags), rid + 1)
+        assert not by_xdp(d2) and d2.get("xdp_pass_malformed") == 1, xdp_counts(d2)
+        if mine == theirs or b" t" not in flags:
+            break
+    return mine, theirs, d
+
+
+def test_mg_admitted_then_served(xsrv):
+    """mg over UDP: the daemon's first answers admit the key, XDP then
+    answers with the daemon's bytes (every flag the fast path serves), and
+    after ms, set or md over TCP the next mg says so (no stale value)."""
+    key = mkkey(20, "mg")
+    tcp_set(xsrv, key, b"first value", flags=12, exptime=1000)
+    flags = b"v f k s t c Oop7 q"
+    with xsrv.udp_client() as u:
+        replies, deltas = [], []
+        for i in range(XDP_ADMIT_READS):
+            r, d = _mg(xsrv, u, b"mg %s v f\r\n" % key, 100 + i)
+            assert not by_xdp(d), f"mg {i + 1} answered by XDP before admission: {xdp_counts(d)}"
+            replies.append(r)
+        assert replies[0] == replies[1] == b"VA 11 f12\r\nfirst value\r\n", replies
+        r, d = _mg(xsrv, u, b"mg %s v f\r\n" % key, 102)
+        assert by_xdp(d) and d["xdp_hits"] == 1 and d["xdp_mg_replies"] == 1, \
+            f"the third mg was not answered by XDP: {xdp_counts(d)}"
+        assert r == replies[0], (r, replies[0])
+
+        mine, theirs, d = _mg_pair(xsrv, u, key, flags, 110)
+        assert by_xdp(d), xdp_counts(d)
+        assert mine == theirs, f"XDP {mine!r}\ndaemon {theirs!r}"
+        cas = tcp_gets(xsrv, key)[2]
+        assert re.fullmatch(rb"VA 11 f12 k%s s11 t(99\d|1000) c%d Oop7\r\nfirst value\r\n" % (key, cas),
+                            mine), mine
+        for shape in (b"k", b"s c f", b"t", b"O q"):
+            mine, theirs, d = _mg_pair(xsrv, u, key, shape, 120)
+            assert by_xdp(d) and mine == theirs, (shape, mine, theirs, xdp_counts(d))
+
+        # Writes over TCP are in the map before they are acknowledged.
+        with xsrv.conn() as c:
+            c.send(b"ms %s 6 F5 T0\r\nsecond\r\n" % key)
+            assert c.readline() == b"HD"
+        mine, theirs, d = _mg_pair(xsrv, u, key, flags, 130)
+        assert by_xdp(d) and mine == theirs, (mine, theirs, xdp_counts(d))
+        assert mine.startswith(b"VA 6 f5 k%s s6 t-1 c" % key) and mine.endswith(b"\r\nsecond\r\n"), mine
+        tcp_set(xsrv, key, b"third", flags=7)
+        mine, theirs, d = _mg_pair(xsrv, u, key, b"v f t", 140)
+        assert by_xdp(d) and mine == theirs == b"VA 5 f7 t-1\r\nthird\r\n", (mine, theirs)
+        with xsrv.conn() as c:
+            c.send(b"md %s\r\n" % key)
+            assert c.readline() == b"HD"
+        r, d = _mg(xsrv, u, b"mg %s v f\r\n" % key, 150)
+        assert r == b"EN\r\n" and not by_xdp(d), (r, xdp_counts(d))
+        g, d = ask_counted(xsrv, u, b"mg %s v q\r\n" % key, 151)
+        assert g == [] and not by_xdp(d), show(g)
 
 
 def test_flush_all(ns_factory, mode):

@@ -294,6 +294,64 @@ static void test_entry_text_is_the_daemon_reply(void **state)
     }
 }
 
+/* RFC 1071's sum of n bytes as 16-bit words in memory order, folded. */
+static uint16_t sum16(const char *p, size_t n)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i < n; i += 2) {
+        uint16_t word = 0;
+        memcpy(&word, p + i, n - i >= 2 ? 2 : 1);
+        sum += word;
+    }
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* What mg's reply takes from the entry besides the text: where the flags
+ * end, the sum of "\r\n<data>\r\n", the exptime in CLOCK_MONOTONIC seconds. */
+static void test_mg_fields(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "set mgk 4294967295 100 5\r\nhello\r\n", "STORED\r\n");
+    free(run(f, "get mgk\r\nget mgk\r\n"));
+    const struct xdp_cache_entry *e = lookup(f, "mgk");
+    assert_non_null(e);
+    assert_int_equal(e->flags_len, 10);
+    assert_memory_equal(e->text + XDP_VALUE_PREFIX_LEN + 3 + 1, "4294967295 5", 12);
+    size_t rest = e->head_len + e->cas_len;
+    assert_memory_equal(e->text + rest, "\r\nhello\r\n", 9);
+    assert_int_equal(e->rest_sum, sum16(e->text + rest, e->text_len - rest));
+    /* No flush pending: the TTL's second is the expiry's. */
+    assert_int_equal((uint64_t)e->exptime_sec * 1000000000u, e->expire_ns);
+
+    expect(f, "set never 7 0 1\r\nx\r\n", "STORED\r\n");
+    free(run(f, "get never\r\nget never\r\n"));
+    e = lookup(f, "never");
+    assert_non_null(e);
+    assert_int_equal(e->flags_len, 1);
+    assert_int_equal(e->exptime_sec, 0);
+    assert_int_equal(e->rest_sum, sum16("\r\nx\r\n", 5));
+}
+
+/* Items a meta get answers with W, X or Z, or whose key k prints base64,
+ * stay out of the map: the program could not give those replies. */
+static void test_meta_state_not_admitted(void **state)
+{
+    struct fixture *f = *state;
+    struct item_view stale = item_of("stale", "v", 1), won = item_of("won", "v", 1),
+                     binary = item_of("binary", "v", 1), plain = item_of("plain", "v", 1);
+    stale.stale = true;
+    won.win_token_sent = true;
+    binary.key_binary = true;
+    read_n(f, &stale, 4 * XDP_ADMIT_READS);
+    read_n(f, &won, 4 * XDP_ADMIT_READS);
+    read_n(f, &binary, 4 * XDP_ADMIT_READS);
+    assert_int_equal(entries_in_use(f), 0);
+    read_n(f, &plain, XDP_ADMIT_READS);
+    assert_int_equal(entries_in_use(f), 1);
+}
+
 /* The entry expires at clock_rel_to_mono_ns(now + ttl), where now is the
  * clock when the request ran: between before and clock_now(). */
 static void expect_expiry(const struct xdp_cache_entry *e, rel_time_t before, rel_time_t ttl)
@@ -735,6 +793,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sketch_ages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_text_is_the_daemon_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_in_mono_ns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mg_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_state_not_admitted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_rewrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_that_no_longer_fits_removes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_datagram_limit, setup, teardown),
