@@ -166,6 +166,25 @@ class DiffRunner:
             out.got_problems += f.result()
         return out
 
+    def check(self, stream):
+        """Fails the calling test unless both servers answered the stream alike
+        and xdpcached stopped cleanly."""
+        out = self.outcome(stream)
+        if out.error:
+            pytest.fail(f"{stream.id}: harness error: {out.error}", pytrace=False)
+        if out.ref.error or out.ref_problems:
+            pytest.fail(f"{stream.id}: the reference memcached run went wrong: {out.ref.error} "
+                        f"{out.ref_problems}", pytrace=False)
+        msgs = []
+        if not diffrun.same(stream, out.ref, out.got):
+            msgs.append(diffrun.describe(stream, out.ref, out.got))
+        if out.got_problems:
+            msgs.append("xdpcached: " + "\n".join(out.got_problems))
+        if msgs:
+            pytest.fail("\n".join(msgs), pytrace=False)
+        if out.retried:
+            print(f"{stream.id}: passed only on the slower second run")
+
     def _ref(self, stream, quiet):
         srv = Server("memcached", stream.args).start()
         try:

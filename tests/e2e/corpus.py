@@ -46,18 +46,25 @@ def setv(key, value, flags=0, exptime=0):
 
 
 class Corpus:
-    def __init__(self):
+    """Streams of one protocol ("text", which includes meta, or "binary"),
+    their ids starting with prefix."""
+
+    def __init__(self, protocol="text", prefix=""):
         self.streams = []
         self.ids = set()
+        self.protocol = protocol
+        self.prefix = prefix
 
     def add(self, sid, *steps, transport="tcp", args=(), note=""):
         """steps: bytes (one write, then wait) or Send objects."""
+        sid = self.prefix + sid
         if sid in self.ids:
             raise ValueError(f"duplicate stream id {sid}")
         self.ids.add(sid)
         out = [s if isinstance(s, Send) else Send(s) for s in steps]
-        stream = Stream(sid, out, transport, tuple(args), note)
-        check_stream(stream)
+        stream = Stream(sid, out, transport, tuple(args), note, protocol=self.protocol)
+        if self.protocol == "text":
+            check_stream(stream)
         self.streams.append(stream)
 
     def tcp_variants(self, sid, data, chunks=(1, 3, 16), delay=0.0005, args=(), note=""):
@@ -560,9 +567,13 @@ def build():
     return c.streams
 
 
-if __name__ == "__main__":
-    streams = build()
+def print_summary(streams):
+    """python3 corpus*.py: how many streams, per first part of their ids."""
     by = {}
     for s in streams:
         by[s.id.split("/")[0]] = by.get(s.id.split("/")[0], 0) + 1
     print(len(streams), "streams:", ", ".join(f"{k} {v}" for k, v in by.items()))
+
+
+if __name__ == "__main__":
+    print_summary(build())

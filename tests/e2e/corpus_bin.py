@@ -19,7 +19,8 @@ build() returns the list of streams. Rules kept:
 
 import struct
 
-from diffrun import Send, Stream
+from corpus import Corpus
+from diffrun import Send
 from helpers import udp_frame
 
 # Opcodes (protocol_binary.h).
@@ -70,26 +71,15 @@ def noop(opaque=0):
     return pkt(NOOP, opaque=opaque)
 
 
-class Corpus:
+class BinCorpus(Corpus):
+    """Binary streams, ids under bin/; udp() frames each payload."""
+
     def __init__(self):
-        self.streams = []
+        super().__init__(protocol="binary", prefix="bin/")
 
-    def add(self, sid, *steps, transport="tcp", args=(), note=""):
-        """steps: bytes (one write, then wait for the replies) or Send objects."""
-        if any(s.id == "bin/" + sid for s in self.streams):
-            raise ValueError(f"duplicate stream id {sid}")
-        out = [s if isinstance(s, Send) else Send(s) for s in steps]
-        self.streams.append(Stream("bin/" + sid, out, transport, tuple(args), note, protocol="binary"))
-
-    def split(self, sid, data, chunks=(1, 7)):
-        """The same bytes at once and in small writes."""
-        self.add(sid + "/whole", data)
-        for c in chunks:
-            self.add(f"{sid}/chunks{c}", Send(data, chunk=c, delay=0.0005))
-
-    def udp(self, sid, *payloads, args=()):
+    def udp(self, sid, *payloads, args=(), note=""):
         grams = [udp_frame(i + 1, p) for i, p in enumerate(payloads)]
-        self.add("udp/" + sid, *grams, transport="udp", args=args)
+        super().udp(sid, *grams, args=args, note=note)
 
 
 def retrieval(c):
@@ -279,11 +269,11 @@ def malformed(c):
 def pipelines(c):
     many = b"".join(setp(b"k%d" % i, b"v%d" % i) for i in range(50))
     gets = b"".join(pkt(GETKQ, b"k%d" % i, opaque=i) for i in range(0, 60, 3))
-    c.split("pipeline/sets_then_getkq_noop", many + gets + noop(99))
-    c.split("pipeline/mixed_quiet",
+    c.tcp_variants("pipeline/sets_then_getkq_noop", many + gets + noop(99), chunks=(1, 7))
+    c.tcp_variants("pipeline/mixed_quiet",
             store(SETQ, b"a", b"1") + delta(INCRQ, b"a", 5) + pkt(APPENDQ, b"a", value=b"0")
             + pkt(GETQ, b"a") + pkt(DELETEQ, b"a") + pkt(GETQ, b"a") + noop()
-            + pkt(GETK, b"a") + pkt(VERSION))
+            + pkt(GETK, b"a") + pkt(VERSION), chunks=(1, 7))
 
 
 def udp(c):
@@ -310,7 +300,7 @@ def udp(c):
 
 
 def build():
-    c = Corpus()
+    c = BinCorpus()
     for part in (retrieval, storage, cas, arithmetic, deletion, server, malformed, pipelines, udp):
         part(c)
     return c.streams

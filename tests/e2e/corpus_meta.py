@@ -14,7 +14,7 @@ memcached itself:
     item in place only when no unsent reply still holds it.
 """
 
-from corpus import Corpus, L, st, setv, K250, K251, ALL_BYTES
+from corpus import print_summary, Corpus, L, st, setv, K250, K251, ALL_BYTES
 from helpers import udp_frame
 
 CRLF = b"\r\n"
@@ -279,8 +279,4 @@ def build():
 
 
 if __name__ == "__main__":
-    streams = build()
-    by = {}
-    for s in streams:
-        by[s.id.split("/")[0]] = by.get(s.id.split("/")[0], 0) + 1
-    print(len(streams), "streams:", ", ".join(f"{k} {v}" for k, v in by.items()))
+    print_summary(build())

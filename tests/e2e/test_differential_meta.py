@@ -6,7 +6,6 @@ stream is run)."""
 import pytest
 
 import corpus_meta
-import diffrun
 
 pytestmark = pytest.mark.protocol
 
@@ -23,18 +22,4 @@ def test_corpus_size():
 
 @pytest.mark.parametrize("stream", STREAMS, ids=[s.id for s in STREAMS])
 def test_stream(stream, diff_runner):
-    out = diff_runner.outcome(stream)
-    if out.error:
-        pytest.fail(f"{stream.id}: harness error: {out.error}", pytrace=False)
-    if out.ref.error or out.ref_problems:
-        pytest.fail(f"{stream.id}: the reference memcached run went wrong: {out.ref.error} "
-                    f"{out.ref_problems}", pytrace=False)
-    msgs = []
-    if not diffrun.same(stream, out.ref, out.got):
-        msgs.append(diffrun.describe(stream, out.ref, out.got))
-    if out.got_problems:
-        msgs.append("xdpcached: " + "\n".join(out.got_problems))
-    if msgs:
-        pytest.fail("\n".join(msgs), pytrace=False)
-    if out.retried:
-        print(f"{stream.id}: passed only on the slower second run")
+    diff_runner.check(stream)
