@@ -371,59 +371,70 @@ static rel_time_t seconds_since(rel_time_t then, rel_time_t now)
 
 /* The return flags of a hit, in request order, with T, N and R applied
  * where they stand; then Z, X and W. Runs under the shard lock. */
-static void mg_on_item(void *ctx, const struct item_view *it, bool created,
-                       struct store_meta_change *change)
+/* The return flags of a hit, in request order, and what the item's T, N and
+ * R ask for: change->exptime and *won (the caller hands out the win token).
+ * False when an O token is too long: memcached stops there, a T before it
+ * staying applied. */
+static bool mg_put_flags(struct mg_state *st, const struct item_view *it, bool created,
+                         struct store_meta_change *change, struct meta_line *l, bool *won)
 {
-    struct mg_state *st = ctx;
     const struct meta_flags *f = st->f;
     struct text_request *r = st->r;
-    struct meta_line l;
-    rel_time_t exptime = it->exptime;
-    bool won = false;
-
-    l.len = 0;
-    if (f->value) {
-        line_put(&l, "VA ", 3);
-        line_u64(&l, it->nvalue);
-    } else {
-        line_put(&l, "HD", 2);
-    }
+    change->exptime = it->exptime;
     for (size_t i = 2; i < r->ntokens - 1; i++) {
         const struct text_token *t = &r->tokens[i];
         switch (t->value[0]) {
         case 'T':
             st->ttl_set = change->set_exptime = true;
-            exptime = f->exptime;
+            change->exptime = f->exptime;
             break;
         case 'N':
             if (created) {
-                change->set_exptime = won = true;
-                exptime = f->vivify_exptime;
+                change->set_exptime = *won = true;
+                change->exptime = f->vivify_exptime;
             }
             break;
         case 'R':
-            won = won || (!it->win_token_sent && !created && exptime != 0 &&
-                          exptime < f->recache_time);
+            *won = *won || (!it->win_token_sent && !created && change->exptime != 0 &&
+                            change->exptime < f->recache_time);
             break;
-        case 's': line_flag(&l, 's'); line_u64(&l, it->nvalue); break;
-        case 't': line_ttl(&l, exptime, st->now); break;
-        case 'c': line_flag(&l, 'c'); line_u64(&l, it->cas); break;
-        case 'f': line_flag(&l, 'f'); line_u64(&l, it->flags); break;
-        case 'l': line_flag(&l, 'l'); line_u64(&l, seconds_since(it->last_access, st->now)); break;
-        case 'h': line_put(&l, it->fetched ? " h1" : " h0", 3); break;
-        case 'k': line_key(&l, it->key, it->nkey, it->key_binary); break;
+        case 's': line_flag(l, 's'); line_u64(l, it->nvalue); break;
+        case 't': line_ttl(l, change->exptime, st->now); break;
+        case 'c': line_flag(l, 'c'); line_u64(l, it->cas); break;
+        case 'f': line_flag(l, 'f'); line_u64(l, it->flags); break;
+        case 'l': line_flag(l, 'l'); line_u64(l, seconds_since(it->last_access, st->now)); break;
+        case 'h': line_put(l, it->fetched ? " h1" : " h0", 3); break;
+        case 'k': line_key(l, it->key, it->nkey, it->key_binary); break;
         case 'O':
-            if (!line_opaque(&l, t)) {
-                /* memcached stops here: a T before it stays applied. */
-                st->opaque_too_long = true;
-                change->exptime = exptime;
-                change->no_bump = true;
-                return;
-            }
+            if (!line_opaque(l, t))
+                return false;
             break;
         }
     }
-    /* Z before W: a client never sees both. */
+    return true;
+}
+
+static void mg_on_item(void *ctx, const struct item_view *it, bool created,
+                       struct store_meta_change *change)
+{
+    struct mg_state *st = ctx;
+    struct text_request *r = st->r;
+    struct meta_line l;
+    bool won = false;
+
+    l.len = 0;
+    if (st->f->value) {
+        line_put(&l, "VA ", 3);
+        line_u64(&l, it->nvalue);
+    } else {
+        line_put(&l, "HD", 2);
+    }
+    if (!mg_put_flags(st, it, created, change, &l, &won)) {
+        st->opaque_too_long = true;
+        change->no_bump = true;
+        return;
+    }
+    /* Z and X report the item's state before this read; W what it gets now. */
     if (it->win_token_sent)
         line_put(&l, " Z", 2);
     if (it->stale) {
@@ -432,11 +443,10 @@ static void mg_on_item(void *ctx, const struct item_view *it, bool created,
     }
     if (won)
         line_put(&l, " W", 2);
-    change->exptime = exptime;
     change->win_token = won;
     line_put(&l, "\r\n", 2);
     obuf_append(r->out, l.text, l.len);
-    if (f->value) {
+    if (st->f->value) {
         obuf_append(r->out, it->value, it->nvalue);
         obuf_append(r->out, "\r\n", 2);
     }
