@@ -49,8 +49,11 @@ $(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
 $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libxdpcached.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -I$(BUILD) -o $@ $< $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
+# What the unit tests and the fuzz harness share: a server without sockets.
+TEST_SUPPORT := tests/support/test_server.c
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(BUILD)/libxdpcached.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -I$(BUILD) -Itests/support -o $@ $< $(TEST_SUPPORT) $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/obj/loadgen/%.o: user/loadgen/%.c | $(BUILD)/obj/loadgen
 	$(CC) $(CFLAGS) -Iuser/loadgen -MMD -MP -c $< -o $@

@@ -258,6 +258,18 @@ struct parse {
     bool tcp_port_given, udp_port_given;
 };
 
+struct store_config settings_store_config(const struct settings *s)
+{
+    return (struct store_config){
+        .mem_limit = s->maxbytes,
+        .item_size_max = s->item_size_max,
+        .use_cas = s->use_cas,
+        .evict = s->evict_to_free,
+        .hashpower = s->hashpower_init,
+        .reclaim_expired = s->lru_crawler,
+    };
+}
+
 void settings_init(struct settings *s)
 {
     memset(s, 0, sizeof *s);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "allow.h"
+#include "store.h"
 
 struct stats_sink;
 
@@ -91,6 +92,10 @@ void settings_init(struct settings *s);
  * exit code: 0 after -h / -V (text written to out), 64 for a bad command
  * line (a one-line reason written to err). */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
+
+/* The store the settings ask for (-m, -I, -C, -M, -o hashpower,
+ * lru_crawler); reclaim_positions is left 0 (the store's default). */
+struct store_config settings_store_config(const struct settings *s);
 
 /* The `stats settings` lines. */
 void settings_report(const struct settings *s, struct stats_sink *sink);

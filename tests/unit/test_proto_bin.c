@@ -13,21 +13,12 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "prefix_stats.h"
 #include "proto.h"
 #include "proto_bin.h"
-#include "settings.h"
-#include "stats.h"
-#include "store.h"
+#include "test_server.h"
 
 struct fixture {
-    struct settings settings;
-    struct store *store;
-    struct thread_stats thread_stats;
-    struct thread_stats *threads[1];
-    struct server_stats server_stats;
-    struct prefix_stats *prefix_stats;
-    struct proto_env env;
+    struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
     char in[4 << 20];   /* input not consumed yet, as a server would keep it */
@@ -39,19 +30,8 @@ struct fixture {
 
 static void fresh_connection(struct fixture *f)
 {
-    if (f->store)
-        store_destroy(f->store);
-    struct store_config config = {
-        .mem_limit = f->settings.maxbytes, .item_size_max = f->settings.item_size_max,
-        .use_cas = f->settings.use_cas, .evict = true,
-    };
-    f->store = store_create(&config);
-    assert_non_null(f->store);
-    f->env = (struct proto_env){
-        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
-        .prefix_stats = f->prefix_stats,
-    };
-    proto_conn_init(&f->pc, &f->env, &f->thread_stats);
+    assert_true(test_server_new_store(&f->srv));
+    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
     obuf_reset(&f->out);
     f->nin = 0;
     f->read_off = 0;
@@ -59,17 +39,9 @@ static void fresh_connection(struct fixture *f)
 
 static int setup(void **state)
 {
-    clock_init();
     struct fixture *f = calloc(1, sizeof(*f));
-    settings_init(&f->settings);
-    f->settings.maxbytes = 8 << 20;
-    f->settings.item_size_max = 1 << 20;
-    f->threads[0] = &f->thread_stats;
-    f->server_stats.threads = f->threads;
-    f->server_stats.nthreads = 1;
-    pthread_mutex_init(&f->server_stats.reset_lock, NULL);
+    assert_true(test_server_init(&f->srv));
     obuf_init(&f->out);
-    f->prefix_stats = prefix_stats_create();
     *state = f;
     fresh_connection(f);
     return 0;
@@ -78,8 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_destroy(f->store);
-    prefix_stats_destroy(f->prefix_stats);
+    test_server_destroy(&f->srv);
     obuf_free(&f->out);
     free(f);
     return 0;
@@ -273,8 +244,8 @@ static void test_misses(void **state)
     assert_int_equal(r.h.keylen, 4);
     assert_memory_equal(r.key, "nope", 4);
     assert_int_equal(r.nvalue, 0);
-    assert_int_equal(f->thread_stats.cmd_get, 2);
-    assert_int_equal(f->thread_stats.get_misses, 2);
+    assert_int_equal(f->srv.thread_stats.cmd_get, 2);
+    assert_int_equal(f->srv.thread_stats.get_misses, 2);
 }
 
 static void test_quiet_forms(void **state)
@@ -316,7 +287,7 @@ static void test_storage_statuses(void **state)
     expect_reply(f, BIN_APPEND, BIN_NOT_STORED, "Not stored.");
     send_req(f, (struct req){ .opcode = BIN_GET, .key = "a" });
     expect_reply(f, BIN_GET, BIN_SUCCESS, "wxz");
-    assert_int_equal(f->thread_stats.cmd_set, 6);
+    assert_int_equal(f->srv.thread_stats.cmd_set, 6);
 }
 
 static void test_cas(void **state)
@@ -339,9 +310,9 @@ static void test_cas(void **state)
     assert_int_equal(swapped.h.status, BIN_SUCCESS);
     send_req(f, (struct req){ .opcode = BIN_DELETE, .key = "a", .cas = swapped.h.cas });
     expect_reply(f, BIN_DELETE, BIN_SUCCESS, "");
-    assert_int_equal(f->thread_stats.cas_badval, 1);
-    assert_int_equal(f->thread_stats.cas_misses, 1);
-    assert_int_equal(f->thread_stats.cas_hits, 1);
+    assert_int_equal(f->srv.thread_stats.cas_badval, 1);
+    assert_int_equal(f->srv.thread_stats.cas_misses, 1);
+    assert_int_equal(f->srv.thread_stats.cas_hits, 1);
 }
 
 static void test_incr_decr(void **state)
@@ -361,9 +332,9 @@ static void test_incr_decr(void **state)
     expect_reply(f, BIN_INCREMENT, BIN_DELTA_BADVAL,
                  "Non-numeric server-side value for incr or decr");
     /* Only the miss without an initial value counts as one. */
-    assert_int_equal(f->thread_stats.incr_misses, 1);
-    assert_int_equal(f->thread_stats.incr_hits, 1);
-    assert_int_equal(f->thread_stats.decr_hits, 1);
+    assert_int_equal(f->srv.thread_stats.incr_misses, 1);
+    assert_int_equal(f->srv.thread_stats.incr_hits, 1);
+    assert_int_equal(f->srv.thread_stats.decr_hits, 1);
 }
 
 static void test_server_commands(void **state)
@@ -376,7 +347,7 @@ static void test_server_commands(void **state)
     send_req(f, (struct req){ .opcode = BIN_GETQ, .key = "a" });
     send_req(f, (struct req){ .opcode = BIN_VERSION });
     expect_reply(f, BIN_VERSION, BIN_SUCCESS, XDPCACHED_PROTOCOL_VERSION);
-    assert_int_equal(f->thread_stats.cmd_flush, 1);
+    assert_int_equal(f->srv.thread_stats.cmd_flush, 1);
     send_req(f, (struct req){ .opcode = BIN_QUIT, .opaque = 3 });
     expect_reply(f, BIN_QUIT, BIN_SUCCESS, "");
     assert_true(f->pc.close_after_write);
@@ -385,10 +356,10 @@ static void test_server_commands(void **state)
 static void test_flush_disabled(void **state)
 {
     struct fixture *f = *state;
-    f->settings.flush_enabled = false;
+    f->srv.settings.flush_enabled = false;
     send_req(f, (struct req){ .opcode = BIN_FLUSHQ });
     expect_reply(f, BIN_FLUSHQ, BIN_AUTH_ERROR, "Auth failure.");
-    assert_int_equal(f->thread_stats.cmd_flush, 0);
+    assert_int_equal(f->srv.thread_stats.cmd_flush, 0);
 }
 
 static void test_stat_groups(void **state)

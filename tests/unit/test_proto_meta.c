@@ -14,21 +14,12 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "prefix_stats.h"
 #include "proto_meta.h"
 #include "proto_text.h"
-#include "settings.h"
-#include "stats.h"
-#include "store.h"
+#include "test_server.h"
 
 struct fixture {
-    struct settings settings;
-    struct store *store;
-    struct thread_stats stats;
-    struct thread_stats *threads[1];
-    struct server_stats server_stats;
-    struct prefix_stats *prefix_stats;
-    struct proto_env env;
+    struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
     char *pending;
@@ -44,26 +35,12 @@ static void count_read_hit(void *ctx, const struct item_view *item)
 
 static int setup(void **state)
 {
-    clock_init();
     struct fixture *f = calloc(1, sizeof *f);
-    settings_init(&f->settings);
-    f->settings.maxbytes = 8 << 20;
-    f->settings.item_size_max = 1 << 20;
-    struct store_config config = {
-        .mem_limit = f->settings.maxbytes, .item_size_max = f->settings.item_size_max,
-        .use_cas = true, .evict = true,
-    };
-    f->store = store_create(&config);
-    assert_non_null(f->store);
-    f->threads[0] = &f->stats;
-    f->server_stats.threads = f->threads;
-    f->server_stats.nthreads = 1;
-    f->prefix_stats = prefix_stats_create();
-    f->env = (struct proto_env){
-        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
-        .prefix_stats = f->prefix_stats, .udp_read_hit = count_read_hit, .udp_read_ctx = f,
-    };
-    proto_conn_init(&f->pc, &f->env, &f->stats);
+    assert_true(test_server_init(&f->srv));
+    f->srv.env.udp_read_hit = count_read_hit;
+    f->srv.env.udp_read_ctx = f;
+    assert_true(test_server_new_store(&f->srv));
+    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
     obuf_init(&f->out);
     *state = f;
     return 0;
@@ -72,8 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_destroy(f->store);
-    prefix_stats_destroy(f->prefix_stats);
+    test_server_destroy(&f->srv);
     obuf_free(&f->out);
     free(f->pending);
     free(f);
@@ -129,12 +105,12 @@ static void test_mg_ttl(void **state)
     expect(f, "mg k T300 t\r\n", "HD t300\r\n");
     expect(f, "mg k T0 t\r\n", "HD t-1\r\n");
     expect(f, "mg k T-1\r\nmg k\r\n", "HD\r\nEN\r\n");
-    assert_int_equal(f->stats.cmd_touch, 4);
-    assert_int_equal(f->stats.touch_hits, 4);
+    assert_int_equal(f->srv.thread_stats.cmd_touch, 4);
+    assert_int_equal(f->srv.thread_stats.touch_hits, 4);
     /* A T on a miss counts as a get miss, as in memcached. */
     expect(f, "mg k T30\r\n", "EN\r\n");
-    assert_int_equal(f->stats.cmd_touch, 4);
-    assert_int_equal(f->stats.get_misses, 2);
+    assert_int_equal(f->srv.thread_stats.cmd_touch, 4);
+    assert_int_equal(f->srv.thread_stats.get_misses, 2);
 }
 
 static void test_mg_quiet(void **state)
@@ -213,10 +189,10 @@ static void test_ms_cas(void **state)
     expect(f, "ms k 1 c\r\na\r\n", "HD c1\r\n");
     expect(f, "ms k 1 C2 c\r\nb\r\nms k 1 C1 c\r\nb\r\nms k 1 C0\r\nb\r\n", "EX c0\r\nHD c2\r\nEX\r\n");
     expect(f, "ms k 1 C9 ME\r\nb\r\nms k 1 MA C9\r\nb\r\nms k 1 MA C2\r\nc\r\n", "NS\r\nEX\r\nHD\r\n");
-    assert_int_equal(f->stats.cas_hits, 1);
-    assert_int_equal(f->stats.cas_badval, 2);
-    assert_int_equal(f->stats.cas_misses, 2);
-    assert_int_equal(f->stats.cmd_set, 9);
+    assert_int_equal(f->srv.thread_stats.cas_hits, 1);
+    assert_int_equal(f->srv.thread_stats.cas_badval, 2);
+    assert_int_equal(f->srv.thread_stats.cas_misses, 2);
+    assert_int_equal(f->srv.thread_stats.cmd_set, 9);
 }
 
 static void test_ms_quiet_and_data_errors(void **state)
@@ -258,7 +234,7 @@ static void test_ms_too_large(void **state)
     memset(value, 'x', sizeof value);
     feed(f, value, (1 << 20) + 2);
     expect(f, "mg k\r\n", "SERVER_ERROR object too large for cache\r\nEN\r\n");
-    assert_int_equal(f->stats.store_too_large, 1);
+    assert_int_equal(f->srv.thread_stats.store_too_large, 1);
 }
 
 /* ---- md, ma ------------------------------------------------------------ */
@@ -273,8 +249,8 @@ static void test_md(void **state)
            "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n");
     expect(f, "md k O123456789012345678901234567890123\r\n", "CLIENT_ERROR opaque token too long\r\n");
     expect(f, "set k 0 0 1\r\na\r\nmd k T30\r\nmg k\r\n", "STORED\r\nHD\r\nEN\r\n"); /* T without I */
-    assert_int_equal(f->stats.delete_hits, 2);
-    assert_int_equal(f->stats.delete_misses, 5);
+    assert_int_equal(f->srv.thread_stats.delete_hits, 2);
+    assert_int_equal(f->srv.thread_stats.delete_misses, 5);
 }
 
 static void test_ma(void **state)
@@ -292,9 +268,9 @@ static void test_ma(void **state)
     expect(f, "ma n Dx\r\nma n J-1\r\n", "CLIENT_ERROR invalid or duplicate flag\r\n"
            "CLIENT_ERROR invalid or duplicate flag\r\n");
     expect(f, "ma m N300 J7 v t\r\n", "VA 1 t300\r\n7\r\n");
-    assert_int_equal(f->stats.incr_hits, 6);
-    assert_int_equal(f->stats.decr_hits, 2);
-    assert_int_equal(f->stats.incr_misses, 2);
+    assert_int_equal(f->srv.thread_stats.incr_hits, 6);
+    assert_int_equal(f->srv.thread_stats.decr_hits, 2);
+    assert_int_equal(f->srv.thread_stats.incr_misses, 2);
 }
 
 /* ---- mn, me, dispatch ------------------------------------------------------ */

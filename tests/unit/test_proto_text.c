@@ -11,20 +11,11 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "prefix_stats.h"
 #include "proto_text.h"
-#include "settings.h"
-#include "stats.h"
-#include "store.h"
+#include "test_server.h"
 
 struct fixture {
-    struct settings settings;
-    struct store *store;
-    struct thread_stats thread_stats;
-    struct thread_stats *threads[1];
-    struct server_stats server_stats;
-    struct prefix_stats *prefix_stats;
-    struct proto_env env;
+    struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
     char *pending;      /* input not consumed yet, as a server would keep it */
@@ -42,19 +33,8 @@ static void count_shutdown(void)
 /* A new empty store and a new connection to it. */
 static void fresh_connection(struct fixture *f)
 {
-    if (f->store)
-        store_destroy(f->store);
-    struct store_config config = {
-        .mem_limit = f->settings.maxbytes, .item_size_max = f->settings.item_size_max,
-        .use_cas = f->settings.use_cas, .evict = true, .reclaim_expired = true,
-    };
-    f->store = store_create(&config);
-    assert_non_null(f->store);
-    f->env = (struct proto_env){
-        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
-        .prefix_stats = f->prefix_stats, .shutdown = count_shutdown,
-    };
-    proto_conn_init(&f->pc, &f->env, &f->thread_stats);
+    assert_true(test_server_new_store(&f->srv));
+    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
     obuf_reset(&f->out);
     f->npending = 0;
 }
@@ -62,17 +42,11 @@ static void fresh_connection(struct fixture *f)
 static int setup_with(void **state, void (*adjust)(struct settings *))
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    settings_init(&f->settings);
-    f->settings.maxbytes = 8 << 20;
-    f->settings.item_size_max = 1 << 20;
+    assert_true(test_server_init(&f->srv));
+    f->srv.env.shutdown = count_shutdown;
     if (adjust)
-        adjust(&f->settings);
-    f->threads[0] = &f->thread_stats;
-    f->server_stats.threads = f->threads;
-    f->server_stats.nthreads = 1;
-    pthread_mutex_init(&f->server_stats.reset_lock, NULL);
+        adjust(&f->srv.settings);
     obuf_init(&f->out);
-    f->prefix_stats = prefix_stats_create();
     current = f;
     *state = f;
     fresh_connection(f);
@@ -81,15 +55,13 @@ static int setup_with(void **state, void (*adjust)(struct settings *))
 
 static int setup(void **state)
 {
-    clock_init();
     return setup_with(state, NULL);
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_destroy(f->store);
-    prefix_stats_destroy(f->prefix_stats);
+    test_server_destroy(&f->srv);
     obuf_free(&f->out);
     free(f->pending);
     free(f);
@@ -189,7 +161,7 @@ static void test_too_large_is_swallowed(void **state)
     memset(req + len, 'x', n);
     strcpy(req + len + n, "\r\nget k\r\n");
     expect(f, req, "SERVER_ERROR object too large for cache\r\nEND\r\n");
-    assert_int_equal(f->thread_stats.store_too_large, 1);
+    assert_int_equal(f->srv.thread_stats.store_too_large, 1);
     free(req);
 }
 
@@ -241,7 +213,7 @@ static void test_many_keys_span_tokenizer_passes(void **state)
     strcat(req, " hit\r\n");
     expect(f, "set hit 0 0 1\r\nh\r\n", "STORED\r\n");
     expect(f, req, "VALUE hit 0 1\r\nh\r\nEND\r\n");
-    assert_int_equal(f->thread_stats.get_misses, 40);
+    assert_int_equal(f->srv.thread_stats.get_misses, 40);
 }
 
 static void test_multiget_responses_for_udp(void **state)
@@ -281,9 +253,9 @@ static void test_cas_flow(void **state)
     char req[100];
     snprintf(req, sizeof(req), "cas k 0 0 1 %llu\r\ny\r\ncas k 0 0 1 %llu\r\nz\r\n", cas, cas);
     expect(f, req, "STORED\r\nEXISTS\r\n");
-    assert_int_equal(f->thread_stats.cas_hits, 1);
-    assert_int_equal(f->thread_stats.cas_badval, 1);
-    assert_int_equal(f->thread_stats.cas_misses, 1);
+    assert_int_equal(f->srv.thread_stats.cas_hits, 1);
+    assert_int_equal(f->srv.thread_stats.cas_badval, 1);
+    assert_int_equal(f->srv.thread_stats.cas_misses, 1);
 }
 
 static void test_connection_endings(void **state)
@@ -317,18 +289,18 @@ static void test_flush_and_verbosity(void **state)
     expect(f, "set k 0 0 1\r\nx\r\nflush_all\r\nget k\r\n", "STORED\r\nOK\r\nEND\r\n");
     expect(f, "flush_all abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
     expect(f, "verbosity 5\r\n", "OK\r\n");
-    assert_int_equal(f->settings.verbose, 2);
+    assert_int_equal(f->srv.settings.verbose, 2);
     expect(f, "verbosity\r\n", "ERROR\r\n");
-    f->settings.flush_enabled = false;
+    f->srv.settings.flush_enabled = false;
     expect(f, "flush_all\r\n", "CLIENT_ERROR flush_all not allowed\r\n");
-    assert_int_equal(f->thread_stats.cmd_flush, 3);
+    assert_int_equal(f->srv.thread_stats.cmd_flush, 3);
 }
 
 static void test_shutdown_needs_enabling(void **state)
 {
     struct fixture *f = *state;
     expect(f, "shutdown\r\n", "ERROR: shutdown not enabled\r\n");
-    f->settings.shutdown_command = true;
+    f->srv.settings.shutdown_command = true;
     expect(f, "shutdown bogus\r\n", "CLIENT_ERROR invalid shutdown mode\r\n");
     expect(f, "shutdown\r\n", "");
     assert_int_equal(f->shutdowns, 1);

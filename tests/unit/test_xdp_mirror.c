@@ -14,23 +14,16 @@
 #include <pthread.h>
 
 #include "clock.h"
-#include "prefix_stats.h"
 #include "proto_text.h"
-#include "settings.h"
-#include "stats.h"
 #include "store.h"
+#include "test_server.h"
 #include "xdp_mirror.h"
 
 #define NENTRIES 64                     /* 16 buckets */
 #define MAX_VALUE 1000
 
 struct fixture {
-    struct settings settings;
-    struct store *store;
-    struct thread_stats thread_stats;
-    struct server_stats server_stats;
-    struct prefix_stats *prefix_stats;
-    struct proto_env env;
+    struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
     struct xdp_cache_entry *entries;
@@ -40,29 +33,19 @@ struct fixture {
 
 static int setup(void **state)
 {
-    clock_init();
     struct fixture *f = calloc(1, sizeof(*f));
-    settings_init(&f->settings);
-    struct store_config config = {
-        .mem_limit = 8 << 20, .item_size_max = 1 << 20, .use_cas = true, .evict = true,
-    };
-    f->store = store_create(&config);
+    assert_true(test_server_init(&f->srv));
+    assert_true(test_server_new_store(&f->srv));
     f->entries = calloc(NENTRIES, sizeof(*f->entries));
     struct xdp_mirror_config mc = { .entries = f->entries, .nentries = NENTRIES,
                                     .max_value = MAX_VALUE };
     f->mirror = xdp_mirror_create(&mc);
-    assert_non_null(f->store);
     assert_non_null(f->mirror);
     xdp_mirror_observer(f->mirror, &f->observer);
-    store_set_observer(f->store, &f->observer);
-    f->prefix_stats = prefix_stats_create();
-    pthread_mutex_init(&f->server_stats.reset_lock, NULL);
-    f->env = (struct proto_env){
-        .store = f->store, .settings = &f->settings, .server_stats = &f->server_stats,
-        .prefix_stats = f->prefix_stats, .udp_read_hit = xdp_mirror_read,
-        .udp_read_ctx = f->mirror,
-    };
-    proto_conn_init(&f->pc, &f->env, &f->thread_stats);
+    store_set_observer(f->srv.store, &f->observer);
+    f->srv.env.udp_read_hit = xdp_mirror_read;
+    f->srv.env.udp_read_ctx = f->mirror;
+    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
     f->pc.udp = true;
     obuf_init(&f->out);
     *state = f;
@@ -72,11 +55,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_destroy(f->store);
+    test_server_destroy(&f->srv);
     xdp_mirror_destroy(f->mirror);
     free(f->entries);
-    prefix_stats_destroy(f->prefix_stats);
-    pthread_mutex_destroy(&f->server_stats.reset_lock);
     obuf_free(&f->out);
     free(f);
     return 0;

@@ -34,11 +34,9 @@
 #include "clock.h"
 #include "mc_udp.h"
 #include "obuf.h"
-#include "prefix_stats.h"
 #include "proto_text.h"
-#include "settings.h"
-#include "stats.h"
 #include "store.h"
+#include "test_server.h"
 #include "xdp_cache.h"
 #include "xdp_counters.h"
 #include "xdp_mirror.h"
@@ -63,15 +61,9 @@ struct env {
     struct xdp_cache_entry *cache;  /* the cache map, mmapped */
     size_t cache_bytes;
     /* the daemon */
-    struct settings settings;
-    struct store *store;
+    struct test_server srv;         /* its env: reads for expected replies, admit nothing */
     struct xdp_mirror *mirror;
-    struct thread_stats thread_stats;
-    struct thread_stats *threads[1];
-    struct server_stats server_stats;
-    struct prefix_stats *prefix_stats;
     struct proto_env admit_env;     /* UDP reads admit keys (as the daemon's) */
-    struct proto_env ref_env;       /* reads for expected replies: admit nothing */
 };
 
 static struct env env;
@@ -161,14 +153,9 @@ static bool load_programs(void)
 
 static void start_daemon(void)
 {
-    clock_init();
-    settings_init(&env.settings);
-    struct store_config config = {
-        .mem_limit = 64 << 20, .item_size_max = 1 << 20, .use_cas = true, .evict = true,
-        .reclaim_expired = true,
-    };
-    env.store = store_create(&config);
-    assert_non_null(env.store);
+    assert_true(test_server_init(&env.srv));
+    env.srv.settings.maxbytes = 64 << 20;
+    assert_true(test_server_new_store(&env.srv));
     struct xdp_mirror_config mc = {
         .entries = env.cache, .nentries = NENTRIES, .max_value = MAX_VALUE,
     };
@@ -176,18 +163,8 @@ static void start_daemon(void)
     assert_non_null(env.mirror);
     struct store_observer obs;
     xdp_mirror_observer(env.mirror, &obs);
-    store_set_observer(env.store, &obs);
-
-    env.threads[0] = &env.thread_stats;
-    env.server_stats.threads = env.threads;
-    env.server_stats.nthreads = 1;
-    pthread_mutex_init(&env.server_stats.reset_lock, NULL);
-    env.prefix_stats = prefix_stats_create();
-    env.ref_env = (struct proto_env){
-        .store = env.store, .settings = &env.settings, .server_stats = &env.server_stats,
-        .prefix_stats = env.prefix_stats,
-    };
-    env.admit_env = env.ref_env;
+    store_set_observer(env.srv.store, &obs);
+    env.admit_env = env.srv.env;
     env.admit_env.udp_read_hit = xdp_mirror_read;
     env.admit_env.udp_read_ctx = env.mirror;
 }
@@ -202,7 +179,7 @@ static size_t daemon_run(const struct proto_env *penv, const void *req, size_t l
     char *copy = malloc(len + 1);
     assert_non_null(copy);
     memcpy(copy, req, len);
-    proto_conn_init(&pc, penv, &env.thread_stats);
+    proto_conn_init(&pc, penv, &env.srv.thread_stats);
     pc.udp = true;
     obuf_reset(reply);
     size_t used = proto_text_run(&pc, copy, len, reply, 0, NULL);
@@ -219,7 +196,7 @@ static void put_expiring(const char *key, const char *value, size_t nvalue, uint
         .key = key, .nkey = strlen(key), .value = value, .nvalue = nvalue, .flags = flags,
         .exptime = clock_realtime(exptime),
     };
-    assert_int_equal(store_write(env.store, STORE_SET, &w, NULL), STORE_STORED);
+    assert_int_equal(store_write(env.srv.store, STORE_SET, &w, NULL), STORE_STORED);
 }
 
 static void put(const char *key, const char *value, size_t nvalue, uint32_t flags)
@@ -323,9 +300,8 @@ static int teardown(void **state)
     (void)state;
     if (!env.skel)
         return 0;
-    store_destroy(env.store);
+    test_server_destroy(&env.srv);
     xdp_mirror_destroy(env.mirror);
-    prefix_stats_destroy(env.prefix_stats);
     munmap(env.cache, env.cache_bytes);
     xdp_ceiling_bpf__destroy(env.ceiling);
     xdpcached_bpf__destroy(env.skel_small);
@@ -681,7 +657,7 @@ static bool try_tx_with(int prog_fd, const struct spec *s)
 
     struct obuf reply;
     obuf_init(&reply);
-    assert_int_equal(daemon_run(&env.ref_env, s->data, seen, &reply), seen);
+    assert_int_equal(daemon_run(&env.srv.env, s->data, seen, &reply), seen);
     if (clock_now() != clock_before) {
         obuf_free(&reply);
         return false;
@@ -844,7 +820,7 @@ static void put_for_growth(const char *key, size_t growth)
     obuf_init(&reply);
     for (size_t v = 0; v < sizeof(value); v++) {
         put(key, value, v, 0);
-        daemon_run(&env.ref_env, req, n, &reply);
+        daemon_run(&env.srv.env, req, n, &reply);
         if (reply.len == n + growth) {
             obuf_free(&reply);
             admit(key);
@@ -922,7 +898,7 @@ static void test_reply_size_limit(void **state)
     size_t nvalue = 0;
     for (size_t v = 0; v < sizeof(value); v++) {
         put("edge", value, v, 0);
-        daemon_run(&env.ref_env, req, strlen(req), &reply);
+        daemon_run(&env.srv.env, req, strlen(req), &reply);
         if (reply.len == MC_UDP_MAX_DATA) {
             nvalue = v;
             break;
@@ -1524,7 +1500,7 @@ static void test_concurrent_writer(void **state)
     for (int v = 0; v < 2; v++) {
         obuf_init(&want[v]);
         put("flip", f.items[v].value, f.items[v].nvalue, 0);
-        daemon_run(&env.ref_env, req, strlen(req), &want[v]);
+        daemon_run(&env.srv.env, req, strlen(req), &want[v]);
     }
 
     static uint8_t in[FRAME_MAX], out[FRAME_MAX];
@@ -1741,7 +1717,7 @@ static void test_corpus(void **state)
             served++;
             assert_true(allowed);
             assert_false(cut);
-            assert_int_equal(daemon_run(&env.ref_env, text, n, &reply), n);
+            assert_int_equal(daemon_run(&env.srv.env, text, n, &reply), n);
             struct spec r = reply_spec(&s, reply.data, reply.len);
             static uint8_t want[FRAME_MAX];
             size_t want_len = build_frame(&r, want);

@@ -1,0 +1,46 @@
+/* test_server.c - see test_server.h. */
+#include "test_server.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "clock.h"
+
+bool test_server_init(struct test_server *s)
+{
+    memset(s, 0, sizeof(*s));
+    clock_init();
+    settings_init(&s->settings);
+    s->settings.maxbytes = 8 << 20;
+    s->settings.item_size_max = 1 << 20;
+    s->threads[0] = &s->thread_stats;
+    s->server_stats.threads = s->threads;
+    s->server_stats.nthreads = 1;
+    pthread_mutex_init(&s->server_stats.reset_lock, NULL);
+    s->prefix_stats = prefix_stats_create();
+    s->env = (struct proto_env){
+        .settings = &s->settings, .server_stats = &s->server_stats,
+        .prefix_stats = s->prefix_stats,
+    };
+    return s->prefix_stats != NULL;
+}
+
+bool test_server_new_store(struct test_server *s)
+{
+    if (s->store)
+        store_destroy(s->store);
+    struct store_config config = settings_store_config(&s->settings);
+    s->store = store_create(&config);
+    s->env.store = s->store;
+    return s->store != NULL;
+}
+
+void test_server_destroy(struct test_server *s)
+{
+    if (s->store)
+        store_destroy(s->store);
+    prefix_stats_destroy(s->prefix_stats);
+    pthread_mutex_destroy(&s->server_stats.reset_lock);
+    s->store = NULL;
+    s->prefix_stats = NULL;
+}

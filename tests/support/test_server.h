@@ -1,0 +1,37 @@
+/* test_server.h - what a daemon gives its protocols, without sockets or
+ * threads: settings, one worker's counters, a store made from the settings,
+ * prefix stats, and the proto_env that joins them. For the protocol unit
+ * tests and the fuzz harness (tests/fuzz/). */
+#ifndef XDPCACHED_TEST_SERVER_H
+#define XDPCACHED_TEST_SERVER_H
+
+#include <stdbool.h>
+
+#include "prefix_stats.h"
+#include "proto.h"
+#include "settings.h"
+#include "stats.h"
+#include "store.h"
+
+struct test_server {
+    struct settings settings;
+    struct store *store;
+    struct thread_stats thread_stats;
+    struct thread_stats *threads[1];
+    struct server_stats server_stats;
+    struct prefix_stats *prefix_stats;
+    struct proto_env env;
+};
+
+/* memcached's defaults, but an 8 MB store of items up to 1 MB; change
+ * s->settings before test_server_new_store(). No store yet. False when
+ * memory runs out. */
+bool test_server_init(struct test_server *s);
+
+/* Replaces the store (empty) with one made from s->settings, and points
+ * env at it. False when the store cannot be made. */
+bool test_server_new_store(struct test_server *s);
+
+void test_server_destroy(struct test_server *s);
+
+#endif
