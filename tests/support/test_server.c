@@ -2,9 +2,11 @@
 #include "test_server.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "proto_text.h"
 
 bool test_server_init(struct test_server *s)
 {
@@ -43,4 +45,42 @@ void test_server_destroy(struct test_server *s)
     pthread_mutex_destroy(&s->server_stats.reset_lock);
     s->store = NULL;
     s->prefix_stats = NULL;
+}
+
+void test_conn_init(struct test_conn *c, struct test_server *s)
+{
+    memset(c, 0, sizeof(*c));
+    proto_conn_init(&c->pc, &s->env, &s->thread_stats);
+    obuf_init(&c->out);
+}
+
+void test_conn_destroy(struct test_conn *c)
+{
+    obuf_free(&c->out);
+    free(c->pending);
+    c->pending = NULL;
+    c->npending = 0;
+}
+
+void test_conn_feed(struct test_conn *c, const char *bytes, size_t n)
+{
+    char *grown = realloc(c->pending, c->npending + n + 1);
+    if (!grown)
+        abort();
+    c->pending = grown;
+    memcpy(c->pending + c->npending, bytes, n);
+    c->npending += n;
+    size_t used = proto_text_run(&c->pc, c->pending, c->npending, &c->out, 0, NULL);
+    memmove(c->pending, c->pending + used, c->npending - used);
+    c->npending -= used;
+}
+
+char *test_conn_exchange(struct test_conn *c, const char *requests)
+{
+    test_conn_feed(c, requests, strlen(requests));
+    char *reply = strndup(c->out.data ? c->out.data : "", c->out.len);
+    if (!reply)
+        abort();
+    obuf_reset(&c->out);
+    return reply;
 }

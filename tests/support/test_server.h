@@ -34,4 +34,23 @@ bool test_server_new_store(struct test_server *s);
 
 void test_server_destroy(struct test_server *s);
 
+/* A text-protocol connection to a test_server, without a socket: input not
+ * consumed yet is kept between feeds, as a server keeps it. */
+struct test_conn {
+    struct proto_conn pc;
+    struct obuf out;         /* replies not taken by test_conn_exchange yet */
+    char *pending;
+    size_t npending;
+};
+
+void test_conn_init(struct test_conn *c, struct test_server *s);
+void test_conn_destroy(struct test_conn *c);
+
+/* Appends bytes to the input and runs every complete request. */
+void test_conn_feed(struct test_conn *c, const char *bytes, size_t n);
+
+/* Feeds a request string; returns the replies since the last exchange
+ * (NUL-terminated; the caller frees them). */
+char *test_conn_exchange(struct test_conn *c, const char *requests);
+
 #endif

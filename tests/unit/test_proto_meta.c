@@ -20,10 +20,7 @@
 
 struct fixture {
     struct test_server srv;
-    struct proto_conn pc;
-    struct obuf out;
-    char *pending;
-    size_t npending;
+    struct test_conn conn;
     unsigned read_hits;      /* env.udp_read_hit calls */
 };
 
@@ -40,8 +37,7 @@ static int setup(void **state)
     f->srv.env.udp_read_hit = count_read_hit;
     f->srv.env.udp_read_ctx = f;
     assert_true(test_server_new_store(&f->srv));
-    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
-    obuf_init(&f->out);
+    test_conn_init(&f->conn, &f->srv);
     *state = f;
     return 0;
 }
@@ -50,28 +46,14 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     test_server_destroy(&f->srv);
-    obuf_free(&f->out);
-    free(f->pending);
+    test_conn_destroy(&f->conn);
     free(f);
     return 0;
 }
 
-/* Appends bytes to the connection's input and runs what is complete. */
-static void feed(struct fixture *f, const char *bytes, size_t n)
-{
-    f->pending = realloc(f->pending, f->npending + n + 1);
-    memcpy(f->pending + f->npending, bytes, n);
-    f->npending += n;
-    size_t used = proto_text_run(&f->pc, f->pending, f->npending, &f->out, 0, NULL);
-    memmove(f->pending, f->pending + used, f->npending - used);
-    f->npending -= used;
-}
-
 static void expect(struct fixture *f, const char *requests, const char *replies)
 {
-    feed(f, requests, strlen(requests));
-    char *got = strndup(f->out.data ? f->out.data : "", f->out.len);
-    obuf_reset(&f->out);
+    char *got = test_conn_exchange(&f->conn, requests);
     assert_string_equal(got, replies);
     free(got);
 }
@@ -118,7 +100,7 @@ static void test_mg_quiet(void **state)
     struct fixture *f = *state;
     expect(f, "set a 0 0 1\r\n1\r\n", "STORED\r\n");
     expect(f, "mg a v q k\r\nmg b v q k\r\nmn\r\n", "VA 1 ka\r\n1\r\nMN\r\n");
-    assert_true(f->pc.transmit);
+    assert_true(f->conn.pc.transmit);
 }
 
 static void test_mg_vivify_and_recache(void **state)
@@ -157,13 +139,13 @@ static void test_mg_opaque_too_long_keeps_ttl(void **state)
 static void test_mg_udp_read_hit(void **state)
 {
     struct fixture *f = *state;
-    f->pc.udp = true;
+    f->conn.pc.udp = true;
     expect(f, "set k 0 0 1\r\na\r\nmg k v\r\nmg k\r\nmg x\r\n", "STORED\r\nVA 1\r\na\r\nHD\r\nEN\r\n");
     assert_int_equal(f->read_hits, 2);
     /* Not for a read that changes the item, nor for a stale one. */
     expect(f, "mg k T30\r\nmg y N30\r\nmd k I\r\nmg k\r\nmg k\r\n", "HD\r\nHD W\r\nHD\r\nHD X W\r\nHD Z X\r\n");
     assert_int_equal(f->read_hits, 2);
-    f->pc.udp = false;
+    f->conn.pc.udp = false;
     expect(f, "mg y\r\n", "HD Z\r\n");
     assert_int_equal(f->read_hits, 2);
 }
@@ -230,9 +212,9 @@ static void test_ms_too_large(void **state)
     static char value[(1 << 20) + 4];
     expect(f, "ms k 1\r\na\r\n", "HD\r\n");
     size_t n = (size_t)snprintf(value, sizeof value, "ms k %d\r\n", 1 << 20);
-    feed(f, value, n);
+    test_conn_feed(&f->conn, value, n);
     memset(value, 'x', sizeof value);
-    feed(f, value, (1 << 20) + 2);
+    test_conn_feed(&f->conn, value, (1 << 20) + 2);
     expect(f, "mg k\r\n", "SERVER_ERROR object too large for cache\r\nEN\r\n");
     assert_int_equal(f->srv.thread_stats.store_too_large, 1);
 }
@@ -284,11 +266,11 @@ static void test_me_and_dispatch(void **state)
     expect(f, "mg k\r\nmg k\r\nme k\r\n", "HD\r\nHD\r\nME k exp=-1 la=0 cas=1 fetch=yes cls=1 size=63\r\n");
     char big[80];
     snprintf(big, sizeof big, "set b 1 0 %d\r\n", 5000);
-    feed(f, big, strlen(big));
+    test_conn_feed(&f->conn, big, strlen(big));
     static char value[5002];
     memset(value, 'y', 5000);
     memcpy(value + 5000, "\r\n", 2);
-    feed(f, value, sizeof value);
+    test_conn_feed(&f->conn, value, sizeof value);
     expect(f, "me b\r\n", "STORED\r\nME b exp=-1 la=0 cas=2 fetch=no cls=19 size=5064\r\n");
     expect(f, "mz\r\nmn\r\nmn x y\r\n", "ERROR\r\nMN\r\nMN\r\n");
     expect(f, "md\r\nma\r\nmg\r\n", "ERROR\r\nERROR\r\nERROR\r\n");
@@ -375,9 +357,9 @@ static void test_byte_by_byte_equals_whole(void **state)
     const char *stream = "ms k 5 T0 F3 c k\r\nhello\r\nmg k v f q\r\nmg x q\r\nma n N0 J4 v\r\n"
                          "ms k 2 zz\r\nxy\r\nmd k q\r\nmd k\r\nmn\r\n";
     for (const char *p = stream; *p; p++)
-        feed(f, p, 1);
-    char *split = strndup(f->out.data, f->out.len);
-    obuf_reset(&f->out);
+        test_conn_feed(&f->conn, p, 1);
+    char *split = strndup(f->conn.out.data, f->conn.out.len);
+    obuf_reset(&f->conn.out);
     assert_string_equal(split, "HD c1 kk\r\nVA 5 f3\r\nhello\r\nVA 1\r\n4\r\n"
                                "CLIENT_ERROR invalid flag\r\nNF\r\nMN\r\n");
     free(split);

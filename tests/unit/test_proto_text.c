@@ -16,10 +16,7 @@
 
 struct fixture {
     struct test_server srv;
-    struct proto_conn pc;
-    struct obuf out;
-    char *pending;      /* input not consumed yet, as a server would keep it */
-    size_t npending;
+    struct test_conn conn;
     int shutdowns;
 };
 
@@ -34,9 +31,8 @@ static void count_shutdown(void)
 static void fresh_connection(struct fixture *f)
 {
     assert_true(test_server_new_store(&f->srv));
-    proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
-    obuf_reset(&f->out);
-    f->npending = 0;
+    test_conn_destroy(&f->conn);
+    test_conn_init(&f->conn, &f->srv);
 }
 
 static int setup_with(void **state, void (*adjust)(struct settings *))
@@ -46,7 +42,6 @@ static int setup_with(void **state, void (*adjust)(struct settings *))
     f->srv.env.shutdown = count_shutdown;
     if (adjust)
         adjust(&f->srv.settings);
-    obuf_init(&f->out);
     current = f;
     *state = f;
     fresh_connection(f);
@@ -62,35 +57,14 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     test_server_destroy(&f->srv);
-    obuf_free(&f->out);
-    free(f->pending);
+    test_conn_destroy(&f->conn);
     free(f);
     return 0;
 }
 
-/* Appends bytes to the connection's input and runs what is complete. */
-static void feed(struct fixture *f, const char *bytes, size_t n)
-{
-    f->pending = realloc(f->pending, f->npending + n + 1);
-    memcpy(f->pending + f->npending, bytes, n);
-    f->npending += n;
-    size_t used = proto_text_run(&f->pc, f->pending, f->npending, &f->out, 0, NULL);
-    memmove(f->pending, f->pending + used, f->npending - used);
-    f->npending -= used;
-}
-
-/* Sends a whole request stream and returns the replies (caller frees). */
-static char *exchange(struct fixture *f, const char *requests)
-{
-    feed(f, requests, strlen(requests));
-    char *reply = strndup(f->out.data ? f->out.data : "", f->out.len);
-    obuf_reset(&f->out);
-    return reply;
-}
-
 static void expect(struct fixture *f, const char *requests, const char *replies)
 {
-    char *got = exchange(f, requests);
+    char *got = test_conn_exchange(&f->conn, requests);
     assert_string_equal(got, replies);
     free(got);
 }
@@ -116,11 +90,11 @@ static void test_byte_by_byte_equals_whole(void **state)
     const char *stream = "set k 1 0 4\r\nv\r\nx\r\nappend k 0 0 2\r\nyz\r\nget k\r\n"
                          "incr n 1\r\nbogus\r\ndelete k\r\nget k\r\n";
     for (const char *p = stream; *p; p++)
-        feed(f, p, 1);
-    char *split = strndup(f->out.data, f->out.len);
-    obuf_reset(&f->out);
+        test_conn_feed(&f->conn, p, 1);
+    char *split = strndup(f->conn.out.data, f->conn.out.len);
+    obuf_reset(&f->conn.out);
     expect(f, "flush_all\r\n", "OK\r\n");
-    char *whole = exchange(f, stream);
+    char *whole = test_conn_exchange(&f->conn, stream);
     assert_string_equal(split, whole);
     assert_string_equal(whole, "STORED\r\nSTORED\r\nVALUE k 1 6\r\nv\r\nxyz\r\nEND\r\n"
                                "NOT_FOUND\r\nERROR\r\nDELETED\r\nEND\r\n");
@@ -132,8 +106,8 @@ static void test_value_waits_for_its_data(void **state)
 {
     struct fixture *f = *state;
     expect(f, "set big 0 0 100000\r\n", "");
-    assert_int_equal(f->pc.need, 100002);
-    assert_int_equal(f->npending, 0);
+    assert_int_equal(f->conn.pc.need, 100002);
+    assert_int_equal(f->conn.npending, 0);
 }
 
 static void test_noreply_is_silent(void **state)
@@ -220,14 +194,14 @@ static void test_multiget_responses_for_udp(void **state)
 {
     struct fixture *f = *state;
     expect(f, "set a 0 0 1\r\n1\r\n", "STORED\r\n");
-    char *got = exchange(f, "get x a y\r\n");
+    char *got = test_conn_exchange(&f->conn, "get x a y\r\n");
     free(got);
     /* One response per key: x (empty), a, y (holding END). */
-    feed(f, "get x a y\r\n", 11);
-    assert_int_equal(f->out.nresp, 3);
-    assert_int_equal(f->out.resp_starts[0], 0);
-    assert_int_equal(f->out.resp_starts[1], 0);
-    assert_int_equal(f->out.resp_starts[2], strlen("VALUE a 0 1\r\n1\r\n"));
+    test_conn_feed(&f->conn, "get x a y\r\n", 11);
+    assert_int_equal(f->conn.out.nresp, 3);
+    assert_int_equal(f->conn.out.resp_starts[0], 0);
+    assert_int_equal(f->conn.out.resp_starts[1], 0);
+    assert_int_equal(f->conn.out.resp_starts[2], strlen("VALUE a 0 1\r\n1\r\n"));
 }
 
 static void test_incr_decr(void **state)
@@ -246,7 +220,7 @@ static void test_cas_flow(void **state)
     struct fixture *f = *state;
     expect(f, "cas k 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
     expect(f, "set k 0 0 1\r\nx\r\n", "STORED\r\n");
-    char *got = exchange(f, "gets k\r\n");
+    char *got = test_conn_exchange(&f->conn, "gets k\r\n");
     unsigned long long cas;
     assert_int_equal(sscanf(got, "VALUE k 0 1 %llu", &cas), 1);
     free(got);
@@ -262,15 +236,15 @@ static void test_connection_endings(void **state)
 {
     struct fixture *f = *state;
     expect(f, "quit\r\nget a\r\n", "");
-    assert_true(f->pc.close_after_write);
+    assert_true(f->conn.pc.close_after_write);
     fresh_connection(f);
     expect(f, "GET / HTTP/1.1\r\n", "");
-    assert_true(f->pc.close_now);
+    assert_true(f->conn.pc.close_now);
     fresh_connection(f);
     char line[3000];
     memset(line, 'x', sizeof(line));
-    feed(f, line, sizeof(line));
-    assert_true(f->pc.close_now);
+    test_conn_feed(&f->conn, line, sizeof(line));
+    assert_true(f->conn.pc.close_now);
 }
 
 static void test_long_get_line_may_grow(void **state)
@@ -278,9 +252,9 @@ static void test_long_get_line_may_grow(void **state)
     struct fixture *f = *state;
     char line[3000] = "get ";
     memset(line + 4, 'k', sizeof(line) - 4);
-    feed(f, line, sizeof(line));
-    assert_false(f->pc.close_now);
-    assert_int_equal(f->pc.need, sizeof(line) + 1);
+    test_conn_feed(&f->conn, line, sizeof(line));
+    assert_false(f->conn.pc.close_now);
+    assert_int_equal(f->conn.pc.need, sizeof(line) + 1);
 }
 
 static void test_flush_and_verbosity(void **state)
@@ -310,18 +284,18 @@ static void test_stats_groups(void **state)
 {
     struct fixture *f = *state;
     expect(f, "set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n");
-    char *got = exchange(f, "stats\r\n");
+    char *got = test_conn_exchange(&f->conn, "stats\r\n");
     assert_non_null(strstr(got, "STAT get_hits 1\r\n"));
     assert_non_null(strstr(got, "STAT curr_items 1\r\n"));
     assert_non_null(strstr(got, "STAT cmd_set 1\r\n"));
     assert_string_equal(got + strlen(got) - 5, "END\r\n");
     free(got);
     expect(f, "stats reset\r\n", "RESET\r\n");
-    got = exchange(f, "stats\r\n");
+    got = test_conn_exchange(&f->conn, "stats\r\n");
     assert_non_null(strstr(got, "STAT get_hits 0\r\n"));
     free(got);
     expect(f, "stats bogus\r\n", "ERROR\r\n");
-    got = exchange(f, "stats sizes\r\n");
+    got = test_conn_exchange(&f->conn, "stats sizes\r\n");
     assert_string_equal(got + strlen(got) - 5, "END\r\n");
     free(got);
 }
@@ -368,15 +342,15 @@ static void test_random_streams_split_equals_whole(void **state)
         random_stream(stream, sizeof(stream));
         size_t n = strlen(stream);
         fresh_connection(f);
-        for (size_t at = 0; at < n && !f->pc.close_now && !f->pc.close_after_write;) {
+        for (size_t at = 0; at < n && !f->conn.pc.close_now && !f->conn.pc.close_after_write;) {
             size_t piece = 1 + rnd(40);
             piece = piece > n - at ? n - at : piece;
-            feed(f, stream + at, piece);
+            test_conn_feed(&f->conn, stream + at, piece);
             at += piece;
         }
-        char *split = strndup(f->out.data ? f->out.data : "", f->out.len);
+        char *split = strndup(f->conn.out.data ? f->conn.out.data : "", f->conn.out.len);
         fresh_connection(f);
-        char *whole = exchange(f, stream);
+        char *whole = test_conn_exchange(&f->conn, stream);
         assert_string_equal(split, whole);
         free(split);
         free(whole);
@@ -404,7 +378,7 @@ static void test_too_large_reply_waits_for_swallow(void **state)
     char req[64];
     snprintf(req, sizeof(req), "set k 0 0 %d\r\nxx", 2 << 20);
     expect(f, req, "");
-    assert_int_equal(f->pc.swallow, (2 << 20) + 2 - 2);
+    assert_int_equal(f->conn.pc.swallow, (2 << 20) + 2 - 2);
 }
 
 static void disable_cas(struct settings *s)
