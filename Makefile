@@ -31,7 +31,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 # Server address for `make run`.
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
-.PHONY: all deps run test unit-tests asan clean bench
+.PHONY: all deps run test unit-tests asan clean bench fuzz
 all: $(BUILD)/xdpcached $(BUILD)/mcload $(UNIT_BINS) $(BPF_OBJS)
 
 # The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
@@ -82,6 +82,40 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD) $(BUILD)/obj $(BUILD)/obj/loadgen $(BUILD)/tests:
 	mkdir -p $@
 
+# libFuzzer targets (tests/fuzz/, run by tests/run-all.sh): the daemon's
+# modules compiled again by clang with coverage instrumentation and
+# ASan+UBSan into their own directory, each target linked with the harness.
+FUZZ_BUILD     ?= $(BUILD)-fuzz
+FUZZ_CFLAGS    := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -Iuser -Ishared \
+                  -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS      := $(DAEMON_SRCS:user/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_MAIN_OBJS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/obj/fuzz/%.o,$(wildcard tests/fuzz/*.c))
+FUZZ_SUPPORT_OBJ := $(FUZZ_BUILD)/obj/fuzz/test_server.o
+
+fuzz: $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/obj/%.o: user/%.c | $(FUZZ_BUILD)/obj
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(BUILD) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/fastpath.o: $(BPF_SKELS)
+
+$(FUZZ_MAIN_OBJS): $(FUZZ_BUILD)/obj/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_BUILD)/obj/fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Itests/support -MMD -MP -c $< -o $@
+
+$(FUZZ_SUPPORT_OBJ): $(TEST_SUPPORT) | $(FUZZ_BUILD)/obj/fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libxdpcached.a: $(FUZZ_OBJS)
+	ar rcs $@ $^
+
+$(FUZZ_TARGETS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_BUILD)/obj/fuzz/harness.o \
+                 $(FUZZ_SUPPORT_OBJ) $(FUZZ_BUILD)/libxdpcached.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(FUZZ_BUILD)/obj $(FUZZ_BUILD)/obj/fuzz:
+	mkdir -p $@
+
 deps:
 	scripts/install-deps.sh
 
@@ -100,6 +134,7 @@ run: deps
 test: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	$(MAKE) fuzz
 	tests/run-all.sh
 
 # The benchmark (docs/benchmarks.md): needs root; about 12 minutes; writes
@@ -109,6 +144,7 @@ bench: deps
 	/usr/bin/python3 bench/run.py --build $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJ:.o=.d)

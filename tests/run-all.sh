@@ -5,6 +5,8 @@
 #   2. pytest on tests/e2e against build/xdpcached
 #   3. the protocol subset (TCP, UDP, the XDP fast path, differential: marker
 #      `protocol`) against build-asan/xdpcached
+#   4. the libFuzzer targets build-fuzz/fuzz_* (`make fuzz`; FUZZ_BUILD, and
+#      FUZZ_SECONDS of fuzzing per target, default 45)
 # The XDP fast-path tests (tests/e2e/test_xdp.py) need root: they create a
 # network namespace and a veth pair and attach XDP programs (the daemon's, and
 # <build>/xdp_pass.bpf.o on the client's end). Not root: they are skipped,
@@ -134,6 +136,62 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 run_pytest "e2e (build/xdpcached)" build/xdpcached
 run_pytest "protocol (build-asan/xdpcached)" build-asan/xdpcached -m protocol
+
+# -- fuzz targets (tests/fuzz/) ----------------------------------------------
+# One test per target: its regression inputs and seed corpus must all run
+# clean, then it fuzzes a copy of them in $TMP for FUZZ_SECONDS with a fixed
+# seed. A crash's reproducer stays in $FUZZ_BUILD/crashes/<target>/ (run the
+# target on it to see the report again; tests/fuzz/README.md says more).
+FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+
+fuzz_report() {   # fuzz_report LOG TARGET: the reproducer and the report's first lines
+    local unit
+    unit=$(grep -o "Test unit written to .*" "$1" | tail -n 1)
+    unit=${unit#Test unit written to }
+    # Replaying files writes none: the reproducer is the file being run.
+    [ -n "$unit" ] || unit=$(grep "^Running: " "$1" | tail -n 1 | cut -d' ' -f2-)
+    echo "   reproducer: $unit (see it again: $2 $unit)"
+    grep -m1 -A 20 -E "ERROR: |runtime error|fuzz harness:|deadly signal" "$1" | sed 's/^/   | /'
+}
+
+run_fuzz() {   # run_fuzz TARGET (text, meta, bin)
+    local name=$1 bin=$FUZZ_BUILD/fuzz_$1 log=$TMP/fuzz.log work=$TMP/fuzz-$1
+    local crashes=$FUZZ_BUILD/crashes/$1 inputs=() f
+    for f in tests/fuzz/regressions/"$name"/* tests/fuzz/corpus/"$name"/*; do
+        [ -f "$f" ] && [ "${f##*/}" != README ] && inputs+=("$f")
+    done
+    echo "-- $bin: ${#inputs[@]} regression and seed inputs, then ${FUZZ_SECONDS}s of fuzzing"
+    if [ ! -x "$bin" ] || [ "${#inputs[@]}" -eq 0 ]; then
+        echo "   $bin or its seeds are missing (make fuzz; tests/fuzz/make_seeds.py)"
+        add "fuzz $name" 0 1 0
+        return
+    fi
+    mkdir -p "$crashes" "$work"
+    if ! timeout -k 10 600 "$bin" -artifact_prefix="$crashes/" "${inputs[@]}" >"$log" 2>&1; then
+        echo "   replaying the regression and seed inputs failed:"
+        fuzz_report "$log" "$bin"
+        add "fuzz $name" 0 1 0
+        return
+    fi
+    for f in "${inputs[@]}"; do
+        cp "$f" "$work/${f//\//_}"
+    done
+    if ! timeout -k 10 $((FUZZ_SECONDS + 300)) "$bin" -dict="tests/fuzz/$name.dict" \
+            -max_total_time="$FUZZ_SECONDS" -seed=1 -max_len=4096 -rss_limit_mb=2048 \
+            -timeout=10 -artifact_prefix="$crashes/" "$work" >"$log" 2>&1; then
+        echo "   fuzzing found a failure:"
+        fuzz_report "$log" "$bin"
+        add "fuzz $name" 0 1 0
+        return
+    fi
+    grep -E "^#[0-9]+[[:space:]]+DONE" "$log" | tail -n 1 | sed 's/^/   /'
+    add "fuzz $name" 1 0 0
+}
+
+for target in text meta bin; do
+    run_fuzz "$target"
+done
 
 # -- summary -----------------------------------------------------------------
 echo
