@@ -149,6 +149,13 @@ static uint32_t csum_fold(uint32_t sum)
     return sum;
 }
 
+/* A folded sum of bytes taken from offset 0 as if they were at offset `at`:
+ * an odd offset swaps the bytes of every word (RFC 1071). */
+static uint32_t csum_moved(uint32_t folded, size_t at)
+{
+    return at % 2 ? ((folded >> 8 | folded << 8) & 0xffff) : folded;
+}
+
 /* Adds n bytes to a one's complement sum as if they were at offset `at` of
  * a buffer summed in 16-bit words in memory order, as the XDP program sums
  * (xdp_cache.h, get_sum): word by word, an odd last byte padded with zero,
@@ -167,10 +174,7 @@ static uint32_t csum_add(uint32_t sum, const char *bytes, size_t n, size_t at)
         memcpy(&word, bytes + i, 1);
         part += word;
     }
-    part = csum_fold(part);
-    if (at % 2)
-        part = (part >> 8 | part << 8) & 0xffff;
-    return sum + part;
+    return sum + csum_moved(csum_fold(part), at);
 }
 
 /* mg's t: the second of CLOCK_MONOTONIC(_COARSE) at which clock_now()
@@ -226,11 +230,14 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     /* fields is " <flags> <bytes>". */
     img->flags_len = (uint8_t)((const char *)memchr(fields + 1, ' ', nfields - 1) - (fields + 1));
     img->exptime_sec = exptime_sec_of(item->exptime);
+    /* The value is summed once, and moved to where each reply has it. */
     size_t rest = head + ncas;
-    img->rest_sum = (uint16_t)csum_fold(csum_add(0, img->text + rest, total - rest, 0));
-    img->gets_sum = (uint16_t)csum_fold(csum_add(0, img->text, total, 0));
-    img->get_sum = (uint16_t)csum_fold(csum_add(csum_add(0, img->text, head, 0),
-                                                img->text + rest, total - rest, head));
+    uint32_t rest_sum = csum_fold(csum_add(0, img->text + rest, total - rest, 0));
+    uint32_t head_sum = csum_add(0, img->text, head, 0);
+    img->rest_sum = (uint16_t)rest_sum;
+    img->get_sum = (uint16_t)csum_fold(head_sum + csum_moved(rest_sum, head));
+    img->gets_sum = (uint16_t)csum_fold(csum_add(head_sum, img->text + head, ncas, head) +
+                                        csum_moved(rest_sum, rest));
     return true;
 }
 
