@@ -310,15 +310,6 @@ static void store_initial(struct bin_request *r, uint64_t initial)
         reply_error(r, BIN_NOT_STORED, NULL, 0);
 }
 
-/* The CAS of the item an increment left behind (store_meta_fn). */
-static void note_cas(void *ctx, const struct item_view *item, bool created,
-                     struct store_meta_change *change)
-{
-    (void)created;
-    (void)change;
-    *(uint64_t *)ctx = item->cas;
-}
-
 static void run_delta(struct bin_request *r)
 {
     bool incr = r->command == BIN_INCREMENT;
@@ -326,7 +317,7 @@ static void run_delta(struct bin_request *r)
     uint64_t value, cas = 0;
 
     struct store_delta_meta how = { .incr = incr, .delta = load_be64(r->extras), .cas = r->h.cas };
-    switch (store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value, note_cas, &cas)) {
+    switch (store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value, &cas, NULL, NULL)) {
     case STORE_DELTA_OK: {
         if (incr)
             STAT_INC(ts, incr_hits);

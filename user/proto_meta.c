@@ -165,15 +165,21 @@ static void line_u64(struct meta_line *l, uint64_t v)
 
 /* memcached's META_KEY: the key as stored, or base64 and " b" for a key
  * that came base64-encoded. */
+/* The key as the client sent it: base64 again when it came so. */
+static void line_key_text(struct meta_line *l, const char *key, size_t nkey, bool binary)
+{
+    if (binary)
+        l->len += proto_meta_base64_encode(key, nkey, l->text + l->len);
+    else
+        line_put(l, key, nkey);
+}
+
 static void line_key(struct meta_line *l, const char *key, size_t nkey, bool binary)
 {
     line_flag(l, 'k');
-    if (!binary) {
-        line_put(l, key, nkey);
-        return;
-    }
-    l->len += proto_meta_base64_encode(key, nkey, l->text + l->len);
-    line_put(l, " b", 2);
+    line_key_text(l, key, nkey, binary);
+    if (binary)
+        line_put(l, " b", 2);
 }
 
 /* The opaque token is echoed whole, its O included. */
@@ -320,10 +326,10 @@ static bool parse_flags(struct text_request *r, size_t first, struct meta_flags 
 
 /* The checks mg, md and ma start with. A bad flag is reported with
  * flags_error, or with the parser's own message when that is NULL (mg). */
-static bool meta_preamble(struct text_request *r, struct meta_flags *f, const char *too_long,
-                          const char *flags_error)
+/* The checks every meta command's line passes first, in memcached's order:
+ * a key, a key not too long, not too many tokens. */
+static bool meta_line_ok(struct text_request *r, const char *too_long)
 {
-    const char *error = ERR_BAD_FORMAT;
     if (r->ntokens < 3) {
         text_reply(r, "ERROR");
         return false;
@@ -336,6 +342,15 @@ static bool meta_preamble(struct text_request *r, struct meta_flags *f, const ch
         reply_error(r, too_long);
         return false;
     }
+    return true;
+}
+
+static bool meta_preamble(struct text_request *r, struct meta_flags *f, const char *too_long,
+                          const char *flags_error)
+{
+    const char *error = ERR_BAD_FORMAT;
+    if (!meta_line_ok(r, too_long))
+        return false;
     if (!parse_flags(r, 2, f, &error)) {
         reply_error(r, flags_error ? flags_error : error);
         return false;
@@ -369,8 +384,6 @@ static rel_time_t seconds_since(rel_time_t then, rel_time_t now)
     return now > then ? now - then : 0;
 }
 
-/* The return flags of a hit, in request order, with T, N and R applied
- * where they stand; then Z, X and W. Runs under the shard lock. */
 /* The return flags of a hit, in request order, and what the item's T, N and
  * R ask for: change->exptime and *won (the caller hands out the win token).
  * False when an O token is too long: memcached stops there, a T before it
@@ -457,23 +470,6 @@ static void mg_on_item(void *ctx, const struct item_view *it, bool created,
         env->udp_read_hit(env->udp_read_ctx, it);
 }
 
-static void mg_count(struct text_request *r, enum store_lookup found, bool ttl_set)
-{
-    struct thread_stats *ts = r->pc->stats;
-    if (found == STORE_MISS_EXPIRED)
-        STAT_INC(ts, get_expired);
-    if (ttl_set) {
-        STAT_INC(ts, cmd_touch);
-        STAT_INC(ts, touch_hits);
-        return;
-    }
-    STAT_INC(ts, cmd_get);
-    if (found == STORE_HIT)
-        STAT_INC(ts, get_hits);
-    else
-        STAT_INC(ts, get_misses);
-}
-
 static void cmd_mg(struct text_request *r)
 {
     struct meta_flags f = { 0 };
@@ -489,7 +485,7 @@ static void cmd_mg(struct text_request *r)
         return;
     }
     /* A T on a miss is not a touch: memcached learns of it only on a hit. */
-    mg_count(r, found, found == STORE_HIT && st.ttl_set);
+    protocol_count_lookup(r->pc->stats, found, found == STORE_HIT && st.ttl_set);
     if (found == STORE_HIT)
         return;
     struct meta_line l;
@@ -556,16 +552,11 @@ static void cmd_ms(struct text_request *r)
     int32_t vlen;
     enum store_mode mode = STORE_SET;
 
-    if (r->ntokens < 3) {
-        text_reply(r, "ERROR");
+    if (!meta_line_ok(r, "CLIENT_ERROR options flags too long"))
         return;
-    }
-    if (r->tokens[1].length > STORE_KEY_MAX || r->ntokens == 3) {
+    /* No value length. */
+    if (r->ntokens == 3) {
         reply_error(r, ERR_BAD_FORMAT);
-        return;
-    }
-    if (r->ntokens > META_MAX_TOKENS) {
-        reply_error(r, "CLIENT_ERROR options flags too long");
         return;
     }
     if (!text_parse_i32(r->tokens[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
@@ -776,7 +767,7 @@ static void cmd_ma(struct text_request *r)
     struct thread_stats *ts = r->pc->stats;
     uint64_t number;
     enum store_status status = store_delta_meta(store_of(r), key->value, key->length, &how,
-                                                &number, ma_on_item, &st);
+                                                &number, NULL, ma_on_item, &st);
     switch (status) {
     case STORE_DELTA_OK:
         if (st.opaque_too_long) {
@@ -850,10 +841,7 @@ static void me_on_item(void *ctx, const struct item_view *it, bool created,
                     (st->r->pc->env->settings->use_cas ? 8 : 0);
     l.len = 0;
     line_put(&l, "ME ", 3);
-    if (it->key_binary)
-        l.len += proto_meta_base64_encode(it->key, it->nkey, l.text + l.len);
-    else
-        line_put(&l, it->key, it->nkey);
+    line_key_text(&l, it->key, it->nkey, it->key_binary);
     int n = snprintf(fields, sizeof fields,
                      " exp=%d la=%llu cas=%llu fetch=%s cls=%u size=%zu\r\n",
                      it->exptime == 0 ? -1 : (int)(st->now - it->exptime),

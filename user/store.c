@@ -16,16 +16,15 @@
 #include "store.h"
 
 #include <assert.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "hash.h"
 
 #define STORE_SHARD_BITS 6
@@ -775,7 +774,7 @@ static enum store_status delta_vivify_locked(struct store *s, struct shard *sh, 
                                              struct reservation *r, struct delta_request *req)
 {
     char digits[24];
-    size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, req->how->initial);
+    size_t ndigits = format_decimal(digits, req->how->initial);
     struct item *it = item_alloc_reserved(s, r, req->key, req->nkey, ndigits, 0, 0);
     if (!it)
         return STORE_NO_MEMORY;
@@ -813,7 +812,7 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
         value = how->delta > value ? 0 : value - how->delta;
 
     char digits[24];
-    size_t ndigits = (size_t)snprintf(digits, sizeof digits, "%" PRIu64, value);
+    size_t ndigits = format_decimal(digits, value);
     struct item *it = old;
     if (ndigits <= nold) {
         memcpy(item_value(s, old), digits, ndigits);
@@ -1023,14 +1022,7 @@ enum store_status store_write(struct store *s, enum store_mode mode,
 
 enum store_status store_delete(struct store *s, const char *key, size_t nkey)
 {
-    uint64_t hash = hash64(key, nkey, s->hash_seed);
-    rel_time_t now = clock_now();
-    struct shard *sh = shard_lock(s, hash, now);
-    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
-    if (link)
-        shard_drop(s, sh, link, DROP_REMOVED);
-    pthread_mutex_unlock(&sh->lock);
-    return link ? STORE_DELETED : STORE_NOT_FOUND;
+    return store_delete_meta(s, key, nkey, NULL, false, NULL);
 }
 
 /* Like memcached's do_item_touch: a new expiry, the item counts as fetched,
@@ -1054,24 +1046,20 @@ enum store_status store_delta(struct store *s, const char *key, size_t nkey,
                               bool incr, uint64_t delta, uint64_t *result, uint64_t *cas_out)
 {
     struct store_delta_meta how = { .incr = incr, .delta = delta };
-    struct delta_request req = { .key = key, .nkey = nkey, .how = &how };
+    return store_delta_meta(s, key, nkey, &how, result, cas_out, NULL, NULL);
+}
+
+enum store_status store_delta_meta(struct store *s, const char *key, size_t nkey,
+                                   const struct store_delta_meta *how, uint64_t *result,
+                                   uint64_t *cas_out, store_meta_fn fn, void *ctx)
+{
+    struct delta_request req = { .key = key, .nkey = nkey, .how = how, .fn = fn, .fn_ctx = ctx };
     enum store_status status = store_update(s, key, nkey, delta_locked, &req, NULL);
     if (status == STORE_DELTA_OK) {
         *result = req.result;
         if (cas_out)
             *cas_out = req.cas;
     }
-    return status;
-}
-
-enum store_status store_delta_meta(struct store *s, const char *key, size_t nkey,
-                                   const struct store_delta_meta *how, uint64_t *result,
-                                   store_meta_fn fn, void *ctx)
-{
-    struct delta_request req = { .key = key, .nkey = nkey, .how = how, .fn = fn, .fn_ctx = ctx };
-    enum store_status status = store_update(s, key, nkey, delta_locked, &req, NULL);
-    if (status == STORE_DELTA_OK)
-        *result = req.result;
     return status;
 }
 

@@ -233,10 +233,11 @@ struct store_delta_meta {
 /* incr/decr as store_delta, then fn with the result item (created when
  * vivified). change->exptime applies only to an item changed in place or
  * created: memcached applies it to the item it holds, which is the old one
- * when the number grew. *result is the new number. */
+ * when the number grew. *result is the new number, *cas_out (when not
+ * NULL) the CAS of the item that holds it. */
 enum store_status store_delta_meta(struct store *store, const char *key, size_t nkey,
                                    const struct store_delta_meta *req, uint64_t *result,
-                                   store_meta_fn fn, void *ctx);
+                                   uint64_t *cas_out, store_meta_fn fn, void *ctx);
 
 /* Walks all items and reports the count per allocation size class (stats sizes). */
 void store_size_histogram(struct store *store, store_size_fn fn, void *ctx);

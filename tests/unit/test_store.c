@@ -2320,7 +2320,7 @@ static enum store_status meta_delta(struct store *s, const char *key,
                                     const struct store_delta_meta *how, uint64_t *result,
                                     struct meta_probe *p)
 {
-    return store_delta_meta(s, key, strlen(key), how, result, probe_item, p);
+    return store_delta_meta(s, key, strlen(key), how, result, NULL, probe_item, p);
 }
 
 /* ma: vivify with the initial value; CAS check after the empty-value check
