@@ -37,6 +37,18 @@ void protocol_count_lookup(struct thread_stats *stats, enum store_lookup found, 
     }
 }
 
+void protocol_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st)
+{
+    if (mode != STORE_CAS)
+        return;
+    if (st == STORE_STORED)
+        STAT_INC(stats, cas_hits);
+    else if (st == STORE_EXISTS)
+        STAT_INC(stats, cas_badval);
+    else if (st == STORE_NOT_FOUND)
+        STAT_INC(stats, cas_misses);
+}
+
 void protocol_flush(const struct proto_env *env, int64_t delay)
 {
     /* An absolute time before the process started: memcached finds no item

@@ -99,6 +99,10 @@ void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
  * every protocol. */
 void protocol_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch);
 
+/* Counts a compare-and-swap's outcome (cas_hits, cas_badval, cas_misses);
+ * nothing for other modes. */
+void protocol_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st);
+
 /* flush_all with memcached's rules for its delay (0 = now, up to 30 days
  * relative, else an absolute unix time), the same in every protocol. */
 void protocol_flush(const struct proto_env *env, int64_t delay);

@@ -13,6 +13,7 @@
  * memcached makes then (lengths, key size, item size) answer at that point.
  * A storage request then waits for its value (bin_value_pending, like
  * memcached's conn_nread) and runs as a whole. */
+#define _GNU_SOURCE /* mempcpy */
 #include "proto_bin.h"
 
 #include <endian.h>
@@ -65,15 +66,22 @@ static void parse_header(const char *in, struct bin_header *h)
     h->cas = be64toh(h->cas);
 }
 
-/* Appends a response header answering r (same opcode and opaque). */
-static void put_header(struct bin_request *r, uint16_t status, uint8_t extlen, uint16_t keylen,
-                       uint32_t bodylen, uint64_t cas)
+/* A response header answering r (same opcode and opaque), in wire order. */
+static struct bin_header response_header(const struct bin_request *r, uint16_t status,
+                                         uint8_t extlen, uint16_t keylen, uint32_t bodylen,
+                                         uint64_t cas)
 {
-    struct bin_header h = {
+    return (struct bin_header){
         .magic = BIN_MAGIC_RESPONSE, .opcode = r->h.opcode, .keylen = htobe16(keylen),
         .extlen = extlen, .status = htobe16(status), .bodylen = htobe32(bodylen),
         .opaque = htobe32(r->h.opaque), .cas = htobe64(cas),
     };
+}
+
+static void put_header(struct bin_request *r, uint16_t status, uint8_t extlen, uint16_t keylen,
+                       uint32_t bodylen, uint64_t cas)
+{
+    struct bin_header h = response_header(r, status, extlen, keylen, bodylen, cas);
     obuf_append(r->out, &h, sizeof(h));
 }
 
@@ -134,11 +142,11 @@ static rel_time_t expiry_of(const uint8_t *field)
     return clock_realtime((int64_t)load_be32(field));
 }
 
-/* A request's CAS for append/prepend: compared by the store when not 0.
- * Without CAS (-C) memcached compares nothing for them, as it cannot keep the
- * request's CAS on the new item (delete and incr/decr still compare, so a
- * non-zero CAS never matches an item's 0 there). */
-static uint64_t concat_cas(const struct bin_request *r)
+/* A request's CAS for set/add/replace and append/prepend: compared by the
+ * store when not 0. Without CAS (-C) memcached compares nothing for them, as
+ * it cannot keep the request's CAS on the new item (delete and incr/decr
+ * still compare, so a non-zero CAS never matches an item's 0 there). */
+static uint64_t compared_cas(const struct bin_request *r)
 {
     return r->pc->env->settings->use_cas ? r->h.cas : 0;
 }
@@ -158,11 +166,18 @@ static void write_hit(void *ctx, const struct item_view *it)
     uint16_t keylen = w->with_key ? (uint16_t)it->nkey : 0;
     size_t nvalue = w->with_value ? it->nvalue : 0;
     uint32_t flags = htobe32(it->flags);
-    put_header(w->r, BIN_SUCCESS, sizeof(flags), keylen,
-               (uint32_t)(sizeof(flags) + keylen + nvalue), it->cas);
-    obuf_append(w->r->out, &flags, sizeof(flags));
-    obuf_append(w->r->out, it->key, keylen);
-    obuf_append(w->r->out, it->value, nvalue);
+    uint32_t bodylen = (uint32_t)(sizeof(flags) + keylen + nvalue);
+    struct bin_header h = response_header(w->r, BIN_SUCCESS, sizeof(flags), keylen, bodylen,
+                                          it->cas);
+    /* One reservation for the whole reply, as the text protocol's VALUE. */
+    char *p = obuf_reserve(w->r->out, sizeof(h) + bodylen);
+    if (!p)
+        return;
+    p = mempcpy(p, &h, sizeof(h));
+    p = mempcpy(p, &flags, sizeof(flags));
+    p = mempcpy(p, it->key, keylen);
+    memcpy(p, it->value, nvalue);
+    obuf_commit(w->r->out, sizeof(h) + bodylen);
 }
 
 static void run_get_or_touch(struct bin_request *r)
@@ -190,16 +205,6 @@ static void run_get_or_touch(struct bin_request *r)
 }
 
 /* ---- storage ---------------------------------------------------------------- */
-
-static void count_cas(struct thread_stats *ts, enum store_status st)
-{
-    if (st == STORE_STORED)
-        STAT_INC(ts, cas_hits);
-    else if (st == STORE_EXISTS)
-        STAT_INC(ts, cas_badval);
-    else if (st == STORE_NOT_FOUND)
-        STAT_INC(ts, cas_misses);
-}
 
 /* memcached's complete_update_bin: what a finished store answers. */
 static void reply_store(struct bin_request *r, enum store_mode mode, enum store_status st,
@@ -232,9 +237,7 @@ static void run_update(struct bin_request *r)
         [BIN_SET] = STORE_SET, [BIN_ADD] = STORE_ADD, [BIN_REPLACE] = STORE_REPLACE,
     };
     enum store_mode mode = modes[r->command];
-    /* Without CAS (-C) memcached cannot keep the request's CAS on the item,
-     * so it is not compared either. */
-    if (r->h.cas != 0 && r->pc->env->settings->use_cas)
+    if (compared_cas(r) != 0)
         mode = STORE_CAS;
     struct store_write w = {
         .key = r->key, .nkey = r->h.keylen, .value = r->value, .nvalue = r->nvalue,
@@ -251,8 +254,7 @@ static void run_update(struct bin_request *r)
         return;
     }
     STAT_INC(r->pc->stats, cmd_set);
-    if (mode == STORE_CAS)
-        count_cas(r->pc->stats, st);
+    protocol_count_cas(r->pc->stats, mode, st);
     reply_store(r, mode, st, cas);
 }
 
@@ -262,7 +264,7 @@ static void run_append_prepend(struct bin_request *r)
     STAT_INC(r->pc->stats, cmd_set);
     struct store_write w = {
         .key = r->key, .nkey = r->h.keylen, .value = r->value, .nvalue = r->nvalue,
-        .cas = concat_cas(r),
+        .cas = compared_cas(r),
     };
     uint64_t cas = 0;
     enum store_status st = store_write(store_of(r), mode, &w, &cas);

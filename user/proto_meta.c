@@ -602,18 +602,13 @@ static void cmd_ms(struct text_request *r)
 /* The reply code of a store, and the counters memcached keeps for it. */
 static const char *ms_code(struct text_request *r, enum store_mode mode, enum store_status st)
 {
-    struct thread_stats *ts = r->pc->stats;
+    protocol_count_cas(r->pc->stats, mode, st);
     switch (st) {
     case STORE_STORED:
-        if (mode == STORE_CAS)
-            STAT_INC(ts, cas_hits);
         return "HD";
     case STORE_EXISTS:
-        if (mode == STORE_CAS)
-            STAT_INC(ts, cas_badval);
         return "EX";
     case STORE_NOT_FOUND:
-        STAT_INC(ts, cas_misses);
         return "NF";
     default:
         return "NS";

@@ -306,16 +306,13 @@ static void begin_store(struct text_request *r, enum store_mode mode)
 static const char *store_reply(struct text_request *r, enum store_mode mode, enum store_status st)
 {
     struct thread_stats *ts = r->pc->stats;
+    protocol_count_cas(ts, mode, st);
     switch (st) {
     case STORE_STORED:
-        if (mode == STORE_CAS)
-            STAT_INC(ts, cas_hits);
         return "STORED";
     case STORE_EXISTS:
-        STAT_INC(ts, cas_badval);
         return "EXISTS";
     case STORE_NOT_FOUND:
-        STAT_INC(ts, cas_misses);
         return "NOT_FOUND";
     case STORE_NO_MEMORY:
     case STORE_TOO_LARGE:
