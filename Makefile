@@ -51,9 +51,13 @@ $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
 
 # What the unit tests and the fuzz harness share: a server without sockets.
 TEST_SUPPORT := tests/support/test_server.c
+TEST_SUPPORT_OBJ := $(BUILD)/obj/test_server.o
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(BUILD)/libxdpcached.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -I$(BUILD) -Itests/support -o $@ $< $(TEST_SUPPORT) $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
+$(TEST_SUPPORT_OBJ): $(TEST_SUPPORT) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libxdpcached.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -I$(BUILD) -Itests/support -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/obj/loadgen/%.o: user/loadgen/%.c | $(BUILD)/obj/loadgen
 	$(CC) $(CFLAGS) -Iuser/loadgen -MMD -MP -c $< -o $@
@@ -146,5 +150,5 @@ bench: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(TEST_SUPPORT_OBJ:.o=.d) $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJ:.o=.d)

@@ -22,15 +22,14 @@
  * always extras + key + value; only the header's body length may lie.
  * tests/fuzz/make_seeds.py writes seeds in this form. */
 #include <stddef.h>
+#include <endian.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "harness.h"
+#include "proto_bin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define BIN_REQUEST_MAGIC 0x80
-#define BIN_HEADER_LEN 24
 
 enum shape_bit {
     SHAPE_EXTLEN = 0x01,
@@ -68,24 +67,18 @@ static uint8_t take_byte(struct cursor *c)
 static uint8_t usual_extlen(uint8_t opcode)
 {
     switch (opcode) {
-    case 0x01: case 0x02: case 0x03:    /* set add replace */
-    case 0x11: case 0x12: case 0x13:    /* setq addq replaceq */
+    case BIN_SET: case BIN_ADD: case BIN_REPLACE:
+    case BIN_SETQ: case BIN_ADDQ: case BIN_REPLACEQ:
         return 8;
-    case 0x05: case 0x06:               /* incr decr */
-    case 0x15: case 0x16:               /* incrq decrq */
+    case BIN_INCREMENT: case BIN_DECREMENT:
+    case BIN_INCREMENTQ: case BIN_DECREMENTQ:
         return 20;
-    case 0x1c: case 0x1d: case 0x1e:    /* touch gat gatq */
-    case 0x23: case 0x24:               /* gatk gatkq */
+    case BIN_TOUCH: case BIN_GAT: case BIN_GATQ:
+    case BIN_GATK: case BIN_GATKQ:
         return 4;
     default:
         return 0;
     }
-}
-
-static void put_be(uint8_t *dst, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
 /* Copies n bytes of the input (zeros past its end) into the request. */
@@ -100,46 +93,39 @@ static void put_taken(struct bytes *req, struct cursor *c, size_t n)
     }
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Reads one record and appends its request. Header offsets: magic 0,
- * opcode 1, key length 2, extras length 4, data type 5, vbucket 6, body
- * length 8, opaque 12, CAS 16. */
+/* Reads one record and appends its request. The header's multi-byte
+ * fields taken from the input keep the input's byte order (network order on
+ * the wire). */
 static void put_request(struct bytes *req, struct cursor *c, uint32_t number)
 {
-    uint8_t hdr[BIN_HEADER_LEN] = { BIN_REQUEST_MAGIC };
-    hdr[1] = take_byte(c);
+    struct bin_header h = { .magic = BIN_MAGIC_REQUEST };
+    h.opcode = take_byte(c);
     uint8_t shape = take_byte(c);
     size_t keylen = take_byte(c);
     size_t vallen = take_byte(c);
-    size_t extlen = shape & SHAPE_EXTLEN ? take_byte(c) : usual_extlen(hdr[1]);
+    size_t extlen = shape & SHAPE_EXTLEN ? take_byte(c) : usual_extlen(h.opcode);
     int8_t delta = shape & SHAPE_BODYLEN_DELTA ? (int8_t)take_byte(c) : 0;
-    uint8_t given_bodylen[4];
+    uint32_t bodylen = htobe32((uint32_t)(extlen + keylen + vallen) + (uint32_t)(int32_t)delta);
     if (shape & SHAPE_BODYLEN)
-        take(c, given_bodylen, sizeof(given_bodylen));
+        take(c, (uint8_t *)&bodylen, sizeof(bodylen));
     if (shape & SHAPE_MAGIC)
-        hdr[0] = take_byte(c);
+        h.magic = take_byte(c);
     if (shape & SHAPE_IDS) {
-        take(c, hdr + 5, 3);            /* data type, vbucket */
-        take(c, hdr + 12, 4);           /* opaque */
+        h.datatype = take_byte(c);
+        take(c, (uint8_t *)&h.status, sizeof(h.status));   /* the request's vbucket */
+        take(c, (uint8_t *)&h.opaque, sizeof(h.opaque));
     } else {
-        put_be(hdr + 12, number, 4);
+        h.opaque = htobe32(number);
     }
     if (shape & SHAPE_CAS)
-        take(c, hdr + 16, 8);
+        take(c, (uint8_t *)&h.cas, sizeof(h.cas));
     if (shape & SHAPE_KEYLEN_HIGH)
         keylen |= (size_t)take_byte(c) << 8;
 
-    uint32_t bodylen = (uint32_t)(extlen + keylen + vallen) + (uint32_t)(int32_t)delta;
-    if (shape & SHAPE_BODYLEN)
-        bodylen = be32(given_bodylen);
-    put_be(hdr + 2, keylen, 2);
-    hdr[4] = (uint8_t)extlen;
-    put_be(hdr + 8, bodylen, 4);
-    bytes_append(req, hdr, sizeof(hdr));
+    h.keylen = htobe16((uint16_t)keylen);
+    h.extlen = (uint8_t)extlen;
+    h.bodylen = bodylen;
+    bytes_append(req, &h, sizeof(h));
     put_taken(req, c, extlen + keylen + vallen);
 }
 

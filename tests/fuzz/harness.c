@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "decimal.h"
 #include "proto.h"
 #include "test_server.h"
 
@@ -75,13 +76,8 @@ static void read_item(const struct item_view *item)
     item_bytes_sink = sum;
 }
 
-static void on_udp_read_hit(void *ctx, const struct item_view *item)
-{
-    (void)ctx;
-    read_item(item);
-}
-
-static void on_item_changed(void *ctx, const struct item_view *item)
+/* Both an item changed (observer) and a UDP read hit (udp_read_hit). */
+static void on_item_seen(void *ctx, const struct item_view *item)
 {
     (void)ctx;
     read_item(item);
@@ -115,11 +111,11 @@ static void server_init(struct harness_server *s, bool cas_and_evict)
     if (!test_server_new_store(ts))
         harness_fail("cannot create the store");
     struct store_observer observer = {
-        .changed = on_item_changed, .removed = on_item_removed,
+        .changed = on_item_seen, .removed = on_item_removed,
     };
     store_set_observer(ts->store, &observer);
     ts->env.shutdown = on_shutdown;
-    ts->env.udp_read_hit = on_udp_read_hit;
+    ts->env.udp_read_hit = on_item_seen;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -300,9 +296,8 @@ void bytes_puts(struct bytes *b, const char *s)
 
 void bytes_put_decimal(struct bytes *b, uint64_t v)
 {
-    char digits[24];
-    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
-    bytes_append(b, digits, (size_t)n);
+    char digits[20];
+    bytes_append(b, digits, format_decimal(digits, v));
 }
 
 void bytes_free(struct bytes *b)
