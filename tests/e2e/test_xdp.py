@@ -970,7 +970,7 @@ def _mg_pair(srv, u, key, flags, rid):
         mine, d = _mg(srv, u, b"mg %s %s\r\n" % (key, flags), rid)
         theirs, d2 = _mg(srv, u, b"mg  %s %s\r\n" % (key, flags), rid + 1)
         assert not by_xdp(d2) and d2.get("xdp_pass_malformed") == 1, xdp_counts(d2)
-        if mine == theirs or b" t" not in flags:
+        if mine == theirs or b"t" not in flags.split():
             break
     return mine, theirs, d
 
