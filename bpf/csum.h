@@ -1,7 +1,7 @@
 /* csum.h - the reply's Internet checksums (RFC 1071): the IPv4 header
  * checksum, summed in full, and the UDP checksum, summed from its parts
- * without reading the reply text: the daemon stores each entry's text sum
- * in the entry (shared/xdp_cache.h, get_sum), and "END\r\n" is a constant.
+ * without reading the reply text: the daemon stores each record's text sum
+ * in the record (shared/xdp_cache.h, get_sum), and "END\r\n" is a constant.
  *
  * Sums are kept in memory byte order, 16-bit words as they lie in memory:
  * a one's complement sum does not care, and the folded result is stored as
@@ -39,6 +39,13 @@ static __always_inline __u32 csum_fold16(__u64 sum)
 static __always_inline __u16 csum_fold(__u64 sum)
 {
     return (__u16)~csum_fold16(sum);
+}
+
+/* A 16-bit one's complement sum of bytes that start at an odd offset of the
+ * reply: their sum at an even offset, byte-swapped (RFC 1071). */
+static __always_inline __u32 csum_at(__u32 sum, __u32 offset)
+{
+    return offset & 1 ? ((sum >> 8) | (sum << 8)) & 0xffff : sum;
 }
 
 /* The IPv4 header checksum of ip (20 bytes, check field zero). */

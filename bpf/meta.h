@@ -7,7 +7,7 @@
  *
  * The reply is memcached 1.6.18's to a hit: "VA <bytes> <flags>\r\n<data>\r\n"
  * with v, "HD <flags>\r\n" without, the return flags in the request's order;
- * q changes nothing on a hit. The numbers are copied from the entry's text
+ * q changes nothing on a hit. The numbers are copied from the record's text
  * (the same digits as the daemon's VALUE line), the TTL computed from
  * exptime_sec and the coarse clock (shared/xdp_cache.h). */
 #ifndef XDPCACHED_BPF_META_H
@@ -16,9 +16,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "csum.h"
-#include "entry.h"
+#include "lookup.h"
 #include "reasons.h"
-#include "reply.h"
 #include "request.h"
 #include "scratch.h"
 
@@ -26,6 +25,8 @@
 /* bpf_csum_diff sums at most 512 bytes; the longest mg line (a 250-byte
  * key, a 32-byte opaque and every number at its longest) is about 350. */
 #define MG_LINE_SUM_MAX 512
+/* The longest number copied from a record: a 64-bit CAS. */
+#define MG_NUMBER_MAX 20
 
 /* The flags served, one bit each. */
 enum mg_flag_bit {
@@ -55,90 +56,73 @@ static __always_inline __u32 mg_flag_bit(__u8 c)
     return 0;
 }
 
-/* State of the flag scan, shared with the bpf_loop callback. */
-struct flag_scan {
-    struct scratch *s;
-    __u32 line_end;
-    __u32 seen;         /* enum mg_flag_bit */
-    __u32 reason;
-    __u8 done;          /* the last token ended the line */
-};
-
-/* Flag token number i, at s->mg.pos, into s->mg. Returns 1 to stop: after the
- * last token (fs->done) or with fs->reason set. A ninth token is always a
- * repeat or a flag not served, so MG_FLAGS_MAX + 1 calls end the scan. */
-static long scan_flag(__u32 i, void *ctx)
+/* Flag token number i, at pos, into s->mg (seen: the flags before it, as
+ * bits). Returns where the token ends, or -reason. */
+GLOBAL int scan_flag(struct scratch *s, __u32 i, __u32 pos, __u32 line_end, __u32 seen)
 {
-    struct flag_scan *fs = ctx;
-    struct scratch *s = fs->s;
-    __u32 start = s->mg.pos, len = 1, bit;
-    __u8 c = s->req[start & REQ_MASK];
+    __u32 len = 1, bit;
+    __u8 c;
 
+    if (!s)
+        return -PASS_pass_malformed;
+    c = s->req[pos & REQ_MASK];
     /* Two spaces in a row, or a space before the line end. */
-    if (start >= fs->line_end || !is_key_byte(c))
-        goto malformed;
+    if (pos >= line_end || !is_key_byte(c))
+        return -PASS_pass_malformed;
     bit = mg_flag_bit(c);
     if (c == 'O') {
         for (len = 1; len <= MG_OPAQUE_MAX + 1; len++) {
-            if (start + len == fs->line_end || !is_key_byte(s->req[(start + len) & REQ_MASK]))
+            if (!is_key_byte(s->req[(pos + len) & REQ_MASK]))
                 break;
         }
-        if (len > MG_OPAQUE_MAX + 1) {
-            fs->reason = PASS_pass_too_long;
-            return 1;
-        }
-        s->mg.opaque_off = start;
+        if (len > MG_OPAQUE_MAX + 1)
+            return -PASS_pass_too_long;
+        s->mg.opaque_off = pos;
         s->mg.opaque_len = len;
-    } else if (start + 1 != fs->line_end && is_key_byte(s->req[(start + 1) & REQ_MASK])) {
+    } else if (is_key_byte(s->req[(pos + 1) & REQ_MASK])) {
         bit = 0;        /* more than a letter: "T30", "vv", ... */
     }
-    if (!bit || (fs->seen & bit)) {
-        fs->reason = PASS_pass_mg_flag;
-        return 1;
-    }
-    fs->seen |= bit;
+    if (!bit || (seen & bit))
+        return -PASS_pass_mg_flag;
     s->mg.flags[i & MG_FLAGS_MASK] = c;
     s->mg.nflags = i + 1;
-    if (start + len == fs->line_end) {
-        fs->done = 1;
-        return 1;
-    }
-    if (s->req[(start + len) & REQ_MASK] != ' ')
-        goto malformed;
-    s->mg.pos = start + len + 1;
-    return 0;
-
-malformed:
-    fs->reason = PASS_pass_malformed;
-    return 1;
+    if (c == 'v')
+        s->mg.value = 1;
+    return pos + len;
 }
 
 /* Parses the len bytes of s->req (an mg request, is_mg()) into s->keys[0]
  * and s->mg; truncated: the request goes on beyond them. Returns the reason
- * to pass it up, or PASS_NONE. */
-static __always_inline __u32 parse_mg(struct scratch *s, __u32 len, bool truncated)
+ * to pass it up, or PASS_NONE. A ninth flag token is always a repeat or a
+ * flag not served, so MG_FLAGS_MAX + 1 tokens end the scan. */
+GLOBAL int parse_mg(struct scratch *s, __u32 len, __u32 truncated)
 {
-    struct key_scan ks = { .s = s, .pos = 3 };
-    struct flag_scan fs = { .s = s };
+    __u32 line_end, pos, seen = 0;
+    int end;
 
+    if (!s)
+        return PASS_pass_malformed;
     if (truncated)
         return PASS_pass_too_long;
-    ks.line_end = find_line_end(s, len);
-    if (ks.line_end <= ks.pos)
+    line_end = find_line_end(s, len);
+    if (line_end <= 3)
         return PASS_pass_malformed;
     s->mg.nflags = 0;
-    /* The key, as the first key of a get; 0: a space and more follow. */
-    if (scan_key(0, &ks) == 0) {
-        s->mg.pos = ks.pos;
-        fs.line_end = ks.line_end;
-        bpf_loop(MG_FLAGS_MAX + 1, scan_flag, &fs, 0);
-        if (!fs.reason && !fs.done)
-            fs.reason = PASS_pass_malformed;
+    s->mg.value = 0;
+    end = scan_key(s, 0, 3);
+    if (end < 0)
+        return -end;
+    pos = end;
+    for (__u32 i = 0; i <= MG_FLAGS_MAX && pos != line_end; i++) {
+        if (s->req[pos & REQ_MASK] != ' ')
+            return PASS_pass_malformed;
+        end = scan_flag(s, i, pos + 1, line_end, seen);
+        if (end < 0)
+            return -end;
+        seen |= mg_flag_bit(s->mg.flags[i & MG_FLAGS_MASK]);
+        pos = end;
     }
-    if (ks.reason)
-        return ks.reason;
-    s->mg.value = (fs.seen & MG_V) != 0;
-    return fs.reason;
+    return pos == line_end ? PASS_NONE : PASS_pass_malformed;
 }
 
 static __always_inline void out_byte(struct scratch *s, __u32 at, __u8 c)
@@ -146,70 +130,36 @@ static __always_inline void out_byte(struct scratch *s, __u32 at, __u8 c)
     s->out[OUT_HDR_ROOM + (at & OUT_MASK)] = c;
 }
 
-/* The longest piece copy_short() copies: the O token. */
-#define MG_SHORT_MAX (MG_OPAQUE_MAX + 1)
-/* The longest number copied from an entry: a 64-bit CAS. */
-#define MG_NUMBER_MAX 20
-
-/* Copies the n (at most MG_SHORT_MAX) bytes at from[src] (src < limit, the
- * size of from) to the reply at `at`, in words: the bytes after them are
- * overwritten next. In line: copy_text's callback, called from several
- * places here, costs the verifier far more than four words. */
-static __always_inline void copy_short(struct scratch *s, __u32 at, const __u8 *from,
-                                       __u32 src, __u32 n, __u32 limit)
+/* Copies n bytes of the staged text from `from` to the reply at `at`. */
+static __always_inline void copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
 {
-#pragma clang loop unroll(full)
-    for (__u32 w = 0; w < (MG_SHORT_MAX + 7) / 8; w++) {
-        __u32 i = src + w * 8;
-
-        if (w * 8 >= n || i >= limit)
-            break;
-        /* The address from the checked i, not from one clang kept. */
-        barrier_var(i);
-        store_word(&s->out[OUT_HDR_ROOM + ((at + w * 8) & OUT_MASK)], load_word(&from[i]));
-    }
+    if (n > XDP_TEXT_MAX)
+        return;
+    bpf_probe_read_kernel(&s->out[OUT_HDR_ROOM + (at & OUT_MASK)], n,
+                          &s->staged.text[from & TEXT_MASK]);
 }
 
-/* A number of the entry's text, n <= MG_NUMBER_MAX bytes at text[src]. */
-static __always_inline void copy_number(struct scratch *s, __u32 at,
-                                        const struct xdp_cache_entry *e, __u32 src, __u32 n)
+/* Where the staged record's byte count starts: "VALUE <key> <flags> "
+ * before it. */
+static __always_inline __u32 bytes_from(const struct xdp_record *h)
 {
-    copy_short(s, at, (const __u8 *)e->text, src, n, XDP_ENTRY_TEXT_MAX);
-}
-
-/* The reply line being built from the matched entry, shared with the
- * bpf_loop callback (where it has got to is s->mg.at). Offsets are the
- * entry's, checked by match_entry() and mg_reply(). */
-struct mg_line {
-    struct scratch *s;
-    const struct xdp_cache_entry *e;
-    __u32 key_len;
-    __u32 flags_len;
-    __u32 head_len;
-    __u32 cas_len;
-    __u32 exptime_sec;
-};
-
-/* Where the entry's byte count starts: "VALUE <key> <flags> " before it. */
-static __always_inline __u32 bytes_from(const struct mg_line *l)
-{
-    return XDP_VALUE_PREFIX_LEN + l->key_len + 1 + l->flags_len + 1;
+    return XDP_VALUE_PREFIX_LEN + h->key_len + 1 + h->flags_len + 1;
 }
 
 /* mg's TTL at `at`: "-1" if the item never expires, else its exptime less
  * the daemon's clock now, both in CLOCK_MONOTONIC seconds (exptime_sec).
  * Returns where the number ends. */
-static __always_inline __u32 put_ttl(const struct mg_line *l, __u32 at)
+static __always_inline __u32 put_ttl(struct scratch *s, __u32 at)
 {
-    __u32 ttl, rest, digits = 1;
+    __u32 exptime_sec = s->staged.head.exptime_sec, ttl, rest, digits = 1;
 
-    if (!l->exptime_sec) {
-        out_byte(l->s, at, '-');
-        out_byte(l->s, at + 1, '1');
+    if (!exptime_sec) {
+        out_byte(s, at, '-');
+        out_byte(s, at + 1, '1');
         return at + 2;
     }
-    /* Unsigned, as memcached prints it; served entries are in the future. */
-    ttl = l->exptime_sec - (__u32)(bpf_ktime_get_coarse_ns() / NS_PER_SEC);
+    /* Unsigned, as memcached prints it; served records are in the future. */
+    ttl = exptime_sec - (__u32)(bpf_ktime_get_coarse_ns() / NS_PER_SEC);
     rest = ttl;
     for (int i = 0; i < 9; i++) {
         if (rest < 10)
@@ -218,7 +168,7 @@ static __always_inline __u32 put_ttl(const struct mg_line *l, __u32 at)
         digits++;
     }
     for (__u32 i = 0; i < 10; i++) {
-        out_byte(l->s, at + digits - 1 - i, '0' + ttl % 10);
+        out_byte(s, at + digits - 1 - i, '0' + ttl % 10);
         ttl /= 10;
         if (i + 1 >= digits)
             break;
@@ -226,166 +176,135 @@ static __always_inline __u32 put_ttl(const struct mg_line *l, __u32 at)
     return at + digits;
 }
 
-/* Return flag number i of the request, appended to the line: a space, its
- * letter, its value (O: the request's token as it came). v and q print
- * nothing. */
-static long put_flag(__u32 i, void *ctx)
+/* Return flag number i of the request, appended to the line at `at`: a
+ * space, its letter, its value (O: the request's token as it came). v and
+ * q print nothing. Returns where the line now ends. */
+GLOBAL int put_mg_flag(struct scratch *s, __u32 i, __u32 at)
 {
-    struct mg_line *l = ctx;
-    struct scratch *s = l->s;
-    __u8 c = s->mg.flags[i & MG_FLAGS_MASK];
-    __u32 at = s->mg.at, from, n;
+    const struct xdp_record *h;
+    __u32 from, n;
+    __u8 c;
 
+    if (!s)
+        return at;
+    h = &s->staged.head;
+    c = s->mg.flags[i & MG_FLAGS_MASK];
     if (c == 'v' || c == 'q')
-        return 0;
+        return at;
     out_byte(s, at, ' ');
     if (c == 'O') {
-        copy_short(s, at + 1, s->req, s->mg.opaque_off, s->mg.opaque_len, REQ_BUF);
-        s->mg.at = at + 1 + s->mg.opaque_len;
-        return 0;
+        n = s->mg.opaque_len;
+        if (n > MG_OPAQUE_MAX + 1)
+            return at;
+        bpf_probe_read_kernel(&s->out[OUT_HDR_ROOM + ((at + 1) & OUT_MASK)], n,
+                              &s->req[s->mg.opaque_off & REQ_MASK]);
+        return at + 1 + n;
     }
     out_byte(s, at + 1, c);
     at += 2;
-    if (c == 't') {
-        s->mg.at = put_ttl(l, at);
-        return 0;
-    }
+    if (c == 't')
+        return put_ttl(s, at);
     if (c == 'k') {
-        copy_text(s, at, l->e, XDP_VALUE_PREFIX_LEN, l->key_len);
-        s->mg.at = at + l->key_len;
-        return 0;
-    }
-    if (c == 'f') {
-        from = XDP_VALUE_PREFIX_LEN + l->key_len + 1;
-        n = l->flags_len;
+        from = XDP_VALUE_PREFIX_LEN;
+        n = h->key_len;
+    } else if (c == 'f') {
+        from = XDP_VALUE_PREFIX_LEN + h->key_len + 1;
+        n = h->flags_len;
     } else if (c == 's') {
-        from = bytes_from(l);
-        n = l->head_len - from;
+        from = bytes_from(h);
+        n = h->head_len - from;
     } else {                                /* c */
-        from = l->head_len + 1;             /* after the space */
-        n = l->cas_len - 1;
+        from = h->head_len + 1;             /* after the space */
+        n = h->cas_len - 1;
     }
-    copy_number(s, at, l->e, from, n);
-    s->mg.at = at + n;
-    return 0;
+    copy_staged(s, at, from, n);
+    return at + n;
 }
 
-/* The mg reply to the request in s, from the map, in s->out (frame header
- * included); the reason to pass it up, or PASS_NONE with rp filled. As for
- * a get, everything taken from the entry is taken under its seqlock. */
-static __always_inline __u32 mg_reply(struct scratch *s, struct reply *rp)
+/* Are the staged record's numbers where mg_reply() looks for them? They
+ * are, for every record the daemon writes. */
+static __always_inline bool mg_fields_sane(const struct xdp_record *h)
 {
-    struct serve sv = { .s = s };
-    struct mg_line l = { .s = s };
-    struct entry_view v = {};
-    struct xdp_cache_entry *e;
-    __u32 index = 0, at, line_len, sum_len, rest_from, rest_len, rest_sum, from;
+    return h->flags_len != 0 && h->flags_len <= MG_NUMBER_MAX &&
+           bytes_from(h) < h->head_len && h->head_len - bytes_from(h) <= MG_NUMBER_MAX &&
+           h->cas_len >= 2 && h->cas_len - 1 <= MG_NUMBER_MAX;
+}
+
+/* The line's sum: bpf_csum_diff adds whole 4-byte words, so the line is
+ * summed up to the next one with the bytes after it set aside and zeros in
+ * their place (zeros add nothing), then put back. */
+static __always_inline long mg_line_sum(struct scratch *s, __u32 at)
+{
+    __u32 line_len = at - MC_UDP_HEADER_SIZE, sum_len = (line_len + 3) & ~3u;
+    __u32 pad_at = OUT_HDR_ROOM + (at & OUT_MASK);
+    __u32 saved = *(__u32 *)&s->out[pad_at];
+    long sum;
+
+    if (sum_len > MG_LINE_SUM_MAX)
+        return -1;
+    *(__u32 *)&s->out[pad_at] = 0;
+    sum = bpf_csum_diff(NULL, 0, (void *)&s->out[OUT_HDR_ROOM + MC_UDP_HEADER_SIZE], sum_len, 0);
+    *(__u32 *)&s->out[pad_at] = saved;
+    return sum;
+}
+
+/* The mg reply to the request in s, from the cache, in s->out after the
+ * frame header (s->out_len, s->out_sum); the reason to pass it up, or
+ * PASS_NONE. */
+GLOBAL int mg_reply(struct scratch *s)
+{
+    const struct xdp_record *h;
+    __u32 reason, at, rest_from, rest_len, from;
     long line_sum;
 
-    e = find_entry(&sv, &s->keys[0], &index, &v);
-    if (!e || !entry_live(&sv, &v))
-        return sv.reason;
-    l.e = e;
-    l.key_len = s->keys[0].len;
-    l.head_len = v.head_len;
-    l.cas_len = v.cas_len;
-    l.flags_len = e->flags_len;
-    l.exptime_sec = e->exptime_sec;
-    rest_sum = e->rest_sum;
-    /* A torn entry (the seq check below would catch it) must not make the
-     * offsets run backwards. */
-    if (l.flags_len == 0 || bytes_from(&l) >= l.head_len ||
-        l.head_len - bytes_from(&l) > MG_NUMBER_MAX || l.flags_len > MG_NUMBER_MAX ||
-        l.cas_len < 2 || l.cas_len - 1 > MG_NUMBER_MAX)
+    if (!s)
+        return PASS_pass_malformed;
+    s->now = 0;
+    reason = find_key(s, 0);
+    if (!reason)
+        reason = staged_live(s);
+    if (reason)
+        return reason;
+    h = &s->staged.head;
+    if (!mg_fields_sane(h))
         return PASS_pass_race;
-    rest_from = v.head_len + v.cas_len;
-    rest_len = v.text_len - rest_from;
-    /* Bounds the copies for the verifier (match_entry() checked them). */
-    if (l.key_len > XDP_KEY_MAX || rest_len > MC_UDP_MAX_DATA)
-        return PASS_pass_race;
+    rest_from = h->head_len + h->cas_len;
+    rest_len = h->text_len - rest_from;
 
+    at = MC_UDP_HEADER_SIZE;
     if (s->mg.value) {
-        from = bytes_from(&l);
-        out_byte(s, MC_UDP_HEADER_SIZE, 'V');
-        out_byte(s, MC_UDP_HEADER_SIZE + 1, 'A');
-        out_byte(s, MC_UDP_HEADER_SIZE + 2, ' ');
-        copy_number(s, MC_UDP_HEADER_SIZE + 3, e, from, l.head_len - from);
-        s->mg.at = MC_UDP_HEADER_SIZE + 3 + l.head_len - from;
+        from = bytes_from(h);
+        out_byte(s, at, 'V');
+        out_byte(s, at + 1, 'A');
+        out_byte(s, at + 2, ' ');
+        copy_staged(s, at + 3, from, h->head_len - from);
+        at += 3 + h->head_len - from;
     } else {
-        out_byte(s, MC_UDP_HEADER_SIZE, 'H');
-        out_byte(s, MC_UDP_HEADER_SIZE + 1, 'D');
-        s->mg.at = MC_UDP_HEADER_SIZE + 2;
+        out_byte(s, at, 'H');
+        out_byte(s, at + 1, 'D');
+        at += 2;
     }
-    bpf_loop(s->mg.nflags, put_flag, &l, 0);
-    at = s->mg.at;
-    if (s->mg.value) {
-        copy_text(s, at, e, rest_from, rest_len);
-    } else {
+    for (__u32 i = 0; i < MG_FLAGS_MAX; i++) {
+        if (i >= s->mg.nflags)
+            break;
+        at = put_mg_flag(s, i, at);
+    }
+    if (!s->mg.value) {
         out_byte(s, at, '\r');
         out_byte(s, at + 1, '\n');
         at += 2;
         rest_len = 0;
     }
-    if (!entry_unchanged(&sv, e, &v))
-        return sv.reason;
-
-    line_len = at - MC_UDP_HEADER_SIZE;
-    if (line_len + rest_len > MC_UDP_MAX_DATA)
+    if (at - MC_UDP_HEADER_SIZE + rest_len > MC_UDP_MAX_DATA || at > OUT_MASK)
         return PASS_pass_too_big;
-    /* The line's sum: bpf_csum_diff adds whole 4-byte words, so the line
-     * is summed up to the next one with the data's first bytes set aside
-     * and zeros in their place (zeros add nothing), then put back. */
-    sum_len = (line_len + 3) & ~3u;
-    if (sum_len > MG_LINE_SUM_MAX)
-        return PASS_pass_too_big;
-    {
-        __u32 pad_at = OUT_HDR_ROOM + (at & OUT_MASK);
-        __u32 saved = *(__u32 *)&s->out[pad_at];
-
-        *(__u32 *)&s->out[pad_at] = 0;
-        line_sum = bpf_csum_diff(NULL, 0, (void *)&s->out[OUT_HDR_ROOM + MC_UDP_HEADER_SIZE],
-                                 sum_len, 0);
-        *(__u32 *)&s->out[pad_at] = saved;
-    }
+    line_sum = mg_line_sum(s, at);
     if (line_sum < 0)
-        return PASS_pass_malformed;
-
-    s->entry[0] = index;
-    touch_hits(index);
-    put_frame_header(s);
-    rp->len = at + rest_len;
-    rp->text_sum = csum_fold16((__u32)line_sum) + (rest_len ? csum_at(rest_sum, at) : 0);
-    rp->nkeys = 1;
+        return PASS_pass_too_big;
+    copy_staged(s, at, rest_from, rest_len);
+    s->out_len = at - MC_UDP_HEADER_SIZE + rest_len;
+    s->out_sum = csum_fold16((__u32)line_sum) +
+                 (rest_len ? csum_at(h->rest_sum, at) : 0);
     return PASS_NONE;
-}
-
-/* mg_reply() as a bpf_loop callback, called once: then the copies'
- * callbacks nest in it as they do in serve_key() for a get, which the
- * verifier checks; called from the program's own frame, it gives up (too
- * many jumps). */
-struct mg_build {
-    struct scratch *s;
-    struct reply rp;
-    __u32 reason;
-};
-
-static long mg_reply_once(__u32 i, void *ctx)
-{
-    struct mg_build *b = ctx;
-
-    (void)i;
-    b->reason = mg_reply(b->s, &b->rp);
-    return 1;
-}
-
-/* The mg reply, or the reason to pass the request up (see mg_reply). */
-static __always_inline __u32 build_mg_reply(struct scratch *s, struct reply *rp)
-{
-    struct mg_build b = { .s = s, .reason = PASS_pass_race };
-
-    bpf_loop(1, mg_reply_once, &b, 0);
-    *rp = b.rp;
-    return b.reason;
 }
 
 #endif

@@ -9,7 +9,6 @@
 
 #include "config.h"
 #include "csum.h"
-#include "entry.h"
 #include "parse.h"
 #include "reasons.h"
 #include "scratch.h"
@@ -133,22 +132,6 @@ static __always_inline int resize_frame(struct xdp_md *ctx, __u32 new_len)
     return -1;
 }
 
-/* Hits of each served entry, per CPU: the daemon sums them for eviction. */
-static __always_inline void count_entry_hits(struct scratch *s, __u32 nkeys)
-{
-    __u32 stripe = hits_stripe();
-
-    for (__u32 i = 0; i < XDP_MULTIGET_MAX; i++) {
-        __u32 *hits_of;
-
-        if (i >= nkeys)
-            break;
-        hits_of = hit_counter(stripe, s->entry[i]);
-        if (hits_of)
-            (*hits_of)++;
-    }
-}
-
 /* Steps 6 and 7 for the payload rp describes: the frame becomes the reply
  * and goes out (XDP_TX), or the request goes up untouched with the reason
  * counted. */
@@ -171,7 +154,6 @@ static __always_inline int send_reply(struct xdp_md *ctx, const struct frame *f,
      * (visible as the xdp:xdp_exception tracepoint). */
     if (bpf_xdp_store_bytes(ctx, 0, &s->out[OUT_HDR_ROOM - hdr_len], frame_len))
         return XDP_ABORTED;
-    count_entry_hits(s, rp->nkeys);
     c->replies++;
     c->hits += rp->nkeys;
     c->bytes_sent += frame_len;

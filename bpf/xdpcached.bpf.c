@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "csum.h"
-#include "entry.h"
+#include "lookup.h"
 #include "maps.h"
 #include "meta.h"
 #include "parse.h"
@@ -89,35 +89,71 @@ static __always_inline __u32 serve_mg(struct xdp_md *ctx, const struct frame *f,
     return PASS_pass_not_get;
 }
 
+/* Reply bytes before "END\r\n" (frame header excluded). */
+#define OUT_TEXT_MAX (MC_UDP_MAX_DATA - XDP_END_LEN)
+
+/* Step 5 for key i: its record's text appended to the reply, or the reason
+ * to pass the request up. A get skips the cas field; a gets copies the
+ * text whole. */
+GLOBAL int serve_key(struct scratch *s, __u32 i)
+{
+    const struct xdp_record *h;
+    __u32 reason, skip, n, at;
+
+    if (!s)
+        return PASS_pass_malformed;
+    reason = find_key(s, i);
+    if (!reason)
+        reason = staged_live(s);
+    if (reason)
+        return reason;
+    h = &s->staged.head;
+    skip = s->with_cas ? 0 : h->cas_len;
+    n = h->text_len - skip;
+    if (s->out_len > OUT_TEXT_MAX || n > OUT_TEXT_MAX - s->out_len)
+        return PASS_pass_too_big;
+    at = MC_UDP_HEADER_SIZE + s->out_len;
+    copy_staged(s, at, 0, h->head_len);
+    copy_staged(s, at + h->head_len, h->head_len + skip, n - h->head_len);
+    s->out_sum += csum_at(s->with_cas ? h->gets_sum : h->get_sum, at);
+    s->out_len += n;
+    return PASS_NONE;
+}
+
 /* Steps 3 to 6: the whole reply payload, or the reason to pass the request
  * up. */
 static __always_inline __u32 build_reply(struct xdp_md *ctx, const struct frame *f,
                                          struct scratch *s, struct reply *out)
 {
-    struct get_request r = {};
-    struct serve sv = { .s = s };
-    __u32 len = 0, loaded = 0, reason, at;
+    __u32 len = 0, loaded = 0, reason, at, nkeys;
 
     reason = load_request(ctx, f, s, &len, &loaded);
     if (reason)
         return reason;
     if (is_mg(s, loaded))
         return serve_mg(ctx, f, s, len, loaded);
-    reason = parse_request(s, loaded, len > loaded, &r);
+    reason = parse_get(s, loaded, len > loaded);
     if (reason)
         return reason;
 
     /* Step 5, one key after the other, in the request's order. */
-    sv.with_cas = r.with_cas;
-    bpf_loop(r.nkeys, serve_key, &sv, 0);
-    if (sv.reason)
-        return sv.reason;
+    s->out_len = 0;
+    s->out_sum = 0;
+    s->now = 0;
+    nkeys = s->nkeys;
+    for (__u32 i = 0; i < XDP_MULTIGET_MAX; i++) {
+        if (i >= nkeys)
+            break;
+        reason = serve_key(s, i);
+        if (reason)
+            return reason;
+    }
 
     /* Step 6. serve_key kept the text within OUT_TEXT_MAX: "END\r\n" fits
      * a datagram of MC_UDP_MAX_DATAGRAM bytes (the check keeps it so). */
-    if (sv.len > OUT_TEXT_MAX)
+    at = MC_UDP_HEADER_SIZE + s->out_len;
+    if (at > MC_UDP_HEADER_SIZE + OUT_TEXT_MAX)
         return PASS_pass_too_big;
-    at = MC_UDP_HEADER_SIZE + sv.len;
     /* XDP_END, stored byte by byte: a string constant would cost a map. */
     s->out[OUT_HDR_ROOM + at] = 'E';
     s->out[OUT_HDR_ROOM + at + 1] = 'N';
@@ -126,8 +162,8 @@ static __always_inline __u32 build_reply(struct xdp_md *ctx, const struct frame 
     s->out[OUT_HDR_ROOM + at + 4] = '\n';
     put_frame_header(s);
     out->len = at + XDP_END_LEN;
-    out->text_sum = sv.sum + csum_at(END_SUM, at);
-    out->nkeys = r.nkeys;
+    out->text_sum = s->out_sum + csum_at(END_SUM, at);
+    out->nkeys = nkeys;
     return PASS_NONE;
 }
 
@@ -181,9 +217,13 @@ int xdpcached_mg(struct xdp_md *ctx)
     f = s->handoff.frame;
     reason = parse_mg(s, s->handoff.len, s->handoff.truncated);
     if (!reason)
-        reason = build_mg_reply(s, &rp);
+        reason = mg_reply(s);
     if (reason)
         return count_pass(c, reason);
+    put_frame_header(s);
+    rp.len = MC_UDP_HEADER_SIZE + s->out_len;
+    rp.text_sum = s->out_sum;
+    rp.nkeys = 1;
     action = send_reply(ctx, &f, s, c, &rp);
     if (action == XDP_TX)
         c->mg_replies++;

@@ -1,13 +1,18 @@
 /* fastpath.c - see fastpath.h. The only daemon file that knows the
  * skeleton (build/xdpcached.skel.h) and libbpf.
  *
- * Order of start: load (sizes and port set before), map the cache, create
- * the mirror, fill the allow list, attach; only then install the observer,
- * so a failure on the way needs no undoing in the store. Pinning comes last
- * and may fail alone: the fast path works without pins. */
+ * Order of start, in the caller's thread and quick: open the skeleton, size
+ * it, create the two cache maps (with the object's BTF, so bpftool shows
+ * them), map them, create the mirror and install it as the store's
+ * observer. The mirror keeps the (still unread) maps coherent from the
+ * first write on; keys are admitted only once the program is attached.
+ * Then, in a thread of its own: load (the verifier may take seconds), fill
+ * the allow list, attach, pin. The daemon serves meanwhile; `stats` says
+ * where it is (xdp_state). */
 #include "fastpath.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
@@ -39,14 +44,20 @@
 #define PERCPU_SLOT 8
 /* "generic," per interface in the stats list. */
 #define MODE_NAME_MAX 8
+/* The verifier's log of a failed load: its last bytes (kernels since 6.4
+ * keep the end of a log that does not fit) go to a file, its last lines to
+ * stderr. */
+#define VERIFIER_LOG_SIZE (1u << 20)
+#define VERIFIER_LOG_TAIL_LINES 4
 
-/* The mirror indexes the mmapped map as an array of entries; the kernel lays
- * them out every round_up(value_size, 8) bytes. */
-_Static_assert(sizeof(struct xdp_cache_entry) % 8 == 0, "entries are 8-byte multiples");
+/* The mirror indexes the mmapped maps as arrays; the kernel lays values out
+ * every round_up(value_size, 8) bytes. */
+_Static_assert(sizeof(struct xdp_bucket) % 8 == 0, "buckets are 8-byte multiples");
+_Static_assert(sizeof(struct xdp_chunk) % 8 == 0, "chunks are 8-byte multiples");
 _Static_assert(sizeof(struct xdp_counters) % PERCPU_SLOT == 0, "counters fill their slots");
 
 /* The maps pinned for bpftool, pinned under their own names. */
-static const char *const pinned_maps[] = { "cache", "hits", "counters", "allow" };
+static const char *const pinned_maps[] = { "cache_index", "cache_values", "counters", "allow" };
 
 struct attachment {
     const char *iface;              /* the settings' name */
@@ -56,26 +67,34 @@ struct attachment {
     bool pinned;
 };
 
+/* A mapped BPF array the daemon writes (cache_index, cache_values). */
+struct shared_array {
+    int fd;
+    void *mem;
+    size_t bytes;                   /* mapped, whole pages */
+};
+
 struct fastpath {
     const struct settings *settings;
     struct store *store;
     struct xdpcached_bpf *skel;
-    struct xdp_cache_entry *cache;  /* the cache map, mmapped */
-    size_t cache_bytes;
-    uint32_t nentries;
-    __u32 *hits;                    /* the hits map, mmapped: ncpus stripes */
-    size_t hits_bytes;
-    uint32_t hits_stride;           /* xdp_hits_stride(nentries) */
+    struct shared_array index;      /* nbuckets struct xdp_bucket */
+    struct shared_array values;     /* nchunks struct xdp_chunk */
+    uint32_t nbuckets;
+    uint32_t nchunks;
     struct xdp_mirror *mirror;
+    int ncpus;
+    /* The loader thread's; read by others once state is attached. */
+    pthread_t loader;
+    bool loader_started;
+    int state;                      /* atomic: enum fastpath_state */
     struct attachment attached[SETTINGS_MAX_XDP_IFACES];
     unsigned nattached;
     char iface_list[SETTINGS_MAX_XDP_IFACES * IF_NAMESIZE];
     char mode_list[SETTINGS_MAX_XDP_IFACES * MODE_NAME_MAX];
-    int ncpus;
-    /* fastpath_tick's own */
-    uint32_t *hit_sums;             /* per entry: its CPUs' counters summed
-                                       at the last read, modulo 2^32 */
-    uint64_t *hit_totals;           /* per entry: every hit so far */
+    uint32_t verified_insns;        /* xdpcached's, */
+    uint32_t verified_insns_mg;     /* and xdpcached_mg's */
+    char *verifier_log;
     /* stats, under stats_lock */
     pthread_mutex_t stats_lock;
     struct xdp_counters *percpu;    /* ncpus: one read of the counters map */
@@ -84,12 +103,22 @@ struct fastpath {
     struct xdp_mirror_stats mirror_base;    /* ... at the last stats reset */
 };
 
+static const char *const state_names[] = {
+    [FASTPATH_LOADING] = "loading", [FASTPATH_ATTACHED] = "attached", [FASTPATH_FAILED] = "failed",
+};
+
+static enum fastpath_state state_of(const struct fastpath *fp)
+{
+    return (enum fastpath_state)__atomic_load_n(&fp->state, __ATOMIC_ACQUIRE);
+}
+
 /* ---- logging --------------------------------------------------------------- */
 
 static const struct settings *libbpf_log_settings;
 
-/* libbpf's own messages (the verifier's log among them) are the details
- * behind our one-line reasons: shown with -vv, its debug output with -vvv. */
+/* libbpf's own messages are the details behind our one-line reasons: shown
+ * with -vv, its debug output with -vvv. The verifier's log is not among
+ * them: it goes to its own buffer (save_verifier_log). */
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     int needed = level == LIBBPF_DEBUG ? 3 : 2;
@@ -115,6 +144,14 @@ static bool give_up(const char *fmt, ...)
 
 /* ---- memory ---------------------------------------------------------------- */
 
+static void unmap_array(struct shared_array *a)
+{
+    if (a->mem)
+        munmap(a->mem, a->bytes);
+    if (a->fd >= 0)
+        close(a->fd);
+}
+
 static void fastpath_free(struct fastpath *fp)
 {
     for (unsigned i = 0; i < fp->nattached; i++)
@@ -122,14 +159,11 @@ static void fastpath_free(struct fastpath *fp)
             close(fp->attached[i].link_fd);   /* detaches the program */
     if (fp->mirror)
         xdp_mirror_destroy(fp->mirror);
-    if (fp->cache)
-        munmap(fp->cache, fp->cache_bytes);
-    if (fp->hits)
-        munmap(fp->hits, fp->hits_bytes);
+    unmap_array(&fp->index);
+    unmap_array(&fp->values);
     xdpcached_bpf__destroy(fp->skel);
-    free(fp->hit_sums);
-    free(fp->hit_totals);
     free(fp->percpu);
+    free(fp->verifier_log);
     pthread_mutex_destroy(&fp->stats_lock);
     free(fp);
 }
@@ -148,89 +182,159 @@ static struct fastpath *fastpath_alloc(const struct settings *s, struct store *s
     }
     fp->settings = s;
     fp->store = store;
-    fp->nentries = s->xdp_entries;
-    fp->hits_stride = xdp_hits_stride(fp->nentries);
+    fp->nbuckets = xdp_mirror_buckets_for(s->xdp_entries);
+    fp->nchunks = (uint32_t)(s->xdp_memory / XDP_CHUNK_SIZE);
     fp->ncpus = ncpus;
+    fp->index.fd = fp->values.fd = -1;
     pthread_mutex_init(&fp->stats_lock, NULL);
-    fp->hit_sums = calloc(fp->nentries, sizeof(*fp->hit_sums));
-    fp->hit_totals = calloc(fp->nentries, sizeof(*fp->hit_totals));
     fp->percpu = calloc(ncpus, sizeof(*fp->percpu));
-    if (!fp->hit_sums || !fp->hit_totals || !fp->percpu) {
-        give_up("out of memory for %u entries", fp->nentries);
+    fp->verifier_log = malloc(VERIFIER_LOG_SIZE);
+    if (!fp->percpu || !fp->verifier_log) {
+        give_up("out of memory");
         fastpath_free(fp);
         return NULL;
     }
+    fp->verifier_log[0] = '\0';
     return fp;
 }
 
-/* ---- loading --------------------------------------------------------------- */
+/* ---- the cache maps ------------------------------------------------------------ */
 
-/* Opens the skeleton, sizes the cache and tells the program its port and
- * bucket mask (read-only data: fixed at load), then loads it. */
-static bool load_program(struct fastpath *fp)
+/* Opens the skeleton and tells the program its port and the maps' sizes
+ * (read-only data: fixed at load). */
+static bool open_program(struct fastpath *fp)
 {
-    const struct settings *s = fp->settings;
     fp->skel = xdpcached_bpf__open();
     if (!fp->skel)
         return give_up("cannot open the program: %s", strerror(errno));
-    fp->skel->rodata->server_port = (__u16)s->udpport;
-    fp->skel->rodata->bucket_mask = fp->nentries / XDP_CACHE_WAYS - 1;
-    fp->skel->rodata->hits_stride = fp->hits_stride;
-    if ((uint64_t)fp->hits_stride * (uint64_t)fp->ncpus > UINT32_MAX)
-        return give_up("%u entries on %d CPUs: more hit counters than a map holds",
-                       fp->nentries, fp->ncpus);
-    int err = bpf_map__set_max_entries(fp->skel->maps.cache, fp->nentries);
+    fp->skel->rodata->server_port = (__u16)fp->settings->udpport;
+    fp->skel->rodata->bucket_mask = fp->nbuckets - 1;
+    fp->skel->rodata->value_chunks = fp->nchunks;
+    int err = bpf_map__set_max_entries(fp->skel->maps.cache_index, fp->nbuckets);
     if (!err)
-        err = bpf_map__set_max_entries(fp->skel->maps.hits,
-                                       fp->hits_stride * (__u32)fp->ncpus);
-    if (!err)
-        err = xdpcached_bpf__load(fp->skel);
+        err = bpf_map__set_max_entries(fp->skel->maps.cache_values, fp->nchunks);
     if (err)
-        return give_up("cannot load the program (%u entries): %s%s",
-                       fp->nentries, strerror(-err),
-                       settings_verbosity(s) < 2 ? " (-vv shows the verifier's log)" : "");
+        return give_up("cannot size the cache maps: %s", strerror(-err));
+    bpf_program__set_log_buf(fp->skel->progs.xdpcached, fp->verifier_log, VERIFIER_LOG_SIZE);
+    bpf_program__set_log_buf(fp->skel->progs.xdpcached_mg, fp->verifier_log,
+                             VERIFIER_LOG_SIZE);
     return true;
 }
 
-/* Maps a BPF_F_MMAPABLE array of `bytes`; NULL after saying why. */
-static void *map_array(const struct bpf_map *map, const char *what, size_t bytes,
-                       size_t *mapped)
+/* The object's BTF, loaded into the kernel on its own (a copy: the object
+ * loads its own later), for the maps created before the object is loaded.
+ * Returns its fd, or -errno. */
+static int load_object_btf(const struct bpf_object *obj)
 {
+    __u32 size;
+    const void *raw = btf__raw_data(bpf_object__btf(obj), &size);
+    struct btf *copy = raw ? btf__new(raw, size) : NULL;
+    int err = copy ? btf__load_into_kernel(copy) : -ENOMEM;
+    int fd = err ? err : dup(btf__fd(copy));
+    btf__free(copy);
+    return fd < 0 && !err ? -errno : fd;
+}
+
+/* Creates the map as the object defines it (name, type, sizes, flags, BTF
+ * types) and maps it; the skeleton reuses it when it loads. */
+static bool create_array(struct bpf_map *map, int btf_fd,
+                         struct shared_array *a)
+{
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = (__u32)btf_fd,
+                .btf_key_type_id = bpf_map__btf_key_type_id(map),
+                .btf_value_type_id = bpf_map__btf_value_type_id(map),
+                .map_flags = bpf_map__map_flags(map));
+    size_t bytes = (size_t)bpf_map__value_size(map) * bpf_map__max_entries(map);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    *mapped = (bytes + page - 1) / page * page;
-    void *p = mmap(NULL, *mapped, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
-    if (p != MAP_FAILED)
-        return p;
-    give_up("cannot map the %s (%zu bytes): %s", what, *mapped, strerror(errno));
-    return NULL;
+    a->fd = bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
+                           bpf_map__value_size(map), bpf_map__max_entries(map), &opts);
+    if (a->fd < 0)
+        return give_up("cannot create the map %s (%zu bytes): %s", bpf_map__name(map), bytes,
+                       strerror(errno));
+    a->bytes = (bytes + page - 1) / page * page;
+    a->mem = mmap(NULL, a->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
+    if (a->mem == MAP_FAILED) {
+        a->mem = NULL;
+        return give_up("cannot map the map %s (%zu bytes): %s", bpf_map__name(map), a->bytes,
+                       strerror(errno));
+    }
+    int err = bpf_map__reuse_fd(map, a->fd);
+    if (err)
+        return give_up("cannot hand the map %s to the program: %s", bpf_map__name(map),
+                       strerror(-err));
+    return true;
 }
 
-/* Maps the cache so the mirror writes entries with plain stores (a new
- * array map is all zeros, i.e. every entry empty), and the hit counters so
- * that fastpath_tick reads them without a system call. */
-static bool map_arrays(struct fastpath *fp)
+static bool create_cache(struct fastpath *fp)
 {
-    fp->cache = map_array(fp->skel->maps.cache, "cache",
-                          (size_t)fp->nentries * sizeof(struct xdp_cache_entry),
-                          &fp->cache_bytes);
-    if (fp->cache)
-        fp->hits = map_array(fp->skel->maps.hits, "hit counters",
-                             (size_t)fp->hits_stride * fp->ncpus * sizeof(__u32),
-                             &fp->hits_bytes);
-    return fp->hits != NULL;
-}
-
-static bool create_mirror(struct fastpath *fp)
-{
+    int btf_fd = load_object_btf(fp->skel->obj);
+    if (btf_fd < 0)
+        return give_up("cannot load the program's BTF: %s", strerror(-btf_fd));
+    bool ok = create_array(fp->skel->maps.cache_index, btf_fd, &fp->index) &&
+              create_array(fp->skel->maps.cache_values, btf_fd, &fp->values);
+    close(btf_fd);
+    if (!ok)
+        return false;
     struct xdp_mirror_config config = {
-        .entries = fp->cache,
-        .nentries = fp->nentries,
+        .buckets = fp->index.mem, .nbuckets = fp->nbuckets,
+        .chunks = fp->values.mem, .nchunks = fp->nchunks,
         .max_value = fp->settings->xdp_max_value,
     };
     fp->mirror = xdp_mirror_create(&config);
     if (!fp->mirror)
-        return give_up("cannot create the cache mirror (%u entries): out of "
-                       "memory", fp->nentries);
+        return give_up("cannot create the cache mirror (%u buckets): out of memory",
+                       fp->nbuckets);
+    return true;
+}
+
+/* ---- loading (the loader thread) --------------------------------------------- */
+
+/* The verifier's log of a failed load to a file (in $RUNTIME_DIRECTORY, as
+ * systemd sets it, else /tmp), named in the one log line; its last lines
+ * follow that line, indented. */
+static void report_load_failure(struct fastpath *fp, int err)
+{
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    const char *log = fp->verifier_log;
+    size_t len = strnlen(log, VERIFIER_LOG_SIZE);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/xdpcached-verifier.%ld.log", dir ? dir : "/tmp",
+             (long)getpid());
+    FILE *f = len ? fopen(path, "w") : NULL;
+    bool saved = f && fwrite(log, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        saved = false;
+    give_up("the kernel refused the program: %s (verifier log: %s)", strerror(-err),
+            saved ? path : len ? "not saved" : "none");
+    size_t tail = len;
+    for (int lines = 0; tail > 0 && lines <= VERIFIER_LOG_TAIL_LINES; tail--)
+        lines += log[tail - 1] == '\n';
+    for (const char *line = log + tail; *line; ) {
+        size_t n = strcspn(line, "\n");
+        if (n)
+            fprintf(stderr, "xdp:   %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+}
+
+static uint32_t verified_insns(const struct bpf_program *prog)
+{
+    struct bpf_prog_info info = { 0 };
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
+        return 0;
+    return info.verified_insns;
+}
+
+static bool load_program(struct fastpath *fp)
+{
+    int err = xdpcached_bpf__load(fp->skel);
+    if (err) {
+        report_load_failure(fp, err);
+        return false;
+    }
+    fp->verified_insns = verified_insns(fp->skel->progs.xdpcached);
+    fp->verified_insns_mg = verified_insns(fp->skel->progs.xdpcached_mg);
     return true;
 }
 
@@ -418,9 +522,27 @@ static void log_attached(const struct fastpath *fp)
         if (a->native_err)
             fprintf(stderr, " (native: %s)", strerror(a->native_err));
     }
-    fprintf(stderr, "; %u entries, values up to %zu bytes\n", fp->nentries,
-            fp->settings->xdp_max_value);
+    fprintf(stderr, "; %u keys in %u buckets, %u MB of replies, values up to %zu bytes; "
+            "verified in %u and %u instructions\n", fp->nbuckets * XDP_BUCKET_SLOTS,
+            fp->nbuckets, (unsigned)(fp->settings->xdp_memory >> 20),
+            fp->settings->xdp_max_value, fp->verified_insns, fp->verified_insns_mg);
     funlockfile(stderr);
+}
+
+/* The loader thread: everything that may take long or fail late. */
+static void *load_and_attach(void *arg)
+{
+    struct fastpath *fp = arg;
+    enum fastpath_state state = FASTPATH_FAILED;
+    if (load_program(fp) && fill_allow(fp) && attach_all(fp)) {
+        pin_all(fp);
+        log_attached(fp);
+        state = FASTPATH_ATTACHED;
+    }
+    free(fp->verifier_log);
+    fp->verifier_log = NULL;
+    __atomic_store_n(&fp->state, state, __ATOMIC_RELEASE);
+    return NULL;
 }
 
 struct fastpath *fastpath_start(const struct settings *s, struct store *store)
@@ -436,26 +558,41 @@ struct fastpath *fastpath_start(const struct settings *s, struct store *store)
     struct fastpath *fp = fastpath_alloc(s, store);
     if (!fp)
         return NULL;
-    if (!load_program(fp) || !map_arrays(fp) || !create_mirror(fp) ||
-        !fill_allow(fp) || !attach_all(fp)) {
+    if (!open_program(fp) || !create_cache(fp)) {
         fastpath_free(fp);
         return NULL;
     }
     struct store_observer observer;
     xdp_mirror_observer(fp->mirror, &observer);
     store_set_observer(store, &observer);
-    pin_all(fp);
-    log_attached(fp);
+    int err = pthread_create(&fp->loader, NULL, load_and_attach, fp);
+    if (err) {
+        give_up("cannot start the loader thread: %s", strerror(err));
+        __atomic_store_n(&fp->state, FASTPATH_FAILED, __ATOMIC_RELEASE);
+        return fp;
+    }
+    fp->loader_started = true;
     return fp;
+}
+
+enum fastpath_state fastpath_wait(struct fastpath *fp)
+{
+    if (fp->loader_started) {
+        pthread_join(fp->loader, NULL);
+        fp->loader_started = false;
+    }
+    return state_of(fp);
 }
 
 void fastpath_stop(struct fastpath *fp)
 {
     if (!fp)
         return;
+    fastpath_wait(fp);
     /* Detach first: from here on the kernel answers nothing from the map. */
     for (unsigned i = 0; i < fp->nattached; i++) {
-        close(fp->attached[i].link_fd);
+        if (fp->attached[i].link_fd >= 0)
+            close(fp->attached[i].link_fd);
         fp->attached[i].link_fd = -1;
     }
     unpin_all(fp);
@@ -465,23 +602,6 @@ void fastpath_stop(struct fastpath *fp)
 
 /* ---- hits ------------------------------------------------------------------ */
 
-/* Adds each entry's new hits to its total. The counters are 32 bits and
- * wrap; their sum over CPUs modulo 2^32 still grows by exactly the hits
- * since the last read (far fewer than 2^32 in a second), so the difference
- * modulo 2^32 is added to a 64-bit total. The program increments them as
- * we read: relaxed loads see each one whole. */
-static void read_hits(struct fastpath *fp)
-{
-    for (uint32_t i = 0; i < fp->nentries; i++) {
-        __u32 sum = 0;
-        for (int cpu = 0; cpu < fp->ncpus; cpu++)
-            sum += __atomic_load_n(&fp->hits[(size_t)cpu * fp->hits_stride + i],
-                                   __ATOMIC_RELAXED);
-        fp->hit_totals[i] += (__u32)(sum - fp->hit_sums[i]);
-        fp->hit_sums[i] = sum;
-    }
-}
-
 static void mark_used(void *store, const char *key, size_t nkey)
 {
     store_mark_used(store, key, nkey);
@@ -489,21 +609,21 @@ static void mark_used(void *store, const char *key, size_t nkey)
 
 void fastpath_tick(struct fastpath *fp)
 {
-    if (!fp)
-        return;
-    read_hits(fp);
-    xdp_mirror_harvest(fp->mirror, fp->hit_totals, mark_used, fp->store);
+    if (fp && state_of(fp) == FASTPATH_ATTACHED)
+        xdp_mirror_harvest(fp->mirror, mark_used, fp->store);
+}
+
+void fastpath_read_hit(void *fastpath, const struct item_view *item)
+{
+    struct fastpath *fp = fastpath;
+    if (state_of(fp) == FASTPATH_ATTACHED)
+        xdp_mirror_read(fp->mirror, item);
 }
 
 /* ---- stats ----------------------------------------------------------------- */
 
-struct xdp_mirror *fastpath_mirror(struct fastpath *fp)
-{
-    return fp->mirror;
-}
-
 /* Sums the per-CPU counters into fp->counters; on failure they keep the last
- * good read. Under stats_lock. */
+ * good read. Under stats_lock, once attached. */
 static void read_counters(struct fastpath *fp)
 {
     __u32 key = 0;
@@ -525,13 +645,23 @@ static void read_counters(struct fastpath *fp)
 void fastpath_get_stats(struct fastpath *fp, struct fastpath_stats *out)
 {
     struct xdp_mirror_stats mirror;
+    enum fastpath_state state = state_of(fp);
     xdp_mirror_get_stats(fp->mirror, &mirror);
     memset(out, 0, sizeof(*out));
-    out->ifaces = fp->iface_list;
-    out->modes = fp->mode_list;
-    out->capacity = fp->nentries;
+    out->state = state_names[state];
+    out->attached = state == FASTPATH_ATTACHED;
+    out->capacity = (uint64_t)fp->nbuckets * XDP_BUCKET_SLOTS;
+    out->memory = (uint64_t)fp->nchunks * XDP_CHUNK_SIZE;
+    out->ifaces = "";
+    out->modes = "";
     pthread_mutex_lock(&fp->stats_lock);
-    read_counters(fp);
+    if (state == FASTPATH_ATTACHED) {
+        out->ifaces = fp->iface_list;
+        out->modes = fp->mode_list;
+        out->verified_insns = fp->verified_insns;
+        out->verified_insns_mg = fp->verified_insns_mg;
+        read_counters(fp);
+    }
 #define X(name) out->counters.name = fp->counters.name - fp->counters_base.name;
     XDP_COUNTERS(X)
 #undef X
@@ -548,7 +678,8 @@ void fastpath_reset_stats(struct fastpath *fp)
     if (!fp)
         return;
     pthread_mutex_lock(&fp->stats_lock);
-    read_counters(fp);
+    if (state_of(fp) == FASTPATH_ATTACHED)
+        read_counters(fp);
     fp->counters_base = fp->counters;
     xdp_mirror_get_stats(fp->mirror, &fp->mirror_base);
     pthread_mutex_unlock(&fp->stats_lock);

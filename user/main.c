@@ -18,7 +18,6 @@
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
-#include "xdp_mirror.h"
 
 #define EXIT_OSERR 71
 
@@ -136,8 +135,11 @@ static void start_fastpath(struct daemon *d, const struct settings *s,
     if (!d->fastpath)
         return;
     env->server_stats->fastpath = d->fastpath;
-    env->udp_read_hit = xdp_mirror_read;
-    env->udp_read_ctx = fastpath_mirror(d->fastpath);
+    env->udp_read_hit = fastpath_read_hit;
+    env->udp_read_ctx = d->fastpath;
+    /* -u would take away bpf() from the loader halfway. */
+    if (s->username)
+        fastpath_wait(d->fastpath);
 }
 
 static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)

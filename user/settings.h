@@ -66,8 +66,8 @@ struct settings {
     char xdp_ifaces[SETTINGS_MAX_XDP_IFACES][IF_NAMESIZE]; /* --xdp-iface, repeatable */
     unsigned nxdp_ifaces;        /* 0 = no fast path */
     enum settings_xdp_mode xdp_mode; /* --xdp-mode. Default auto */
-    unsigned xdp_entries;        /* --xdp-entries, rounded up to XDP_CACHE_WAYS x
-                                    a power of two. Default 16384 */
+    unsigned xdp_entries;        /* --xdp-entries: keys. Default 262144 */
+    size_t xdp_memory;           /* --xdp-memory, bytes of reply records. Default 64 MB */
     size_t xdp_max_value;        /* --xdp-max-value, bytes. Default 1024 */
     struct allow_list udp_allow; /* --udp-allow, repeatable comma lists */
     bool udp_allow_given;        /* false: main() fills in the default list */

@@ -63,15 +63,21 @@ static void report_store(const struct store_stats *st, struct stats_sink *sink)
     stats_emitf(sink, "reclaimed", "%llu", (unsigned long long)st->reclaimed);
 }
 
-/* The fast path's lines, only when it is up: without it `stats` stays
- * memcached's. */
+/* The fast path's lines, only when it was asked for: without it `stats`
+ * stays memcached's. While it loads, or when it failed, its state alone. */
 static void report_fastpath(const struct fastpath_stats *xdp, struct stats_sink *sink)
 {
     const struct xdp_mirror_stats *m = &xdp->mirror;
+    stats_emitf(sink, "xdp_state", "%s", xdp->state);
+    if (!xdp->attached)
+        return;
     stats_emitf(sink, "xdp_ifaces", "%s", xdp->ifaces);
     stats_emitf(sink, "xdp_mode", "%s", xdp->modes);
+    stats_emitf(sink, "xdp_verified_insns", "%u", xdp->verified_insns);
+    stats_emitf(sink, "xdp_verified_insns_mg", "%u", xdp->verified_insns_mg);
     stats_emitf(sink, "xdp_entries", "%llu", (unsigned long long)m->entries);
     stats_emitf(sink, "xdp_capacity", "%llu", (unsigned long long)xdp->capacity);
+    stats_emitf(sink, "xdp_memory", "%llu", (unsigned long long)xdp->memory);
     stats_emitf(sink, "xdp_admissions", "%llu", (unsigned long long)m->admissions);
     stats_emitf(sink, "xdp_evictions", "%llu", (unsigned long long)m->evictions);
     stats_emitf(sink, "xdp_updates", "%llu", (unsigned long long)m->updates);

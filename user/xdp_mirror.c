@@ -1,16 +1,17 @@
 /* xdp_mirror.c - see xdp_mirror.h; the design is docs/xdp.md, "What lives in
  * the map".
  *
- * Locking: one mutex per bucket serializes the writers of its XDP_CACHE_WAYS
- * entries and guards the mirror's own per-entry state (recent hits, hit
- * totals). A bucket's entries are ~5.6 KiB, so a mutex each costs under 1%
- * of the map, and writers of different keys almost never meet. Callers hold
- * the store's shard lock around the observer and xdp_mirror_read, so the
- * order is always shard lock -> bucket lock; the mirror never calls into the
- * store while it holds a bucket lock.
+ * Locking: one mutex per bucket serializes the writers of its slots and of
+ * the records they point to, and guards the mirror's per-slot state
+ * (recent hits). Callers hold the store's shard lock around the observer
+ * and xdp_mirror_read, so the order is always shard lock -> bucket lock ->
+ * the record allocator's lock (user/xdp_records.c); a bucket lock taken
+ * while the allocator's is held (to evict from another bucket) is only ever
+ * tried, never waited for. The mirror never calls into the store while it
+ * holds a bucket lock.
  *
- * Readers of the entries (the XDP program, tests) take no lock: each entry is
- * a seqlock (xdp_cache.h). */
+ * Readers of the maps (the XDP program, tests) take no lock: each record is
+ * a seqlock and each slot is written with one 8-byte store (xdp_cache.h). */
 #include "xdp_mirror.h"
 
 #include <pthread.h>
@@ -21,34 +22,41 @@
 
 #include "clock.h"
 #include "proto_text.h"
+#include "xdp_records.h"
 
 #define SKETCH_ROWS 4
-/* Counters per entry in each row: TinyLFU's sizing, few collisions among the
+/* Counters per slot in each row: TinyLFU's sizing, few collisions among the
  * keys competing for the map. */
-#define SKETCH_WIDTH_PER_ENTRY 4
-/* All counters are halved after this many reads per entry (TinyLFU aging):
+#define SKETCH_WIDTH_PER_SLOT 4
+/* All counters are halved after this many reads per slot (TinyLFU aging):
  * old popularity fades, so a key that was hot yesterday cannot block the
  * keys that are hot now. */
-#define SKETCH_AGE_READS_PER_ENTRY 10
+#define SKETCH_AGE_READS_PER_SLOT 10
 #define SKETCH_COUNTER_MAX 255
+/* What a harvest adds to the recent-hit count of a key XDP answered since
+ * the last one (the count is halved at each harvest, so a key answered every
+ * second settles at twice this): more than a newcomer's few reads. */
+#define HARVEST_HIT_CREDIT 16
+/* Records of a full size class offered for eviction before an admission
+ * gives up. */
+#define RECLAIM_TRIES 32
 
-/* The entry is written in 8-byte words with atomic stores (see entry_write). */
-typedef uint64_t __attribute__((may_alias)) entry_word;
-#define WORD_SIZE sizeof(entry_word)
+/* Records are written in 8-byte words with atomic stores (see record_write). */
+typedef uint64_t __attribute__((may_alias)) record_word;
+#define WORD_SIZE sizeof(record_word)
+#define TEXT_WORDS ((XDP_TEXT_MAX + WORD_SIZE - 1) / WORD_SIZE)
 
-_Static_assert(offsetof(struct xdp_cache_entry, text) % WORD_SIZE == 0, "text is word aligned");
-_Static_assert(XDP_ENTRY_TEXT_MAX % WORD_SIZE == 0, "text is whole words");
-/* An entry whose reply fits a datagram always fits the entry's text. */
-_Static_assert(MC_UDP_MAX_DATA - XDP_END_LEN <= XDP_ENTRY_TEXT_MAX, "text room");
+_Static_assert(XDP_RECORD_HEAD % WORD_SIZE == 0, "text is word aligned");
+_Static_assert(XDP_CHUNK_SIZE % WORD_SIZE == 0, "a record's words stay in its chunks");
 
 struct xdp_mirror {
-    struct xdp_cache_entry *entries;
-    uint32_t nentries;
+    struct xdp_bucket *buckets;
     uint32_t bucket_mask;
+    struct xdp_chunk *chunks;
+    struct xdp_records *records;
     size_t max_value;
     pthread_mutex_t *locks;         /* one per bucket */
-    uint32_t *recent;               /* per entry: decayed XDP hits, for eviction */
-    uint64_t *hit_totals;           /* per entry: hits[] at the last harvest */
+    uint32_t *recent;               /* per slot: decayed XDP hits, for eviction */
     /* Count-min sketch: SKETCH_ROWS rows of sketch_mask + 1 counters. */
     uint8_t *sketch;
     uint32_t sketch_mask;
@@ -58,17 +66,12 @@ struct xdp_mirror {
     struct xdp_mirror_stats stats;  /* atomic fields */
 };
 
-/* What one entry is to hold, prepared before it is written. */
-struct entry_image {
-    uint32_t key_hash;
-    uint64_t expire_ns;
-    uint16_t key_len, head_len, cas_len, text_len;
-    uint16_t get_sum, gets_sum, rest_sum;
-    uint8_t flags_len;
-    uint32_t exptime_sec;
+/* What one record is to hold, prepared before it is written. */
+struct record_image {
+    struct xdp_record head;         /* seq and nchunks unused */
     union {
-        entry_word words[XDP_ENTRY_TEXT_MAX / WORD_SIZE];
-        char text[XDP_ENTRY_TEXT_MAX];
+        record_word words[TEXT_WORDS];
+        char text[TEXT_WORDS * WORD_SIZE];
     };
 };
 
@@ -84,7 +87,7 @@ static uint64_t mono_now_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-/* ---- keys and entries ---------------------------------------------------- */
+/* ---- keys, slots and records ----------------------------------------------- */
 
 static uint32_t key_hash(const char *key, size_t nkey)
 {
@@ -99,26 +102,54 @@ static uint32_t bucket_of(const struct xdp_mirror *m, uint32_t hash)
     return hash & m->bucket_mask;
 }
 
-static uint32_t index_of(uint32_t bucket, int way)
+static uint32_t slot_index(uint32_t bucket, int way)
 {
-    return bucket * XDP_CACHE_WAYS + (uint32_t)way;
+    return bucket * XDP_BUCKET_SLOTS + (uint32_t)way;
 }
 
-static struct xdp_cache_entry *entry_at(struct xdp_mirror *m, uint32_t bucket, int way)
+/* A slot as the one 8-byte word it is read and written as. */
+union slot_word {
+    struct xdp_slot slot;
+    uint64_t word;
+};
+
+static struct xdp_slot slot_read(const struct xdp_mirror *m, uint32_t bucket, int way)
 {
-    return &m->entries[index_of(bucket, way)];
+    union slot_word u;
+    u.word = __atomic_load_n((const uint64_t *)&m->buckets[bucket].slots[way], __ATOMIC_RELAXED);
+    return u.slot;
 }
 
-/* The way of the bucket holding the key, or -1. Under the bucket lock: the
- * mirror is the only writer, so it reads its own entries without the
- * seqlock. */
-static int find_way(struct xdp_mirror *m, uint32_t bucket, uint32_t hash,
+/* Release: the record it points to is written before the slot is seen. */
+static void slot_write(struct xdp_mirror *m, uint32_t bucket, int way, uint32_t hash,
+                       uint32_t chunk)
+{
+    union slot_word u = { .slot = { .hash = hash, .chunk = chunk } };
+    __atomic_store_n((uint64_t *)&m->buckets[bucket].slots[way], u.word, __ATOMIC_RELEASE);
+}
+
+static struct xdp_record *record_at(const struct xdp_mirror *m, uint32_t chunk)
+{
+    return (struct xdp_record *)&m->chunks[chunk];
+}
+
+static const char *record_key(const struct xdp_record *rec)
+{
+    return (const char *)rec + XDP_RECORD_HEAD + XDP_VALUE_PREFIX_LEN;
+}
+
+/* The way of the bucket holding the key, or -1. Under the bucket lock, or
+ * racy (xdp_mirror_lookup): the mirror is the only writer, so it reads its
+ * own records without the seqlock. */
+static int find_way(const struct xdp_mirror *m, uint32_t bucket, uint32_t hash,
                     const char *key, size_t nkey)
 {
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        const struct xdp_cache_entry *e = entry_at(m, bucket, way);
-        if (e->key_len == nkey && nkey != 0 && e->key_hash == hash &&
-            memcmp(e->text + XDP_VALUE_PREFIX_LEN, key, nkey) == 0)
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        struct xdp_slot slot = slot_read(m, bucket, way);
+        if (slot.chunk == 0 || slot.hash != hash)
+            continue;
+        const struct xdp_record *rec = record_at(m, slot.chunk);
+        if (rec->key_len == nkey && nkey != 0 && memcmp(record_key(rec), key, nkey) == 0)
             return way;
     }
     return -1;
@@ -131,12 +162,11 @@ static int find_way(struct xdp_mirror *m, uint32_t bucket, uint32_t hash,
  * key's store shard lock, so the admission's stores are visible here; a
  * writer of the bucket racing with this read can only be evicting the key,
  * after which "no" is the truth. */
-static bool bucket_may_hold(struct xdp_mirror *m, uint32_t bucket, uint32_t hash, size_t nkey)
+static bool bucket_may_hold(const struct xdp_mirror *m, uint32_t bucket, uint32_t hash)
 {
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        const struct xdp_cache_entry *e = entry_at(m, bucket, way);
-        if (__atomic_load_n(&e->key_hash, __ATOMIC_RELAXED) == hash &&
-            __atomic_load_n(&e->key_len, __ATOMIC_RELAXED) == nkey)
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        struct xdp_slot slot = slot_read(m, bucket, way);
+        if (slot.chunk != 0 && slot.hash == hash)
             return true;
     }
     return false;
@@ -179,7 +209,7 @@ static uint32_t csum_add(uint32_t sum, const char *bytes, size_t n, size_t at)
 
 /* mg's t: the second of CLOCK_MONOTONIC(_COARSE) at which clock_now()
  * reaches exptime (xdp_cache.h, exptime_sec), 0 for never. An exptime
- * already reached gives a time in the past, or 0: such an entry's expire_ns
+ * already reached gives a time in the past, or 0: such a record's expire_ns
  * is in the past too, so it is never served. */
 static uint32_t exptime_sec_of(rel_time_t exptime)
 {
@@ -189,10 +219,10 @@ static uint32_t exptime_sec_of(rel_time_t exptime)
 /* Renders the item as the daemon replies to get/gets (write_value in
  * proto_text.c, same formatter), and what mg needs besides; all but
  * expire_ns, which is read under the bucket lock (expire_ns_of). False when
- * the entry is not to hold it: a value over --xdp-max-value, or a
- * single-key reply over one datagram. */
+ * no record is to hold it: a value over --xdp-max-value, or a single-key
+ * reply over one datagram. */
 static bool render(const struct xdp_mirror *m, const struct item_view *item, uint32_t hash,
-                   struct entry_image *img)
+                   struct record_image *img)
 {
     char fields[PROTO_TEXT_VALUE_FIELDS_MAX], cas[PROTO_TEXT_VALUE_FIELDS_MAX];
     if (item->nkey == 0 || item->nkey > XDP_KEY_MAX || item->nvalue > m->max_value)
@@ -208,7 +238,7 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     size_t ncas = proto_text_cas_field(cas, item->cas);
     size_t head = XDP_VALUE_PREFIX_LEN + item->nkey + nfields;
     size_t total = head + ncas + 2 + item->nvalue + 2;
-    if (total + XDP_END_LEN > MC_UDP_MAX_DATA)
+    if (total > XDP_TEXT_MAX)
         return false;
 
     char *p = img->text;
@@ -219,88 +249,190 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
     memcpy(p += ncas, "\r\n", 2);
     memcpy(p += 2, item->value, item->nvalue);
     memcpy(p += item->nvalue, "\r\n", 2);
-    /* entry_write copies whole words: the last one's tail must be defined. */
+    /* record_write copies whole words: the last one's tail must be defined. */
     memset(img->text + total, 0, (WORD_SIZE - total % WORD_SIZE) % WORD_SIZE);
 
-    img->key_hash = hash;
-    img->key_len = (uint16_t)item->nkey;
-    img->head_len = (uint16_t)head;
-    img->cas_len = (uint16_t)ncas;
-    img->text_len = (uint16_t)total;
+    struct xdp_record *h = &img->head;
+    memset(h, 0, sizeof(*h));
+    h->key_hash = hash;
+    h->key_len = (uint16_t)item->nkey;
+    h->head_len = (uint16_t)head;
+    h->cas_len = (uint16_t)ncas;
+    h->text_len = (uint16_t)total;
     /* fields is " <flags> <bytes>". */
-    img->flags_len = (uint8_t)((const char *)memchr(fields + 1, ' ', nfields - 1) - (fields + 1));
-    img->exptime_sec = exptime_sec_of(item->exptime);
+    h->flags_len = (uint8_t)((const char *)memchr(fields + 1, ' ', nfields - 1) - (fields + 1));
+    h->exptime_sec = exptime_sec_of(item->exptime);
     /* The value is summed once, and moved to where each reply has it. */
     size_t rest = head + ncas;
     uint32_t rest_sum = csum_fold(csum_add(0, img->text + rest, total - rest, 0));
     uint32_t head_sum = csum_add(0, img->text, head, 0);
-    img->rest_sum = (uint16_t)rest_sum;
-    img->get_sum = (uint16_t)csum_fold(head_sum + csum_moved(rest_sum, head));
-    img->gets_sum = (uint16_t)csum_fold(csum_add(head_sum, img->text + head, ncas, head) +
-                                        csum_moved(rest_sum, rest));
+    h->rest_sum = (uint16_t)rest_sum;
+    h->get_sum = (uint16_t)csum_fold(head_sum + csum_moved(rest_sum, head));
+    h->gets_sum = (uint16_t)csum_fold(csum_add(head_sum, img->text + head, ncas, head) +
+                                      csum_moved(rest_sum, rest));
     return true;
 }
 
 /* The seqlock writer, under the bucket lock (docs/xdp.md): seq odd, fields
  * and text, seq even. Each field and text word between write_begin and
  * write_end is a release store rather than a plain store after a fence: the
- * same ordering (nothing moves above the
- * odd seq; the even seq after all), the same code on x86 (plain moves), and
- * unlike fences it is something ThreadSanitizer models (GCC refuses fences
- * under -fsanitize=thread), so the tests can check the protocol. */
-static uint32_t write_begin(struct xdp_cache_entry *e)
+ * same ordering (nothing moves above the odd seq; the even seq after all),
+ * the same code on x86 (plain moves), and unlike fences it is something
+ * ThreadSanitizer models (GCC refuses fences under -fsanitize=thread), so
+ * the tests can check the protocol. */
+static uint32_t write_begin(struct xdp_record *rec)
 {
-    uint32_t seq = e->seq;
-    __atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
+    uint32_t seq = rec->seq;
+    __atomic_store_n(&rec->seq, seq + 1, __ATOMIC_RELAXED);
     return seq;
 }
 
-static void write_end(struct xdp_cache_entry *e, uint32_t seq)
+static void write_end(struct xdp_record *rec, uint32_t seq)
 {
-    __atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-static void entry_write(struct xdp_cache_entry *e, const struct entry_image *img)
+static void record_write(struct xdp_record *rec, const struct record_image *img)
 {
-    uint32_t seq = write_begin(e);
-    __atomic_store_n(&e->key_hash, img->key_hash, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->expire_ns, img->expire_ns, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->key_len, img->key_len, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->head_len, img->head_len, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->cas_len, img->cas_len, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->text_len, img->text_len, __ATOMIC_RELEASE);
-    entry_word *dst = (entry_word *)e->text;
-    size_t nwords = (img->text_len + WORD_SIZE - 1) / WORD_SIZE;
+    const struct xdp_record *h = &img->head;
+    uint32_t seq = write_begin(rec);
+    __atomic_store_n(&rec->key_hash, h->key_hash, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->expire_ns, h->expire_ns, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->key_len, h->key_len, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->head_len, h->head_len, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->cas_len, h->cas_len, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->text_len, h->text_len, __ATOMIC_RELEASE);
+    record_word *dst = (record_word *)((char *)rec + XDP_RECORD_HEAD);
+    size_t nwords = (h->text_len + WORD_SIZE - 1) / WORD_SIZE;
     for (size_t i = 0; i < nwords; i++)
         __atomic_store_n(&dst[i], img->words[i], __ATOMIC_RELEASE);
-    __atomic_store_n(&e->get_sum, img->get_sum, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->gets_sum, img->gets_sum, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->rest_sum, img->rest_sum, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->flags_len, img->flags_len, __ATOMIC_RELEASE);
-    __atomic_store_n(&e->exptime_sec, img->exptime_sec, __ATOMIC_RELEASE);
-    write_end(e, seq);
+    __atomic_store_n(&rec->get_sum, h->get_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->gets_sum, h->gets_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->rest_sum, h->rest_sum, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->flags_len, h->flags_len, __ATOMIC_RELEASE);
+    __atomic_store_n(&rec->exptime_sec, h->exptime_sec, __ATOMIC_RELEASE);
+    write_end(rec, seq);
 }
 
-/* An empty entry (key_len 0), written with the same protocol. */
-static void entry_clear(struct xdp_mirror *m, uint32_t index)
+/* A free record (key_len 0), written with the same protocol, so that a
+ * reader still holding its old slot sees the change. */
+static void record_clear(struct xdp_record *rec)
 {
-    static const struct entry_image empty;
-    entry_write(&m->entries[index], &empty);
-    m->recent[index] = 0;
+    static const struct record_image empty;
+    record_write(rec, &empty);
 }
 
-static void entry_cap_expiry(struct xdp_cache_entry *e, uint64_t cap_ns)
+static void record_cap_expiry(struct xdp_record *rec, uint64_t cap_ns)
 {
-    uint32_t seq = write_begin(e);
-    __atomic_store_n(&e->expire_ns, cap_ns, __ATOMIC_RELEASE);
-    write_end(e, seq);
+    uint32_t seq = write_begin(rec);
+    __atomic_store_n(&rec->expire_ns, cap_ns, __ATOMIC_RELEASE);
+    write_end(rec, seq);
 }
 
-/* ---- expiry and delayed flushes --------------------------------------------- */
+/* Takes the key out of slot `way`: the slot first (new readers stop finding
+ * it), then the record (readers that found it see it change), which goes
+ * back to the allocator unless the allocator is the caller (reclaim). */
+static void clear_way(struct xdp_mirror *m, uint32_t bucket, int way)
+{
+    uint32_t chunk = slot_read(m, bucket, way).chunk;
+    slot_write(m, bucket, way, 0, 0);
+    __atomic_fetch_and(&m->buckets[bucket].used, ~(1u << way), __ATOMIC_RELAXED);
+    record_clear(record_at(m, chunk));
+    m->recent[slot_index(bucket, way)] = 0;
+    stat_add(&m->stats.entries, -1);
+}
 
-/* When the entry stops being served: the item's expiry, or a pending
+static void drop_way(struct xdp_mirror *m, uint32_t bucket, int way)
+{
+    uint32_t chunk = slot_read(m, bucket, way).chunk;
+    clear_way(m, bucket, way);
+    xdp_records_free(m->records, chunk);
+}
+
+/* ---- room for a record -------------------------------------------------------- */
+
+/* Who is being admitted, for reclaim's choice of victims. */
+struct reclaim {
+    struct xdp_mirror *m;
+    uint32_t locked_bucket;         /* the admission's own, already held */
+    unsigned estimate;              /* the newcomer's reads */
+};
+
+/* Evicts the key in slot `owner` if it is colder than the newcomer. Under
+ * the allocator's lock, which frees the record itself. */
+static bool evict_colder(void *ctx, uint32_t owner)
+{
+    struct reclaim *rc = ctx;
+    struct xdp_mirror *m = rc->m;
+    uint32_t bucket = owner / XDP_BUCKET_SLOTS;
+    int way = (int)(owner % XDP_BUCKET_SLOTS);
+    bool own = bucket == rc->locked_bucket;
+    if (m->recent[owner] >= rc->estimate)
+        return false;
+    if (!own && pthread_mutex_trylock(&m->locks[bucket]) != 0)
+        return false;
+    bool evict = slot_read(m, bucket, way).chunk != 0 && m->recent[owner] < rc->estimate;
+    if (evict) {
+        clear_way(m, bucket, way);
+        stat_add(&m->stats.evictions, 1);
+    }
+    if (!own)
+        pthread_mutex_unlock(&m->locks[bucket]);
+    return evict;
+}
+
+/* A record for the image, owned by slot `owner`: from the allocator, else
+ * after evicting colder keys of its size class. 0 when there is none. */
+static uint32_t record_for(struct xdp_mirror *m, const struct record_image *img, uint32_t owner,
+                           uint32_t locked_bucket, unsigned estimate)
+{
+    uint32_t need = xdp_record_chunks(img->head.text_len);
+    uint32_t chunk = xdp_records_alloc(m->records, need, owner);
+    struct reclaim rc = { .m = m, .locked_bucket = locked_bucket, .estimate = estimate };
+    if (chunk == 0 && xdp_records_reclaim(m->records, need, RECLAIM_TRIES, evict_colder, &rc))
+        chunk = xdp_records_alloc(m->records, need, owner);
+    return chunk;
+}
+
+/* Writes the image into a record and points slot `way` at it. */
+static bool fill_way(struct xdp_mirror *m, uint32_t bucket, int way, const struct record_image *img,
+                     unsigned estimate)
+{
+    uint32_t owner = slot_index(bucket, way);
+    uint32_t chunk = record_for(m, img, owner, bucket, estimate);
+    if (chunk == 0)
+        return false;
+    struct xdp_record *rec = record_at(m, chunk);
+    rec->nchunks = (uint8_t)xdp_records_class_chunks(xdp_record_chunks(img->head.text_len));
+    record_write(rec, img);
+    slot_write(m, bucket, way, img->head.key_hash, chunk);
+    stat_add(&m->stats.entries, 1);
+    return true;
+}
+
+/* The key in slot `way` changed: rewritten in place when its record is big
+ * enough, else moved to a new one (the old one freed after the slot points
+ * away from it); removed when neither can be. */
+static void rewrite_way(struct xdp_mirror *m, uint32_t bucket, int way,
+                        const struct record_image *img)
+{
+    uint32_t old = slot_read(m, bucket, way).chunk;
+    struct xdp_record *rec = record_at(m, old);
+    if (xdp_record_chunks(img->head.text_len) <= rec->nchunks) {
+        record_write(rec, img);
+        return;
+    }
+    uint32_t recent = m->recent[slot_index(bucket, way)];
+    drop_way(m, bucket, way);
+    if (fill_way(m, bucket, way, img, 0))
+        m->recent[slot_index(bucket, way)] = recent;
+    else
+        stat_add(&m->stats.removals, 1);
+}
+
+/* When the record stops being served: the item's expiry, or a pending
  * flush_all if that comes first. Under the bucket lock, so that on_flushed()
- * either caps this entry or was seen here. */
+ * either caps this record or was seen here. */
 static uint64_t expire_ns_of(struct xdp_mirror *m, rel_time_t exptime)
 {
     uint64_t expire = clock_rel_to_mono_ns(exptime);
@@ -334,51 +466,41 @@ static void each_bucket(struct xdp_mirror *m, bucket_fn *fn, uint64_t arg)
 static void empty_bucket(struct xdp_mirror *m, uint32_t bucket, uint64_t unused)
 {
     (void)unused;
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        if (entry_at(m, bucket, way)->key_len == 0)
-            continue;
-        entry_clear(m, index_of(bucket, way));
-        stat_add(&m->stats.entries, -1);
-    }
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++)
+        if (slot_read(m, bucket, way).chunk != 0)
+            drop_way(m, bucket, way);
 }
 
 static void cap_bucket(struct xdp_mirror *m, uint32_t bucket, uint64_t cap_ns)
 {
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        struct xdp_cache_entry *e = entry_at(m, bucket, way);
-        if (e->key_len != 0 && e->expire_ns > cap_ns)
-            entry_cap_expiry(e, cap_ns);
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        uint32_t chunk = slot_read(m, bucket, way).chunk;
+        if (chunk != 0 && record_at(m, chunk)->expire_ns > cap_ns)
+            record_cap_expiry(record_at(m, chunk), cap_ns);
     }
 }
 
 /* ---- the store's observer ------------------------------------------------------ */
-
-/* The key's item went away or no longer fits. */
-static void remove_way(struct xdp_mirror *m, uint32_t bucket, int way)
-{
-    entry_clear(m, index_of(bucket, way));
-    stat_add(&m->stats.removals, 1);
-    stat_add(&m->stats.entries, -1);
-}
 
 static void on_changed(void *ctx, const struct item_view *item)
 {
     struct xdp_mirror *m = ctx;
     uint32_t hash = key_hash(item->key, item->nkey);
     uint32_t bucket = bucket_of(m, hash);
-    struct entry_image img;
+    struct record_image img;
 
-    if (!bucket_may_hold(m, bucket, hash, item->nkey))
+    if (!bucket_may_hold(m, bucket, hash))
         return;
     pthread_mutex_lock(&m->locks[bucket]);
     int way = find_way(m, bucket, hash, item->key, item->nkey);
     if (way >= 0) {
         if (render(m, item, hash, &img)) {
-            img.expire_ns = expire_ns_of(m, item->exptime);
-            entry_write(entry_at(m, bucket, way), &img);
+            img.head.expire_ns = expire_ns_of(m, item->exptime);
+            rewrite_way(m, bucket, way, &img);
             stat_add(&m->stats.updates, 1);
         } else {
-            remove_way(m, bucket, way);
+            drop_way(m, bucket, way);
+            stat_add(&m->stats.removals, 1);
         }
     }
     pthread_mutex_unlock(&m->locks[bucket]);
@@ -390,12 +512,14 @@ static void on_removed(void *ctx, const char *key, size_t nkey)
     uint32_t hash = key_hash(key, nkey);
     uint32_t bucket = bucket_of(m, hash);
 
-    if (!bucket_may_hold(m, bucket, hash, nkey))
+    if (!bucket_may_hold(m, bucket, hash))
         return;
     pthread_mutex_lock(&m->locks[bucket]);
     int way = find_way(m, bucket, hash, key, nkey);
-    if (way >= 0)
-        remove_way(m, bucket, way);
+    if (way >= 0) {
+        drop_way(m, bucket, way);
+        stat_add(&m->stats.removals, 1);
+    }
     pthread_mutex_unlock(&m->locks[bucket]);
 }
 
@@ -465,38 +589,35 @@ static unsigned sketch_add(struct xdp_mirror *m, uint32_t hash)
 
 /* The way a newcomer with this estimate may take: an empty one, else the one
  * with the fewest recent hits if the newcomer is hotter (TinyLFU's rule:
- * one-hit wonders cannot push hot keys out). -1 when it may take none. */
-static int admission_way(struct xdp_mirror *m, uint32_t bucket, unsigned estimate,
-                         bool *evicts)
+ * one-hit wonders cannot push hot keys out), which is emptied. -1 when it
+ * may take none. */
+static int admission_way(struct xdp_mirror *m, uint32_t bucket, unsigned estimate)
 {
     int victim = 0;
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        if (entry_at(m, bucket, way)->key_len == 0) {
-            *evicts = false;
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        if (slot_read(m, bucket, way).chunk == 0)
             return way;
-        }
-        if (m->recent[index_of(bucket, way)] < m->recent[index_of(bucket, victim)])
+        if (m->recent[slot_index(bucket, way)] < m->recent[slot_index(bucket, victim)])
             victim = way;
     }
-    *evicts = true;
-    return estimate > m->recent[index_of(bucket, victim)] ? victim : -1;
+    if (estimate <= m->recent[slot_index(bucket, victim)])
+        return -1;
+    drop_way(m, bucket, victim);
+    stat_add(&m->stats.evictions, 1);
+    return victim;
 }
 
-/* Puts the key in the map if its bucket has room for it. Its recent-hit
- * count starts at its read estimate: a newcomer has had no chance to be hit
- * yet, and would otherwise be the first victim of the next newcomer. */
+/* Puts the key in the map if there is room for it. Its recent-hit count
+ * starts at its read estimate: a newcomer has had no chance to be hit yet,
+ * and would otherwise be the first victim of the next newcomer. */
 static void admit(struct xdp_mirror *m, uint32_t bucket, unsigned estimate,
-                  const struct entry_image *img)
+                  const struct record_image *img)
 {
-    bool evicts;
-    int way = admission_way(m, bucket, estimate, &evicts);
-    if (way < 0)
+    int way = admission_way(m, bucket, estimate);
+    if (way < 0 || !fill_way(m, bucket, way, img, estimate))
         return;
-    uint32_t index = index_of(bucket, way);
-    entry_write(&m->entries[index], img);
-    m->recent[index] = estimate;
+    m->recent[slot_index(bucket, way)] = estimate;
     stat_add(&m->stats.admissions, 1);
-    stat_add(evicts ? &m->stats.evictions : &m->stats.entries, 1);
 }
 
 void xdp_mirror_read(void *mirror, const struct item_view *item)
@@ -504,21 +625,23 @@ void xdp_mirror_read(void *mirror, const struct item_view *item)
     struct xdp_mirror *m = mirror;
     uint32_t hash = key_hash(item->key, item->nkey);
     unsigned estimate = sketch_add(m, hash);
-    struct entry_image img;
+    struct record_image img;
     if (estimate < XDP_ADMIT_READS || !render(m, item, hash, &img))
         return;
 
     uint32_t bucket = bucket_of(m, hash);
     pthread_mutex_lock(&m->locks[bucket]);
-    img.expire_ns = expire_ns_of(m, item->exptime);
+    img.head.expire_ns = expire_ns_of(m, item->exptime);
     int way = find_way(m, bucket, hash, item->key, item->nkey);
     if (way < 0) {
         admit(m, bucket, estimate, &img);
-    } else if (entry_at(m, bucket, way)->expire_ns <= mono_now_ns()) {
+    } else {
+        struct xdp_record *rec = record_at(m, slot_read(m, bucket, way).chunk);
         /* In the map but no longer served (capped by a flush whose time has
          * passed), while the store says the item is live: the daemon keeps
-         * getting its reads, so bring the entry up to date. */
-        entry_write(entry_at(m, bucket, way), &img);
+         * getting its reads, so bring the record up to date. */
+        if (rec->expire_ns <= mono_now_ns())
+            rewrite_way(m, bucket, way, &img);
     }
     pthread_mutex_unlock(&m->locks[bucket]);
 }
@@ -527,47 +650,53 @@ void xdp_mirror_read(void *mirror, const struct item_view *item)
 
 struct hit_keys {
     unsigned n;
-    uint16_t len[XDP_CACHE_WAYS];
-    char key[XDP_CACHE_WAYS][XDP_KEY_MAX];
+    uint16_t len[XDP_BUCKET_SLOTS];
+    char key[XDP_BUCKET_SLOTS][XDP_KEY_MAX];
 };
 
-/* Ages one bucket's recent hits, takes in its new hits; copies the keys that
- * were hit, for used() after the lock is released. Returns the new hits. */
-static uint64_t harvest_bucket(struct xdp_mirror *m, uint32_t bucket, const uint64_t *hits,
-                               struct hit_keys *out)
+/* Ages one bucket's recent hits and credits the keys XDP answered, clearing
+ * their used bits; copies those keys, for used() after the lock is
+ * released. */
+static void harvest_bucket(struct xdp_mirror *m, uint32_t bucket, struct hit_keys *out)
 {
-    uint64_t sum = 0;
+    struct xdp_bucket *b = &m->buckets[bucket];
     out->n = 0;
     pthread_mutex_lock(&m->locks[bucket]);
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        uint32_t i = index_of(bucket, way);
-        uint64_t delta = hits[i] - m->hit_totals[i];
-        m->hit_totals[i] = hits[i];
-        uint64_t recent = m->recent[i] / 2 + delta;
-        m->recent[i] = recent > UINT32_MAX ? UINT32_MAX : (uint32_t)recent;
-        sum += delta;
-        const struct xdp_cache_entry *e = &m->entries[i];
-        if (delta > 0 && e->key_len != 0) {
-            memcpy(out->key[out->n], e->text + XDP_VALUE_PREFIX_LEN, e->key_len);
-            out->len[out->n++] = e->key_len;
+    uint32_t used = __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+    if (used)
+        __atomic_fetch_and(&b->used, ~used, __ATOMIC_RELAXED);
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        uint32_t chunk = slot_read(m, bucket, way).chunk;
+        uint32_t *recent = &m->recent[slot_index(bucket, way)];
+        bool hit = used & (1u << way);
+        *recent = *recent / 2 + (hit ? HARVEST_HIT_CREDIT : 0);
+        if (hit && chunk != 0) {
+            const struct xdp_record *rec = record_at(m, chunk);
+            memcpy(out->key[out->n], record_key(rec), rec->key_len);
+            out->len[out->n++] = rec->key_len;
         }
     }
     pthread_mutex_unlock(&m->locks[bucket]);
-    return sum;
 }
 
-uint64_t xdp_mirror_harvest(struct xdp_mirror *mirror, const uint64_t *hits,
-                            void (*used)(void *ctx, const char *key, size_t nkey),
-                            void *ctx)
+void xdp_mirror_harvest(struct xdp_mirror *mirror,
+                        void (*used)(void *ctx, const char *key, size_t nkey), void *ctx)
 {
-    uint64_t sum = 0;
     struct hit_keys keys;
     for (uint32_t b = 0; b <= mirror->bucket_mask; b++) {
-        sum += harvest_bucket(mirror, b, hits, &keys);
+        harvest_bucket(mirror, b, &keys);
         for (unsigned k = 0; k < keys.n; k++)
             used(ctx, keys.key[k], keys.len[k]);
     }
-    return sum;
+}
+
+const struct xdp_record *xdp_mirror_lookup(const struct xdp_mirror *mirror, const char *key,
+                                           size_t nkey)
+{
+    uint32_t hash = key_hash(key, nkey);
+    uint32_t bucket = bucket_of(mirror, hash);
+    int way = find_way(mirror, bucket, hash, key, nkey);
+    return way < 0 ? NULL : record_at(mirror, slot_read(mirror, bucket, way).chunk);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -582,14 +711,22 @@ void xdp_mirror_get_stats(struct xdp_mirror *mirror, struct xdp_mirror_stats *ou
     out->removals = __atomic_load_n(&s->removals, __ATOMIC_RELAXED);
 }
 
-/* nentries: XDP_CACHE_WAYS x a power of two, small enough for the sketch's
- * width to fit its 32-bit mask. */
+uint32_t xdp_mirror_buckets_for(uint32_t nkeys)
+{
+    /* Buckets at most about 70% full on average (nkeys / 5 of 7 slots). */
+    uint32_t want = nkeys / 5 + 1, buckets = 1;
+    while (buckets < want && buckets < (1u << 31))
+        buckets <<= 1;
+    return buckets;
+}
+
+/* nbuckets a power of two, small enough for the sketch's width to fit its
+ * 32-bit mask. */
 static bool config_ok(const struct xdp_mirror_config *c)
 {
-    uint32_t buckets = c->nentries / XDP_CACHE_WAYS;
-    return c->entries != NULL && c->nentries % XDP_CACHE_WAYS == 0 && buckets != 0 &&
-           (buckets & (buckets - 1)) == 0 &&
-           c->nentries <= UINT32_MAX / SKETCH_WIDTH_PER_ENTRY;
+    return c->buckets != NULL && c->chunks != NULL && c->nbuckets != 0 &&
+           (c->nbuckets & (c->nbuckets - 1)) == 0 && c->nchunks >= 2 &&
+           (uint64_t)c->nbuckets * XDP_BUCKET_SLOTS * SKETCH_WIDTH_PER_SLOT <= UINT32_MAX;
 }
 
 struct xdp_mirror *xdp_mirror_create(const struct xdp_mirror_config *config)
@@ -599,22 +736,24 @@ struct xdp_mirror *xdp_mirror_create(const struct xdp_mirror_config *config)
     struct xdp_mirror *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    uint32_t buckets = config->nentries / XDP_CACHE_WAYS;
-    /* nentries is a power of two times 4, so this width is a power of two. */
-    size_t width = (size_t)SKETCH_WIDTH_PER_ENTRY * config->nentries;
-    m->entries = config->entries;
-    m->nentries = config->nentries;
-    m->bucket_mask = buckets - 1;
+    size_t nslots = (size_t)config->nbuckets * XDP_BUCKET_SLOTS;
+    /* The width is rounded up to a power of two for the mask. */
+    size_t width = 1;
+    while (width < SKETCH_WIDTH_PER_SLOT * nslots)
+        width <<= 1;
+    m->buckets = config->buckets;
+    m->bucket_mask = config->nbuckets - 1;
+    m->chunks = config->chunks;
     m->max_value = config->max_value;
     m->sketch_mask = (uint32_t)(width - 1);
-    m->sketch_age_period = (uint64_t)SKETCH_AGE_READS_PER_ENTRY * config->nentries;
-    m->locks = calloc(buckets, sizeof(*m->locks));
-    for (uint32_t b = 0; m->locks && b < buckets; b++)
+    m->sketch_age_period = (uint64_t)SKETCH_AGE_READS_PER_SLOT * nslots;
+    m->records = xdp_records_create(config->nchunks);
+    m->locks = calloc(config->nbuckets, sizeof(*m->locks));
+    for (uint32_t b = 0; m->locks && b < config->nbuckets; b++)
         pthread_mutex_init(&m->locks[b], NULL);
-    m->recent = calloc(config->nentries, sizeof(*m->recent));
-    m->hit_totals = calloc(config->nentries, sizeof(*m->hit_totals));
+    m->recent = calloc(nslots, sizeof(*m->recent));
     m->sketch = calloc(SKETCH_ROWS, width);
-    if (!m->locks || !m->recent || !m->hit_totals || !m->sketch) {
+    if (!m->records || !m->locks || !m->recent || !m->sketch) {
         xdp_mirror_destroy(m);
         return NULL;
     }
@@ -629,9 +768,9 @@ void xdp_mirror_destroy(struct xdp_mirror *mirror)
         for (uint32_t b = 0; b <= mirror->bucket_mask; b++)
             pthread_mutex_destroy(&mirror->locks[b]);
     }
+    xdp_records_destroy(mirror->records);
     free(mirror->locks);
     free(mirror->recent);
-    free(mirror->hit_totals);
     free(mirror->sketch);
     free(mirror);
 }

@@ -443,15 +443,16 @@ class NsServer(Server):
             if self.proc.poll() is not None:
                 return f"exited with status {self.proc.returncode}"
             try:
-                if "xdp_capacity" in self.stats():
-                    return ""
+                state = self.stats().get("xdp_state")
             except (OSError, TimeoutError, AssertionError):
-                pass            # not answering yet
-            if "without the fast path" in self.stderr_text():    # it said it gave up
+                state = None    # not answering yet
+            if state == "attached":
+                return ""
+            if state == "failed":
                 return "the fast path did not come up"
             time.sleep(0.05)
         return (f"the fast path is not up {XDP_UP_TIMEOUT} s after start: `stats` has no "
-                f"xdp_capacity; {self.ns.srv_if}: {self.ns.server_xdp()}")
+                f"xdp_state attached; {self.ns.srv_if}: {self.ns.server_xdp()}")
 
     def _udp_bound(self):
         want = f":{self.port:04X}"

@@ -77,8 +77,19 @@ def xdp_counter_names():
     return ["xdp_" + n for n in names]
 
 
-MIRROR_STATS = ["xdp_entries", "xdp_capacity", "xdp_admissions", "xdp_evictions",
-                "xdp_updates", "xdp_removals"]
+MIRROR_STATS = ["xdp_state", "xdp_entries", "xdp_capacity", "xdp_memory", "xdp_admissions",
+                "xdp_evictions", "xdp_updates", "xdp_removals", "xdp_verified_insns",
+                "xdp_verified_insns_mg"]
+BUCKET_SLOTS = 7    # shared/xdp_cache.h, XDP_BUCKET_SLOTS
+
+
+def capacity_for(keys):
+    """The slots the daemon makes for --xdp-entries keys: a power of two of
+    buckets, about 70% full (xdp_mirror_buckets_for)."""
+    buckets = 1
+    while buckets < keys // 5 + 1:
+        buckets *= 2
+    return buckets * BUCKET_SLOTS
 
 
 # -- fixtures -----------------------------------------------------------------
@@ -402,19 +413,24 @@ def test_attached_in_requested_mode(xsrv, netns, mode):
     stats = xsrv.stats()
     missing = [n for n in MIRROR_STATS + xdp_counter_names() if n not in stats]
     assert not missing, f"stats lacks {missing}"
+    assert stats["xdp_state"] == "attached", stats["xdp_state"]
     capacity = int(stats["xdp_capacity"])
-    assert capacity == 16384, stats["xdp_capacity"]       # the default --xdp-entries
+    assert capacity == capacity_for(262144), stats["xdp_capacity"]   # the default --xdp-entries
+    assert int(stats["xdp_memory"]) == 64 << 20, stats["xdp_memory"]  # the default --xdp-memory
     assert int(stats["xdp_entries"]) <= capacity
+    assert 0 < int(stats["xdp_verified_insns"]) <= 200000, stats["xdp_verified_insns"]
+    assert 0 < int(stats["xdp_verified_insns_mg"]) <= 200000, stats["xdp_verified_insns_mg"]
 
 
-def test_xdp_entries_rounded(ns_factory, mode, netns):
-    srv = ns_factory(mode, "--xdp-entries", "1000")
+def test_xdp_entries_size_the_map(ns_factory, mode, netns):
+    srv = ns_factory(mode, "--xdp-entries", "1000", "--xdp-memory", "2")
     st = srv.xstats()
-    assert st["xdp_capacity"] == 1024, st["xdp_capacity"]    # 4 x 256
+    assert st["xdp_capacity"] == capacity_for(1000) == 256 * BUCKET_SLOTS, st["xdp_capacity"]
+    assert st["xdp_memory"] == 2 << 20, st["xdp_memory"]
     problems = srv.stop()
     assert not problems, problems
     srv = ns_factory(mode, "--xdp-entries", "4")
-    assert srv.xstats()["xdp_capacity"] == 4
+    assert srv.xstats()["xdp_capacity"] == BUCKET_SLOTS
 
 
 def test_xdp_off_means_no_fastpath(ns_factory, netns):
@@ -442,9 +458,12 @@ def test_missing_iface_serves_without_fastpath(ns_factory, netns, also_ours):
     ifaces = ["--xdp-iface", netns.srv_if] if also_ours else []
     srv = ns_factory(None, *ifaces, "--xdp-iface", "nosuchif0", "--xdp-mode", "generic",
                      "--udp-allow", netns.net4, expect_fastpath=False)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while srv.stats().get("xdp_state") == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert srv.alive(), srv.stderr_tail()
-    assert not [k for k in srv.stats() if k.startswith("xdp_")]
+    xdp = {k: v for k, v in srv.stats().items() if k.startswith("xdp_")}
+    assert xdp == {"xdp_state": "failed"}, xdp
     assert netns.server_xdp() is None, f"left attached: {netns.server_xdp()}"
     assert "nosuchif0" in srv.stderr_text(), f"no log line names the interface: {srv.stderr_tail()!r}"
     tcp_set(srv, b"nf", b"1")
@@ -483,11 +502,19 @@ def test_pinned_maps(xsrv, netns):
             f"{d} not there ({p.stderr.strip()}) and no log line says the maps are not pinned"
         pytest.fail(f"maps not pinned: {xsrv.stderr_tail()}")
     names = p.stdout.split()
-    for m in ("cache", "counters"):
+    for m in ("cache_index", "cache_values", "counters", "allow"):
         assert m in names, names
+    buckets = xsrv.xstats()["xdp_capacity"] // BUCKET_SLOTS
     info = sh("nsenter", "-t", xsrv.pid(), "-m", "bpftool", "-j", "map", "show", "pinned",
-              f"{d}/cache").stdout
-    assert '"array"' in info and f'"max_entries":{xsrv.xstats()["xdp_capacity"]}' in info, info
+              f"{d}/cache_index").stdout
+    assert '"array"' in info and f'"max_entries":{buckets}' in info, info
+    # With BTF, bpftool prints the buckets' fields by name.
+    tcp_set(xsrv, b"pinned-k", b"v")
+    for _ in range(3):
+        udp_value(xsrv, b"pinned-k")
+    dump = sh("nsenter", "-t", xsrv.pid(), "-m", "bpftool", "-j", "map", "dump", "pinned",
+              f"{d}/cache_index", timeout=60).stdout
+    assert '"slots"' in dump and '"chunk"' in dump, dump[:500]
 
 
 # -- the same bytes, whoever answers ---------------------------------------------
@@ -1127,7 +1154,8 @@ def test_expiry(ns_factory, mode):
 
 def test_map_eviction_keeps_answers_right(ns_factory, mode):
     srv = ns_factory(mode, "--xdp-entries", "8")
-    assert srv.xstats()["xdp_capacity"] == 8
+    capacity = srv.xstats()["xdp_capacity"]
+    assert capacity == capacity_for(8) == 2 * BUCKET_SLOTS, capacity
     keys = [mkkey(12, "me") for _ in range(24)]
     for i, k in enumerate(keys):
         tcp_set(srv, k, b"value-%d" % i, i)
@@ -1139,7 +1167,8 @@ def test_map_eviction_keeps_answers_right(ns_factory, mode):
                     j = keys.index(k)
                     assert g == [udp_frame(5, value_text(k, j, b"value-%d" % j) + END)], show(g)
         st = srv.xstats()
-        assert st["xdp_entries"] <= 8 and st["xdp_evictions"] >= 1 and st["xdp_replies"] >= 1, \
+        assert st["xdp_entries"] <= capacity and st["xdp_evictions"] >= 1 and \
+            st["xdp_replies"] >= 1, \
             {k: v for k, v in st.items() if k in MIRROR_STATS or k == "xdp_replies"}
         # How many of the last pass XDP answers depends on when the mirror
         # last harvested hits (once a second) relative to the reads: each
@@ -1150,7 +1179,7 @@ def test_map_eviction_keeps_answers_right(ns_factory, mode):
             g, d = ask_counted(srv, u, b"get " + k + b"\r\n", 6)
             assert g == [udp_frame(6, value_text(k, j, b"value-%d" % j) + END)], show(g)
             replies += d["xdp_replies"]
-    assert replies <= 8
+    assert replies <= capacity
 
 
 def test_store_eviction_removes_entry(ns_factory, mode):

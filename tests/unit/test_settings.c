@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -143,7 +144,8 @@ static void test_defaults_are_memcached_defaults(void **state)
     assert_true(s.xdp);
     assert_int_equal(s.nxdp_ifaces, 0);
     assert_int_equal(s.xdp_mode, SETTINGS_XDP_AUTO);
-    assert_int_equal(s.xdp_entries, 16384);
+    assert_int_equal(s.xdp_entries, 262144);
+    assert_int_equal(s.xdp_memory, 64 << 20);
     assert_int_equal(s.xdp_max_value, 1024);
     assert_false(s.udp_allow_given);
     assert_int_equal(s.udp_allow.n, 0);
@@ -524,18 +526,14 @@ static void test_xdp_ifaces_at_most_sixteen(void **state)
     EXPECT_REFUSED(args, "--xdp-iface 'veth16'", "too many interfaces (at most 16)");
 }
 
-/* Rounded up to 4 x a power of two: the program masks the hash. */
-static void test_xdp_entries_rounded(void **state)
+/* A key count, as given; the fast path sizes its buckets from it. */
+static void test_xdp_entries(void **state)
 {
     (void)state;
-    static const struct { const char *arg; unsigned entries; } cases[] = {
-        { "1", 4 }, { "4", 4 }, { "5", 8 }, { "8", 8 }, { "9", 16 },
-        { "100", 128 }, { "16384", 16384 }, { "16385", 32768 },
-        { "1000000", 1048576 }, { "16777216", 16777216 },
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-        assert_int_equal(PARSE_OK("--xdp-entries", cases[i].arg).xdp_entries,
-                         cases[i].entries);
+    static const char *const counts[] = { "1", "5", "100", "16385", "1000000", "16777216" };
+    for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+        assert_int_equal(PARSE_OK("--xdp-entries", counts[i]).xdp_entries,
+                         (unsigned)atoi(counts[i]));
     assert_int_equal(PARSE_OK("--xdp-entries=32").xdp_entries, 32);
     static const struct refusal refused[] = {
         { { "--xdp-entries=0" }, { "xdpcached: --xdp-entries '0': must be between 1 and 16777216" } },
@@ -543,6 +541,19 @@ static void test_xdp_entries_rounded(void **state)
         { { "--xdp-entries=-4" }, { "between 1 and 16777216" } },
         { { "--xdp-entries=16k" }, { "'16k'", "not a number" } },
         { { "--xdp-entries=" }, { "--xdp-entries", "not a number" } },
+    };
+    EXPECT_ALL_REFUSED(refused);
+}
+
+static void test_xdp_memory(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE_OK("--xdp-memory", "1").xdp_memory, 1 << 20);
+    assert_int_equal(PARSE_OK("--xdp-memory=512").xdp_memory, (size_t)512 << 20);
+    static const struct refusal refused[] = {
+        { { "--xdp-memory=0" }, { "xdpcached: --xdp-memory '0': must be between 1 and 65536" } },
+        { { "--xdp-memory=65537" }, { "between 1 and 65536" } },
+        { { "--xdp-memory=1g" }, { "'1g'", "not a number" } },
     };
     EXPECT_ALL_REFUSED(refused);
 }
@@ -735,8 +746,8 @@ static void test_help(void **state)
         "- idle_timeout=<num>:", "- lru_crawler:", "- no_lru_crawler:",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
-        "    --xdp-entries=<num>", "    --xdp-max-value=<bytes>",
-        "    --udp-allow=<cidrs>", "rounded up to\n", "4 x a power of two",
+        "    --xdp-entries=<num>", "    --xdp-memory=<mb>", "    --xdp-max-value=<bytes>",
+        "    --udp-allow=<cidrs>", "keys the fast-path cache holds",
         "max: 1369", "127.0.0.0/8, ::1", "subnets of the --xdp-iface",
         "(default: auto)", "(default: none, no fast path)",
     };
@@ -902,7 +913,8 @@ int main(void)
         cmocka_unit_test(test_xdp_switch_and_mode),
         cmocka_unit_test(test_xdp_ifaces),
         cmocka_unit_test(test_xdp_ifaces_at_most_sixteen),
-        cmocka_unit_test(test_xdp_entries_rounded),
+        cmocka_unit_test(test_xdp_entries),
+        cmocka_unit_test(test_xdp_memory),
         cmocka_unit_test(test_xdp_max_value),
         cmocka_unit_test(test_udp_allow),
         cmocka_unit_test(test_suboption_switches),

@@ -1,5 +1,5 @@
-/* Unit tests of the XDP map's writer: entries in calloc'ed memory instead of
- * a BPF map, a real store and text protocol in front of it (reads come in
+/* Unit tests of the XDP maps' writer: buckets and chunks in calloc'ed memory
+ * instead of BPF maps, a real store and text protocol in front of it (reads come in
  * through proto_env.udp_read_hit, changes through the store's observer), and
  * a seqlock reader written here the way the XDP program reads. */
 #include <setjmp.h>
@@ -19,14 +19,17 @@
 #include "test_server.h"
 #include "xdp_mirror.h"
 
-#define NENTRIES 64                     /* 16 buckets */
+#define NBUCKETS 16
+#define NSLOTS (NBUCKETS * XDP_BUCKET_SLOTS)
+#define NCHUNKS 4096                    /* 256 KB of records */
 #define MAX_VALUE 1000
 
 struct fixture {
     struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
-    struct xdp_cache_entry *entries;
+    struct xdp_bucket *buckets;
+    struct xdp_chunk *chunks;
     struct xdp_mirror *mirror;
     struct store_observer observer;
 };
@@ -36,10 +39,11 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_true(test_server_init(&f->srv));
     assert_true(test_server_new_store(&f->srv));
-    f->entries = calloc(NENTRIES, sizeof(*f->entries));
-    struct xdp_mirror_config mc = { .entries = f->entries, .nentries = NENTRIES,
-                                    .max_value = MAX_VALUE };
-    f->mirror = xdp_mirror_create(&mc);
+    f->buckets = calloc(NBUCKETS, sizeof(*f->buckets));
+    f->chunks = calloc(NCHUNKS, sizeof(*f->chunks));
+    f->mirror = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = f->buckets, .nbuckets = NBUCKETS, .chunks = f->chunks, .nchunks = NCHUNKS,
+        .max_value = MAX_VALUE });
     assert_non_null(f->mirror);
     xdp_mirror_observer(f->mirror, &f->observer);
     store_set_observer(f->srv.store, &f->observer);
@@ -57,7 +61,8 @@ static int teardown(void **state)
     struct fixture *f = *state;
     test_server_destroy(&f->srv);
     xdp_mirror_destroy(f->mirror);
-    free(f->entries);
+    free(f->buckets);
+    free(f->chunks);
     obuf_free(&f->out);
     free(f);
     return 0;
@@ -96,29 +101,50 @@ static uint32_t hash_of(const char *key)
 
 static uint32_t bucket_of(const char *key)
 {
-    return hash_of(key) & (NENTRIES / XDP_CACHE_WAYS - 1);
+    return hash_of(key) & (NBUCKETS - 1);
 }
 
-/* The entry holding the key, or NULL: searched as the XDP program does, in
- * the key's bucket only, by hash, length and bytes. */
-static struct xdp_cache_entry *lookup(struct fixture *f, const char *key)
+static const char *text_of(const struct xdp_record *rec)
+{
+    return (const char *)rec + XDP_RECORD_HEAD;
+}
+
+/* The slot (bucket x XDP_BUCKET_SLOTS + way) holding the key, or -1:
+ * searched as the XDP program does, in the key's bucket only, by the slot's
+ * hash, then the record's hash, length and bytes. */
+static int slot_of(struct fixture *f, const char *key)
 {
     size_t nkey = strlen(key);
-    struct xdp_cache_entry *bucket = &f->entries[bucket_of(key) * XDP_CACHE_WAYS];
-    for (int way = 0; way < XDP_CACHE_WAYS; way++) {
-        struct xdp_cache_entry *e = &bucket[way];
-        if (e->key_hash == hash_of(key) && e->key_len == nkey &&
-            memcmp(e->text + XDP_VALUE_PREFIX_LEN, key, nkey) == 0)
-            return e;
+    uint32_t b = bucket_of(key);
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
+        const struct xdp_slot *slot = &f->buckets[b].slots[way];
+        if (slot->chunk == 0 || slot->hash != hash_of(key))
+            continue;
+        assert_in_range(slot->chunk, 1, NCHUNKS - 1);
+        const struct xdp_record *rec = (const struct xdp_record *)&f->chunks[slot->chunk];
+        if (rec->key_hash == hash_of(key) && rec->key_len == nkey &&
+            memcmp(text_of(rec) + XDP_VALUE_PREFIX_LEN, key, nkey) == 0)
+            return (int)(b * XDP_BUCKET_SLOTS) + way;
     }
-    return NULL;
+    return -1;
+}
+
+/* The record holding the key, or NULL. */
+static const struct xdp_record *lookup(struct fixture *f, const char *key)
+{
+    int slot = slot_of(f, key);
+    if (slot < 0)
+        return NULL;
+    uint32_t chunk = f->buckets[slot / XDP_BUCKET_SLOTS].slots[slot % XDP_BUCKET_SLOTS].chunk;
+    return (const struct xdp_record *)&f->chunks[chunk];
 }
 
 static unsigned entries_in_use(struct fixture *f)
 {
     unsigned n = 0;
-    for (unsigned i = 0; i < NENTRIES; i++)
-        n += f->entries[i].key_len != 0;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        for (int way = 0; way < XDP_BUCKET_SLOTS; way++)
+            n += f->buckets[b].slots[way].chunk != 0;
     return n;
 }
 
@@ -172,10 +198,10 @@ static struct xdp_mirror_stats stats_of(struct fixture *f)
     return s;
 }
 
-/* The entry's value bytes (after "\r\n" at the end of the head and CAS). */
-static const char *entry_value(const struct xdp_cache_entry *e)
+/* The record's value bytes (after "\r\n" at the end of the head and CAS). */
+static const char *entry_value(const struct xdp_record *e)
 {
-    return e->text + e->head_len + e->cas_len + 2;
+    return text_of(e) + e->head_len + e->cas_len + 2;
 }
 
 /* ---- admission ----------------------------------------------------------------- */
@@ -230,14 +256,14 @@ static void test_too_large_not_admitted(void **state)
     assert_non_null(lookup(f, "big"));
 }
 
-/* The TinyLFU aging: every 10 x nentries reads all counts are halved, so one
+/* The TinyLFU aging: every 10 x slots reads all counts are halved, so one
  * read long ago and one now are not two reads. */
 static void test_sketch_ages(void **state)
 {
     struct fixture *f = *state;
     struct item_view old = item_of("old", "v", 1), other = item_of("other", "v", 1);
     read_n(f, &old, 1);
-    read_n(f, &other, 10 * NENTRIES - 1);
+    read_n(f, &other, 10 * NSLOTS - 1);
     read_n(f, &old, 1);
     assert_null(lookup(f, "old"));
     read_n(f, &old, 1);
@@ -247,12 +273,13 @@ static void test_sketch_ages(void **state)
 /* ---- entry text ---------------------------------------------------------------- */
 
 /* What the XDP program sends for a one-key get or gets of this entry. */
-static char *xdp_reply(const struct xdp_cache_entry *e, bool with_cas)
+static char *xdp_reply(const struct xdp_record *e, bool with_cas)
 {
     size_t skip = with_cas ? 0 : e->cas_len;
     char *reply = calloc(1, e->text_len + XDP_END_LEN + 1);
-    memcpy(reply, e->text, e->head_len);
-    memcpy(reply + e->head_len, e->text + e->head_len + skip, e->text_len - e->head_len - skip);
+    memcpy(reply, text_of(e), e->head_len);
+    memcpy(reply + e->head_len, text_of(e) + e->head_len + skip,
+           e->text_len - e->head_len - skip);
     strcat(reply, XDP_END);
     return reply;
 }
@@ -262,7 +289,7 @@ static void test_entry_text_is_the_daemon_reply(void **state)
     struct fixture *f = *state;
     expect(f, "set key:1 4294967295 0 12\r\nhello\r\nworld\r\n", "STORED\r\n");
     free(run(f, "get key:1\r\nget key:1\r\n"));
-    const struct xdp_cache_entry *e = lookup(f, "key:1");
+    const struct xdp_record *e = lookup(f, "key:1");
     assert_non_null(e);
     assert_int_equal(e->key_len, 5);
     assert_int_equal(e->expire_ns, UINT64_MAX);
@@ -296,13 +323,13 @@ static void test_mg_fields(void **state)
     struct fixture *f = *state;
     expect(f, "set mgk 4294967295 100 5\r\nhello\r\n", "STORED\r\n");
     free(run(f, "get mgk\r\nget mgk\r\n"));
-    const struct xdp_cache_entry *e = lookup(f, "mgk");
+    const struct xdp_record *e = lookup(f, "mgk");
     assert_non_null(e);
     assert_int_equal(e->flags_len, 10);
-    assert_memory_equal(e->text + XDP_VALUE_PREFIX_LEN + 3 + 1, "4294967295 5", 12);
+    assert_memory_equal(text_of(e) + XDP_VALUE_PREFIX_LEN + 3 + 1, "4294967295 5", 12);
     size_t rest = e->head_len + e->cas_len;
-    assert_memory_equal(e->text + rest, "\r\nhello\r\n", 9);
-    assert_int_equal(e->rest_sum, sum16(e->text + rest, e->text_len - rest));
+    assert_memory_equal(text_of(e) + rest, "\r\nhello\r\n", 9);
+    assert_int_equal(e->rest_sum, sum16(text_of(e) + rest, e->text_len - rest));
     /* No flush pending: the TTL's second is the expiry's. */
     assert_int_equal((uint64_t)e->exptime_sec * 1000000000u, e->expire_ns);
 
@@ -335,7 +362,7 @@ static void test_meta_state_not_admitted(void **state)
 
 /* The entry expires at clock_rel_to_mono_ns(now + ttl), where now is the
  * clock when the request ran: between before and clock_now(). */
-static void expect_expiry(const struct xdp_cache_entry *e, rel_time_t before, rel_time_t ttl)
+static void expect_expiry(const struct xdp_record *e, rel_time_t before, rel_time_t ttl)
 {
     uint64_t earliest = clock_rel_to_mono_ns(before + ttl);
     uint64_t latest = clock_rel_to_mono_ns(clock_now() + ttl);
@@ -396,9 +423,9 @@ static void test_change_that_no_longer_fits_removes(void **state)
 static void test_datagram_limit(void **state)
 {
     struct fixture *f = *state;
-    struct xdp_mirror_config mc = { .entries = f->entries, .nentries = NENTRIES,
-                                    .max_value = 4096 };
-    struct xdp_mirror *m = xdp_mirror_create(&mc);
+    struct xdp_mirror *m = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = f->buckets, .nbuckets = NBUCKETS, .chunks = f->chunks, .nchunks = NCHUNKS,
+        .max_value = 4096 });
     struct store_observer obs;
     xdp_mirror_observer(m, &obs);
     static char value[2000];
@@ -531,28 +558,34 @@ static void *torn_write_loop(void *arg)
 
 typedef uint64_t __attribute__((may_alias)) word;
 
+/* A record as the XDP program stages it. */
+struct record_copy {
+    struct xdp_record head;
+    char text[XDP_TEXT_MAX + 8];
+};
+
 /* The XDP program's read: seq even and unchanged across the copy. */
-static bool seqlock_read(const struct xdp_cache_entry *e, struct xdp_cache_entry *copy)
+static bool seqlock_read(const struct xdp_record *e, struct record_copy *copy)
 {
     uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
     if (seq & 1)
         return false;
     const word *src = (const word *)e;
     word *dst = (word *)copy;
-    for (size_t i = 0; i < sizeof(*e) / sizeof(word); i++)
+    for (size_t i = 0; i < sizeof(*copy) / sizeof(word); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
     return __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq;
 }
 
-/* What is wrong with a copy of the entry, or NULL: it must hold key "t" and
- * one whole value, all A or all B. */
-static const char *torn_in(const struct xdp_cache_entry *copy, size_t head_and_cas)
+/* What is wrong with a copy of the record, or NULL: it must hold key "t"
+ * and one whole value, all A or all B. */
+static const char *torn_in(const struct record_copy *copy, size_t head_and_cas)
 {
-    if (copy->key_len != 1 || copy->text[XDP_VALUE_PREFIX_LEN] != 't')
+    if (copy->head.key_len != 1 || copy->text[XDP_VALUE_PREFIX_LEN] != 't')
         return "key";
-    if (copy->text_len != head_and_cas + 2 + TORN_VALUE_LEN + 2)
+    if (copy->head.text_len != head_and_cas + 2 + TORN_VALUE_LEN + 2)
         return "length";
-    const char *data = entry_value(copy);
+    const char *data = entry_value(&copy->head);
     if (data[0] != 'A' && data[0] != 'B')
         return "letter";
     for (size_t i = 1; i < TORN_VALUE_LEN; i++)
@@ -568,14 +601,14 @@ static void test_reader_never_sees_a_torn_entry(void **state)
     memset(value, 'A', TORN_VALUE_LEN);
     struct item_view item = item_of("t", value, 7);
     read_n(f, &item, XDP_ADMIT_READS);
-    const struct xdp_cache_entry *e = lookup(f, "t");
+    const struct xdp_record *e = lookup(f, "t");
     assert_non_null(e);
     size_t head_and_cas = e->head_len + e->cas_len;   /* the same in every write */
 
     struct torn_writer w = { .observer = f->observer };
     pthread_t writer;
     assert_int_equal(pthread_create(&writer, NULL, torn_write_loop, &w), 0);
-    static struct xdp_cache_entry copy;
+    static struct record_copy copy;
     unsigned long reads = 0, retries = 0, letters[2] = { 0, 0 };
     const char *torn = NULL;
     while (reads < TORN_READS && !torn) {
@@ -585,7 +618,7 @@ static void test_reader_never_sees_a_torn_entry(void **state)
         }
         reads++;
         torn = torn_in(&copy, head_and_cas);
-        letters[entry_value(&copy)[0] == 'B']++;
+        letters[entry_value(&copy.head)[0] == 'B']++;
     }
     /* The writer stops before anything fails, or the next test meets it. */
     __atomic_store_n(&w.reader_done, 1, __ATOMIC_RELAXED);
@@ -646,123 +679,195 @@ static void test_concurrent_workers(void **state)
 
 /* ---- eviction and hits --------------------------------------------------------------- */
 
-static unsigned index_of(struct fixture *f, const char *key)
-{
-    return (unsigned)(lookup(f, key) - f->entries);
-}
-
 struct used_keys {
     unsigned n;
-    char keys[8][16];
+    char keys[XDP_BUCKET_SLOTS][16];
 };
 
 static void record_used(void *ctx, const char *key, size_t nkey)
 {
     struct used_keys *u = ctx;
-    assert_true(u->n < 8 && nkey < 16);
+    assert_true(u->n < XDP_BUCKET_SLOTS && nkey < 16);
     memcpy(u->keys[u->n], key, nkey);
     u->keys[u->n++][nkey] = '\0';
 }
 
-/* Fills one bucket with keys[0..3] (each admitted at the minimum reads). */
+/* Fills one bucket with keys[0..6] (each admitted at the minimum reads). */
 static void fill_bucket(struct fixture *f, char keys[][16], struct item_view *items)
 {
-    for (int i = 0; i < XDP_CACHE_WAYS; i++) {
+    for (int i = 0; i < XDP_BUCKET_SLOTS; i++) {
         items[i] = item_of(keys[i], "v", 1);
         read_n(f, &items[i], XDP_ADMIT_READS);
         assert_non_null(lookup(f, keys[i]));
     }
 }
 
+/* What the XDP program does when it answers the key: sets its slot's bit. */
+static void xdp_answers(struct fixture *f, const char *key)
+{
+    int slot = slot_of(f, key);
+    assert_true(slot >= 0);
+    f->buckets[slot / XDP_BUCKET_SLOTS].used |= 1u << (slot % XDP_BUCKET_SLOTS);
+}
+
 static void test_eviction_takes_the_least_hit(void **state)
 {
     struct fixture *f = *state;
-    char keys[XDP_CACHE_WAYS + 1][16];
-    struct item_view items[XDP_CACHE_WAYS + 1];
-    same_bucket_keys(keys, XDP_CACHE_WAYS + 1);
+    char keys[XDP_BUCKET_SLOTS + 1][16];
+    struct item_view items[XDP_BUCKET_SLOTS + 1];
+    same_bucket_keys(keys, XDP_BUCKET_SLOTS + 1);
     fill_bucket(f, keys, items);
 
-    /* Recent hits become ADMIT/2 + {10, 3, 20, 30}: keys[1] is the coldest. */
-    static uint64_t hits[NENTRIES];
-    const uint64_t given[XDP_CACHE_WAYS] = { 10, 3, 20, 30 };
-    for (int i = 0; i < XDP_CACHE_WAYS; i++)
-        hits[index_of(f, keys[i])] = given[i];
+    /* XDP answered every key but keys[1]: recent hits become ADMIT / 2 +
+     * the credit for those, ADMIT / 2 for keys[1], the coldest. */
+    for (int i = 0; i < XDP_BUCKET_SLOTS; i++)
+        if (i != 1)
+            xdp_answers(f, keys[i]);
     struct used_keys used = { 0 };
-    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 63);
-    unsigned coldest = index_of(f, keys[1]);
+    xdp_mirror_harvest(f->mirror, record_used, &used);
+    assert_int_equal(used.n, XDP_BUCKET_SLOTS - 1);
+    assert_int_equal(f->buckets[bucket_of(keys[0])].used, 0);
+    int coldest = slot_of(f, keys[1]);
 
-    items[4] = item_of(keys[4], "v", 1);
-    unsigned victim_hits = XDP_ADMIT_READS / 2 + 3;
-    read_n(f, &items[4], victim_hits);
-    assert_null(lookup(f, keys[4]));
-    assert_int_equal(stats_of(f).evictions, 0);
-    read_n(f, &items[4], 1);
-    assert_non_null(lookup(f, keys[4]));
-    assert_int_equal(index_of(f, keys[4]), coldest);
+    struct item_view newcomer = item_of(keys[XDP_BUCKET_SLOTS], "v", 1);
+    read_n(f, &newcomer, XDP_ADMIT_READS);
+    assert_int_equal(slot_of(f, keys[XDP_BUCKET_SLOTS]), coldest);
     assert_null(lookup(f, keys[1]));
-    for (int i = 0; i < XDP_CACHE_WAYS; i++)
+    for (int i = 0; i < XDP_BUCKET_SLOTS; i++)
         if (i != 1)
             assert_non_null(lookup(f, keys[i]));
     struct xdp_mirror_stats s = stats_of(f);
     assert_int_equal(s.evictions, 1);
-    assert_int_equal(s.admissions, XDP_CACHE_WAYS + 1);
-    assert_int_equal(s.entries, XDP_CACHE_WAYS);
+    assert_int_equal(s.admissions, XDP_BUCKET_SLOTS + 1);
+    assert_int_equal(s.entries, XDP_BUCKET_SLOTS);
 }
 
 static void test_harvest_reports_and_decays(void **state)
 {
     struct fixture *f = *state;
-    char keys[XDP_CACHE_WAYS + 1][16];
-    struct item_view items[XDP_CACHE_WAYS + 1];
-    same_bucket_keys(keys, XDP_CACHE_WAYS + 1);
+    char keys[XDP_BUCKET_SLOTS + 1][16];
+    struct item_view items[XDP_BUCKET_SLOTS + 1];
+    same_bucket_keys(keys, XDP_BUCKET_SLOTS + 1);
     fill_bucket(f, keys, items);
 
-    /* 40 hits each: recent = ADMIT_READS / 2 + 40 = 41 (used() for all). */
-    static uint64_t hits[NENTRIES];
-    for (int i = 0; i < XDP_CACHE_WAYS; i++)
-        hits[index_of(f, keys[i])] = 40;
+    /* All answered: recent = ADMIT / 2 + credit (17), used() for each, in
+     * the order of their ways. */
+    for (int i = 0; i < XDP_BUCKET_SLOTS; i++)
+        xdp_answers(f, keys[i]);
     struct used_keys used = { 0 };
-    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 160);
-    assert_int_equal(used.n, XDP_CACHE_WAYS);
+    xdp_mirror_harvest(f->mirror, record_used, &used);
+    assert_int_equal(used.n, XDP_BUCKET_SLOTS);
     for (unsigned i = 0; i < used.n; i++)
-        assert_int_equal(index_of(f, used.keys[i]), index_of(f, keys[0]) / 4 * 4 + i);
+        assert_int_equal(slot_of(f, used.keys[i]) % XDP_BUCKET_SLOTS, i);
 
     /* Too cold for any of them. */
-    items[4] = item_of(keys[4], "v", 1);
-    read_n(f, &items[4], 5);
-    assert_null(lookup(f, keys[4]));
+    items[XDP_BUCKET_SLOTS] = item_of(keys[XDP_BUCKET_SLOTS], "v", 1);
+    read_n(f, &items[XDP_BUCKET_SLOTS], 5);
+    assert_null(lookup(f, keys[XDP_BUCKET_SLOTS]));
 
-    /* keys[0]: 41 -> 20 + 10 = 30 -> 15 -> 7; the others 41 -> 20 -> 10 -> 5. */
+    /* keys[0] answered again: 17 -> 8 + 16 = 24 -> 12 -> 6; the others
+     * 17 -> 8 -> 4 -> 2. */
     used.n = 0;
-    hits[index_of(f, keys[0])] += 10;
-    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 10);
+    xdp_answers(f, keys[0]);
+    xdp_mirror_harvest(f->mirror, record_used, &used);
     assert_int_equal(used.n, 1);
     assert_string_equal(used.keys[0], keys[0]);
-    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 0);
-    assert_int_equal(xdp_mirror_harvest(f->mirror, hits, record_used, &used), 0);
+    xdp_mirror_harvest(f->mirror, record_used, &used);
+    xdp_mirror_harvest(f->mirror, record_used, &used);
     assert_int_equal(used.n, 1);
 
-    /* The sixth read (estimate 6 > 5) now takes a cold way, not keys[0]'s. */
+    /* The sixth read (estimate 6 > 2) now takes a cold way, not keys[0]'s. */
     assert_int_equal(stats_of(f).evictions, 0);
-    read_n(f, &items[4], 1);
-    assert_non_null(lookup(f, keys[4]));
+    read_n(f, &items[XDP_BUCKET_SLOTS], 1);
+    assert_non_null(lookup(f, keys[XDP_BUCKET_SLOTS]));
     assert_non_null(lookup(f, keys[0]));
     assert_int_equal(stats_of(f).evictions, 1);
+}
+
+/* When the records' memory is full, a hotter newcomer takes the record of a
+ * colder key of its size class, wherever that key's bucket is. */
+static void test_full_memory_evicts_colder_records(void **state)
+{
+    (void)state;
+    /* One page of 64 chunks less chunk 0: two records of the largest class. */
+    static struct xdp_bucket buckets[NBUCKETS];
+    static struct xdp_chunk chunks[64];
+    struct xdp_mirror *m = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = buckets, .nbuckets = NBUCKETS, .chunks = chunks, .nchunks = 64,
+        .max_value = MAX_VALUE });
+    assert_non_null(m);
+    static char value[MAX_VALUE + 1];
+    memset(value, 'v', MAX_VALUE);
+    struct item_view a = item_of("a", value, 1), b = item_of("b", value, 1),
+                     c = item_of("c", value, 1);
+    struct fixture fx = { .mirror = m };
+    read_n(&fx, &a, XDP_ADMIT_READS);
+    read_n(&fx, &b, XDP_ADMIT_READS);
+    /* c is no hotter than a or b (2 reads each): no room. */
+    read_n(&fx, &c, XDP_ADMIT_READS);
+    struct xdp_mirror_stats s;
+    xdp_mirror_get_stats(m, &s);
+    assert_int_equal(s.entries, 2);
+    assert_null(xdp_mirror_lookup(m, "c", 1));
+    /* A third read makes it hotter than the first the clock hand meets. */
+    read_n(&fx, &c, 1);
+    xdp_mirror_get_stats(m, &s);
+    assert_int_equal(s.entries, 2);
+    assert_int_equal(s.evictions, 1);
+    assert_non_null(xdp_mirror_lookup(m, "c", 1));
+    assert_true((xdp_mirror_lookup(m, "a", 1) == NULL) != (xdp_mirror_lookup(m, "b", 1) == NULL));
+    xdp_mirror_destroy(m);
+}
+
+/* A change that needs a bigger record moves the key to one; the old record
+ * is freed and says so to a reader still holding it. */
+static void test_growing_value_moves_record(void **state)
+{
+    struct fixture *f = *state;
+    admit_key(f, "g", "small");
+    const struct xdp_record *before = lookup(f, "g");
+    uint32_t seq = before->seq;
+    char req[700];
+    snprintf(req, sizeof(req), "set g 0 0 600\r\n%0600d\r\n", 7);
+    expect(f, req, "STORED\r\n");
+    const struct xdp_record *after = lookup(f, "g");
+    assert_non_null(after);
+    assert_ptr_not_equal(after, before);
+    assert_int_equal(after->text_len - after->head_len - after->cas_len, 600 + 4);
+    assert_int_equal(before->key_len, 0);
+    assert_true(before->seq != seq && before->seq % 2 == 0);
+    assert_int_equal(stats_of(f).updates, 1);
+    assert_int_equal(stats_of(f).entries, 1);
 }
 
 static void test_bad_configs(void **state)
 {
     (void)state;
-    struct xdp_cache_entry entries[24];
-    const uint32_t bad[] = { 0, 2, 6, 12, 20, 24 };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct xdp_mirror_config c = { .entries = entries, .nentries = bad[i], .max_value = 1 };
-        assert_null(xdp_mirror_create(&c));
-    }
-    struct xdp_mirror_config ok = { .entries = entries, .nentries = 16, .max_value = 1 };
-    struct xdp_mirror *m = xdp_mirror_create(&ok);
+    static struct xdp_bucket buckets[16];
+    static struct xdp_chunk chunks[64];
+    const struct xdp_mirror_config bad[] = {
+        { .buckets = buckets, .nbuckets = 0, .chunks = chunks, .nchunks = 64 },
+        { .buckets = buckets, .nbuckets = 3, .chunks = chunks, .nchunks = 64 },
+        { .buckets = buckets, .nbuckets = 12, .chunks = chunks, .nchunks = 64 },
+        { .buckets = buckets, .nbuckets = 16, .chunks = chunks, .nchunks = 1 },
+        { .buckets = NULL, .nbuckets = 16, .chunks = chunks, .nchunks = 64 },
+        { .buckets = buckets, .nbuckets = 16, .chunks = NULL, .nchunks = 64 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_null(xdp_mirror_create(&bad[i]));
+    struct xdp_mirror *m = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = buckets, .nbuckets = 16, .chunks = chunks, .nchunks = 64, .max_value = 1 });
     assert_non_null(m);
     xdp_mirror_destroy(m);
+}
+
+/* Sized for the keys asked: a power of two, about 70% full. */
+static void test_buckets_for(void **state)
+{
+    (void)state;
+    assert_int_equal(xdp_mirror_buckets_for(1), 1);
+    assert_int_equal(xdp_mirror_buckets_for(100), 32);
+    assert_int_equal(xdp_mirror_buckets_for(262144), 65536);
 }
 
 int main(void)
@@ -789,7 +894,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_takes_the_least_hit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_harvest_reports_and_decays, setup, teardown),
+        cmocka_unit_test(test_full_memory_evicts_colder_records),
+        cmocka_unit_test_setup_teardown(test_growing_value_moves_record, setup, teardown),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_buckets_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
