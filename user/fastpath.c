@@ -152,11 +152,19 @@ static void unmap_array(struct shared_array *a)
         close(a->fd);
 }
 
+/* Closes the links: from here on the kernel answers nothing from the map. */
+static void detach_all(struct fastpath *fp)
+{
+    for (unsigned i = 0; i < fp->nattached; i++) {
+        if (fp->attached[i].link_fd >= 0)
+            close(fp->attached[i].link_fd);
+        fp->attached[i].link_fd = -1;
+    }
+}
+
 static void fastpath_free(struct fastpath *fp)
 {
-    for (unsigned i = 0; i < fp->nattached; i++)
-        if (fp->attached[i].link_fd >= 0)
-            close(fp->attached[i].link_fd);   /* detaches the program */
+    detach_all(fp);
     if (fp->mirror)
         xdp_mirror_destroy(fp->mirror);
     unmap_array(&fp->index);
@@ -529,7 +537,8 @@ static void log_attached(const struct fastpath *fp)
     funlockfile(stderr);
 }
 
-/* The loader thread: everything that may take long or fail late. */
+/* The loader thread: everything that may take long or fail late. The fast
+ * path is all on or all off: a failure detaches what was attached. */
 static void *load_and_attach(void *arg)
 {
     struct fastpath *fp = arg;
@@ -538,6 +547,8 @@ static void *load_and_attach(void *arg)
         pin_all(fp);
         log_attached(fp);
         state = FASTPATH_ATTACHED;
+    } else {
+        detach_all(fp);
     }
     free(fp->verifier_log);
     fp->verifier_log = NULL;
@@ -589,12 +600,7 @@ void fastpath_stop(struct fastpath *fp)
     if (!fp)
         return;
     fastpath_wait(fp);
-    /* Detach first: from here on the kernel answers nothing from the map. */
-    for (unsigned i = 0; i < fp->nattached; i++) {
-        if (fp->attached[i].link_fd >= 0)
-            close(fp->attached[i].link_fd);
-        fp->attached[i].link_fd = -1;
-    }
+    detach_all(fp);
     unpin_all(fp);
     store_set_observer(fp->store, &(struct store_observer){ 0 });
     fastpath_free(fp);
