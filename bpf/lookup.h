@@ -23,11 +23,17 @@
  * there; see docs/xdp.md on weakly ordered CPUs. */
 #define compiler_barrier() asm volatile("" ::: "memory")
 
-/* Unaligned 8-byte loads, one instruction each: x86-64 allows them, and
- * clang splits into bytes an access that it sees is into a char array. */
+/* Unaligned 8-byte loads and stores, one instruction each: x86-64 allows
+ * them, and clang splits into bytes an access that it sees is into a char
+ * array. */
 static __always_inline __u64 load_word(const void *p)
 {
     return *(const __u64 *)p;
+}
+
+static __always_inline void store_word(void *p, __u64 word)
+{
+    *(__u64 *)p = word;
 }
 
 #define KEY_WORDS_MAX ((XDP_KEY_MAX + 7) / 8)
@@ -72,6 +78,27 @@ static __always_inline bool staged_sane(const struct xdp_record *h, __u32 text_l
            h->head_len <= text_len && h->cas_len <= text_len - h->head_len;
 }
 
+/* Copies the record's n chunks from chunk on into s->staged, a word at a
+ * time: each chunk is its own array element to the verifier, so each is
+ * looked up (the lookup of an array is a few instructions in line). */
+static __always_inline bool copy_chunks(struct scratch *s, __u32 chunk, __u32 n)
+{
+    for (__u32 c = 0; c < XDP_RECORD_CHUNKS_MAX; c++) {
+        __u32 at = chunk + c;
+        const __u8 *from;
+
+        if (c >= n)
+            break;
+        from = bpf_map_lookup_elem(&cache_values, &at);
+        if (!from)
+            return false;
+#pragma clang loop unroll(full)
+        for (__u32 w = 0; w < XDP_CHUNK_SIZE / 8; w++)
+            store_word((__u8 *)&s->staged + c * XDP_CHUNK_SIZE + w * 8, load_word(from + w * 8));
+    }
+    return true;
+}
+
 /* Copies the record at chunk into s->staged under its seqlock, and checks
  * it holds key i (hash, then bytes). */
 GLOBAL int stage_record(struct scratch *s, __u32 i, __u32 chunk)
@@ -93,7 +120,7 @@ GLOBAL int stage_record(struct scratch *s, __u32 i, __u32 chunk)
     if (text_len > XDP_TEXT_MAX || chunk + xdp_record_chunks(text_len) > value_chunks)
         return -PASS_pass_race;
     compiler_barrier();
-    if (bpf_probe_read_kernel(&s->staged, XDP_RECORD_HEAD + text_len, rec))
+    if (!copy_chunks(s, chunk, xdp_record_chunks(text_len)))
         return -PASS_pass_race;
     compiler_barrier();
     if (*(volatile const __u32 *)&rec->seq != seq)
@@ -104,6 +131,22 @@ GLOBAL int stage_record(struct scratch *s, __u32 i, __u32 chunk)
     if (!staged_sane(&s->staged.head, text_len))
         return -PASS_pass_race;
     return STAGED_MATCH;
+}
+
+/* Copies n bytes of the staged text from `from` to the reply at `at`, in
+ * words: the last one may carry up to 7 bytes more, which what comes next
+ * overwrites or the reply's length leaves out. */
+GLOBAL int copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
+{
+    if (!s || n > XDP_TEXT_MAX)
+        return 0;
+    for (__u32 w = 0; w < (XDP_TEXT_MAX + 7) / 8; w++) {
+        if (w * 8 >= n)
+            break;
+        store_word(&s->out[OUT_HDR_ROOM + ((at + w * 8) & OUT_MASK)],
+                   load_word(&s->staged.text[(from + w * 8) & TEXT_MASK]));
+    }
+    return 0;
 }
 
 /* Marks slot way of bucket b as answered, for the daemon's eviction; only

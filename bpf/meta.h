@@ -130,15 +130,6 @@ static __always_inline void out_byte(struct scratch *s, __u32 at, __u8 c)
     s->out[OUT_HDR_ROOM + (at & OUT_MASK)] = c;
 }
 
-/* Copies n bytes of the staged text from `from` to the reply at `at`. */
-static __always_inline void copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
-{
-    if (n > XDP_TEXT_MAX)
-        return;
-    bpf_probe_read_kernel(&s->out[OUT_HDR_ROOM + (at & OUT_MASK)], n,
-                          &s->staged.text[from & TEXT_MASK]);
-}
-
 /* Where the staged record's byte count starts: "VALUE <key> <flags> "
  * before it. */
 static __always_inline __u32 bytes_from(const struct xdp_record *h)

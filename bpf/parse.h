@@ -34,7 +34,7 @@ struct frame {
     __u32 udp_len;      /* from the UDP header: header + payload */
     __u32 pass;         /* ours but not servable: why (enum pass_reason) */
     __u8 ipv6;
-    __u8 src[16];       /* source address; IPv4 as ::ffff:a.b.c.d */
+    __u8 src[16] __attribute__((aligned(8)));   /* source address; IPv4 as ::ffff:a.b.c.d */
 };
 
 enum frame_kind { FRAME_NOT_OURS, FRAME_OURS };

@@ -87,6 +87,9 @@ struct scratch {
     __u64 now;                  /* bpf_ktime_get_ns() once read, else 0 */
     struct mg_handoff handoff;
     struct mg_request mg;
+    /* The last source address the allow list let in, on this CPU. */
+    __u8 allowed_src[16] __attribute__((aligned(8)));
+    __u8 allowed_src_valid;
 };
 
 _Static_assert(__builtin_offsetof(struct scratch, req) == sizeof(struct mc_udp_header),
