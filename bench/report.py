@@ -32,10 +32,17 @@ def _fmt(x, digits=2):
     return str(x)
 
 
-def _cost(data, program, mode):
+def _cost(data, program, mode, workload="W1"):
     for c in data["xdp_cost"]:
-        if c["program"] == program and c["mode"] == mode:
+        if c["program"] == program and c["mode"] == mode and c.get("workload", "W1") == workload:
             return c["ns_per_run"]
+    return None
+
+
+def _xdp_share(data, workload, mode):
+    for c in data["closed_loop"]:
+        if c["workload"] == workload and c["server"] == f"xdpcached fast path {mode}":
+            return c["result"].get("fastpath", {}).get("xdp_share")
     return None
 
 
@@ -62,6 +69,13 @@ def targets(data):
         add(f"XDP cost per request, xdpcached / ceiling ({mode}), ns per run",
             _ratio(_cost(data, "xdpcached", mode), _cost(data, "ceiling", mode)),
             "<= 2.00", lambda v: v <= 2.0)
+        add(f"XDP cost per request, W2 (1,000,000 keys) / ceiling on W1 ({mode}), ns per run",
+            _ratio(_cost(data, "xdpcached", mode, "W2"), _cost(data, "ceiling", mode)),
+            "<= 3.00", lambda v: v <= 3.0)
+        add(f"W2 gets XDP answers ({mode}, default map size)", _xdp_share(data, "W2", mode),
+            ">= 0.90", lambda v: v >= 0.9)
+    for prog, n in sorted(data.get("verified_insns", {}).items()):
+        add(f"verified instructions, {prog}", n, "<= 200000", lambda v: v <= 200000)
     for w in ("W1", "W2"):
         add(f"{w} UDP -t 1, xdpcached no fast path / memcached",
             _ratio(_rate(data, w, "xdpcached no fast path", "udp", 1), _rate(data, w, "memcached", "udp", 1)),
@@ -146,10 +160,10 @@ def markdown(data):
                        st["result"]["timeouts"],
                        _share(st["result"]), "yes" if st["holds"] else "no")
                       for s in data["open_loop"] for st in s["steps"]])]
-    parts += ["## XDP programs' own cost (kernel.bpf_stats_enabled, W1)\n",
-              _table(["program", "mode", "ns per run", "runs", "req/s meanwhile"],
-                     [(c["program"], c["mode"], _fmt(c["ns_per_run"], 0), c["run_cnt"],
-                       round(c["requests_per_s"])) for c in data["xdp_cost"]])]
+    parts += ["## XDP programs' own cost (kernel.bpf_stats_enabled)\n",
+              _table(["program", "workload", "mode", "ns per run", "runs", "req/s meanwhile"],
+                     [(c["program"], c.get("workload", "W1"), c["mode"], _fmt(c["ns_per_run"], 0),
+                       c["run_cnt"], round(c["requests_per_s"])) for c in data["xdp_cost"]])]
     parts += ["## User-space instructions per request (callgrind, -t 1, W1 gets)\n",
               _table(["server", "proto", "requests", "instructions per request"],
                      [(i["server"], i["protocol"], i["requests"], _fmt(i["per_request"], 0))

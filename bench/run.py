@@ -126,7 +126,7 @@ def cell(results, **fields):
 
 # -- W1 and W2: closed loop ----------------------------------------------------
 
-def closed_loop(bed, plan, costs):
+def closed_loop(bed, plan, costs, verifier):
     results = []
     for name in ("W1", "W2"):
         w = plan.workload(name)
@@ -142,8 +142,8 @@ def closed_loop(bed, plan, costs):
                     t0, n0 = bs.read(prog)
                     r = measure(bed, srv, w, "udp", plan, fastpath=True)
                     t1, n1 = bs.read(prog)
-                if name == "W1":
-                    costs.append(_cost("xdpcached", mode, t1 - t0, n1 - n0, r))
+                costs.append(_cost("xdpcached", mode, t1 - t0, n1 - n0, r, name))
+                verifier.update(_verified(srv))
                 cell(results, workload=name, server=f"xdpcached fast path {mode}", protocol="udp",
                      threads=2, result=r)
             finally:
@@ -172,16 +172,24 @@ def ceiling(bed, plan, w, results, costs):
                 t0, n0 = bs.read(prog)
                 r = measure(bed, None, w, "udp", plan)
                 t1, n1 = bs.read(prog)
-            costs.append(_cost("ceiling", mode, t1 - t0, n1 - n0, r))
+            costs.append(_cost("ceiling", mode, t1 - t0, n1 - n0, r, "W1"))
             cell(results, workload="W1", server=f"ceiling {mode}", protocol="udp", threads=0, result=r)
         finally:
             bed.detach_ceiling()
 
 
-def _cost(program, mode, run_time_ns, run_cnt, result):
-    return {"program": program, "mode": mode, "run_time_ns": run_time_ns, "run_cnt": run_cnt,
-            "ns_per_run": run_time_ns / run_cnt if run_cnt else None,
+def _cost(program, mode, run_time_ns, run_cnt, result, workload):
+    return {"program": program, "mode": mode, "workload": workload, "run_time_ns": run_time_ns,
+            "run_cnt": run_cnt, "ns_per_run": run_time_ns / run_cnt if run_cnt else None,
             "requests_per_s": result["requests_per_s"]}
+
+
+def _verified(srv):
+    """The verifier's instruction count of each fast-path program, as the
+    daemon read it when it loaded them (the budget is 200,000 each)."""
+    st = srv.stats()
+    return {"xdpcached": int(st["xdp_verified_insns"]),
+            "xdpcached_mg": int(st["xdp_verified_insns_mg"])}
 
 
 def daemon(bed, kind, threads, fastpath_mode=None):
@@ -347,9 +355,10 @@ def main():
             "workloads": {n: plan.workload(n) for n in WORKLOADS}}
     with tempfile.TemporaryDirectory(prefix="xdpcached-bench-") as tmp, \
             Testbed(opts.build, tmp) as bed:
-        costs = []
-        data["closed_loop"] = closed_loop(bed, plan, costs)
+        costs, verifier = [], {}
+        data["closed_loop"] = closed_loop(bed, plan, costs, verifier)
         data["xdp_cost"] = costs
+        data["verified_insns"] = verifier
         data["open_loop"] = open_loop(bed, plan)
         data["instructions"] = instructions(bed, plan, Path(tmp))
         data["memory"] = memory(bed, plan)
