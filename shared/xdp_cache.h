@@ -55,7 +55,7 @@
 struct xdp_slot {
     __u32 hash;
     __u32 chunk;
-};
+} __attribute__((aligned(8)));
 
 struct xdp_bucket {
     /* Bit w set by the program when it answers slot w's key; the daemon
