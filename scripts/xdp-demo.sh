@@ -57,6 +57,11 @@ def counters(st):
 
 try:
     st = stats()
+    # The daemon serves at once and attaches the program beside it.
+    deadline = time.monotonic() + 10
+    while st.get("xdp_state") == "loading" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        st = stats()
 except OSError as e:
     sys.exit(f"xdp-demo: cannot reach xdpcached at {host}:{port} over TCP ({e}); start it with `make run`")
 if "xdp_replies" not in st:
