@@ -286,6 +286,12 @@ def store_opcode(name):
     raise KeyError(name)
 
 
+def store_key(index):
+    """The key byte for key index (0-63): read_key() maps bytes below 192 to
+    the 8 hot keys, the others to any of the 64."""
+    return index if index < 8 else 192 + index
+
+
 def store_number(v):
     """A value that is this decimal number."""
     n = max(1, (v.bit_length() + 7) // 8)
@@ -314,62 +320,66 @@ class StoreSeed:
             self.data += f if isinstance(f, bytes) else bytes([f])
         return self
 
+    def key_op(self, name, key, *fields):
+        """An operation on key index `key` (get, gat, delete, touch, ...)."""
+        return self.op(name, store_key(key), *fields)
+
     def put(self, name, key, value, flags=0, exptime=NEVER, cas=None):
         """set/add/replace (cas: cas too); flags is read_flags()'s choice."""
-        fields = [key, flags, exptime] + ([cas] if name == "cas" else []) + [value]
-        return self.op(name, *fields)
+        fields = [flags, exptime] + ([cas] if name == "cas" else []) + [value]
+        return self.key_op(name, key, *fields)
 
     def concat(self, name, key, value, flags=0, cas=ZERO_CAS):
-        return self.op(name, key, flags, cas, value)
+        return self.key_op(name, key, flags, cas, value)
 
     def delta(self, name, key, by):
         n = (by.bit_length() + 7) // 8
-        return self.op(name, key, n, by.to_bytes(n, "little"))
+        return self.key_op(name, key, n, by.to_bytes(n, "little"))
 
 
 def store_seeds():
     s = {}
-    s["set-get"] = StoreSeed().put("set", 0, store_text(5)).op("get", 0).op("get", 1).data
+    s["set-get"] = StoreSeed().put("set", 0, store_text(5)).key_op("get", 0).key_op("get", 1).data
     s["add-replace"] = (StoreSeed().put("add", 1, store_text(3)).put("add", 1, store_text(4))
                         .put("replace", 1, store_text(2), flags=2).put("replace", 2, store_text(1))
-                        .op("get", 1).data)
+                        .key_op("get", 1).data)
     s["append-prepend"] = (StoreSeed().put("set", 3, store_text(2), flags=1)
                            .concat("append", 3, store_text(3, 4), flags=2)
                            .concat("prepend", 3, store_text(1, 7), cas=OWN_CAS)
                            .concat("append", 3, store_text(1), cas=OFF_CAS)
-                           .concat("append", 4, store_text(1)).op("get", 3).data)
+                           .concat("append", 4, store_text(1)).key_op("get", 3).data)
     s["cas"] = (StoreSeed().put("set", 5, store_text(2)).put("cas", 5, store_text(3), cas=OWN_CAS)
                 .put("cas", 5, store_text(3), cas=OFF_CAS).put("cas", 5, store_text(3), cas=ZERO_CAS)
-                .put("cas", 6, store_text(3), cas=OWN_CAS).op("get", 5).data)
+                .put("cas", 6, store_text(3), cas=OWN_CAS).key_op("get", 5).data)
     s["cas-off"] = (StoreSeed(cas=False).put("set", 5, store_text(2))
                     .put("cas", 5, store_text(3), cas=OWN_CAS)
                     .concat("append", 5, store_text(1), cas=OFF_CAS).delta("incr", 5, 1)
-                    .op("get", 5).data)
+                    .key_op("get", 5).data)
     s["incr-decr"] = (StoreSeed().put("set", 0, store_number(10)).delta("incr", 0, 5)
                       .delta("decr", 0, 100).delta("incr", 0, 2 ** 64 - 1).delta("incr", 0, 1)
                       .delta("decr", 1, 1).put("set", 2, store_text(3, 10)).delta("incr", 2, 1)
-                      .op("get", 0).data)
+                      .key_op("get", 0).data)
     s["incr-grow-and-pad"] = (StoreSeed().put("set", 0, store_number(99)).delta("incr", 0, 1)
                               .delta("decr", 0, 95).concat("append", 0, store_number(7))
                               .delta("incr", 0, 2 ** 64 - 1).put("set", 1, store_number(2 ** 64 - 1))
-                              .delta("incr", 1, 2).op("get", 0).op("get", 1).data)
-    s["expiry"] = (StoreSeed().put("set", 0, store_text(1), exptime=EXPIRED).op("get", 0)
+                              .delta("incr", 1, 2).key_op("get", 0).key_op("get", 1).data)
+    s["expiry"] = (StoreSeed().put("set", 0, store_text(1), exptime=EXPIRED).key_op("get", 0)
                    .put("set", 1, store_text(1), exptime=ONE_STEP)
-                   .put("set", 2, store_text(1), exptime=TWO_STEPS).op("advance").op("get", 1)
-                   .op("get", 2).op("touch", 2, TWO_STEPS).op("gat", 2, ONE_STEP)
-                   .op("advance").op("tick").op("gat", 2, NEVER).data)
-    s["flush"] = (StoreSeed().put("set", 0, store_text(1)).op("flush", 0).op("get", 0)
+                   .put("set", 2, store_text(1), exptime=TWO_STEPS).op("advance").key_op("get", 1)
+                   .key_op("get", 2).key_op("touch", 2, TWO_STEPS).key_op("gat", 2, ONE_STEP)
+                   .op("advance").op("tick").key_op("gat", 2, NEVER).data)
+    s["flush"] = (StoreSeed().put("set", 0, store_text(1)).op("flush", 0).key_op("get", 0)
                   .put("set", 1, store_text(1)).op("flush", 2).op("flush", 1)
-                  .put("set", 2, store_text(1)).op("advance").op("get", 1).op("tick")
-                  .put("set", 3, store_text(1)).op("get", 3).data)
+                  .put("set", 2, store_text(1)).op("advance").key_op("get", 1).op("tick")
+                  .put("set", 3, store_text(1)).key_op("get", 3).data)
     s["too-large"] = (StoreSeed().put("set", 0, store_long(255, 7))
                       .put("set", 0, store_long(248)).concat("append", 0, store_long(10))
-                      .put("set", LONG_KEY, store_long(200), flags=2).op("get", LONG_KEY)
-                      .op("delete", LONG_KEY).op("delete", LONG_KEY).data)
+                      .put("set", LONG_KEY, store_long(200), flags=2).key_op("get", LONG_KEY)
+                      .key_op("delete", LONG_KEY).key_op("delete", LONG_KEY).data)
     growth = StoreSeed(hashpower=0)
     for key in range(64):
         growth.put("set", key, store_text(1, key % 12))
-    s["growth"] = growth.op("tick").op("delete", 7).op("tick").data
+    s["growth"] = growth.op("tick").key_op("delete", 7).op("tick").data
     return s
 
 

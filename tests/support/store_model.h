@@ -12,10 +12,11 @@
  *
  * The input's form (every byte past the end reads as 0):
  *   byte 0: bit 0 set = CAS on (else as with -C), bits 1-2 = the table's
- *           hashpower above 6 (small tables grow under the run);
- *   then one record per operation: an opcode byte (modulo the number of
- *   operations, in the order of enum model_op in store_model.c), a key
- *   byte, and the operation's arguments (see read_* there).
+ *           hashpower above 8 (small tables grow under the run);
+ *   then one record per operation: an opcode byte (modulo 64, weighted by
+ *   op_weight in store_model.c), a key byte (below 192: one of 8 keys often
+ *   used; else any of 64), and the operation's arguments (see read_*
+ *   there). tests/fuzz/make_seeds.py writes inputs in this form.
  *
  * Used by tests/fuzz/fuzz_store.c and tests/unit/test_store_model.c.
  * clock_init() must have been called. */
