@@ -49,11 +49,12 @@ $(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
 $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# What the unit tests and the fuzz harness share: a server without sockets.
-TEST_SUPPORT := tests/support/test_server.c
-TEST_SUPPORT_OBJ := $(BUILD)/obj/test_server.o
+# What the unit tests and the fuzz targets share: a server without sockets
+# (test_server.c), and the store checked against a model (store_model.c).
+TEST_SUPPORT := tests/support/test_server.c tests/support/store_model.c
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT:tests/support/%.c=$(BUILD)/obj/%.o)
 
-$(TEST_SUPPORT_OBJ): $(TEST_SUPPORT) | $(BUILD)/obj
+$(TEST_SUPPORT_OBJ): $(BUILD)/obj/%.o: tests/support/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libxdpcached.a | $(BUILD)/tests
@@ -95,7 +96,10 @@ FUZZ_CFLAGS    := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -Iuser -Ishar
 FUZZ_OBJS      := $(DAEMON_SRCS:user/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_MAIN_OBJS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/obj/fuzz/%.o,$(wildcard tests/fuzz/*.c))
-FUZZ_SUPPORT_OBJ := $(FUZZ_BUILD)/obj/fuzz/test_server.o
+FUZZ_SUPPORT_OBJS := $(TEST_SUPPORT:tests/support/%.c=$(FUZZ_BUILD)/obj/fuzz/%.o)
+# fuzz_store drives the store alone, against the model; the others send
+# requests through the harness.
+FUZZ_STORE     := $(FUZZ_BUILD)/fuzz_store
 
 fuzz: $(FUZZ_TARGETS)
 
@@ -107,14 +111,19 @@ $(FUZZ_BUILD)/obj/fastpath.o: $(BPF_SKELS)
 $(FUZZ_MAIN_OBJS): $(FUZZ_BUILD)/obj/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_BUILD)/obj/fuzz
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Itests/support -MMD -MP -c $< -o $@
 
-$(FUZZ_SUPPORT_OBJ): $(TEST_SUPPORT) | $(FUZZ_BUILD)/obj/fuzz
+$(FUZZ_SUPPORT_OBJS): $(FUZZ_BUILD)/obj/fuzz/%.o: tests/support/%.c | $(FUZZ_BUILD)/obj/fuzz
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/libxdpcached.a: $(FUZZ_OBJS)
 	ar rcs $@ $^
 
-$(FUZZ_TARGETS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_BUILD)/obj/fuzz/harness.o \
-                 $(FUZZ_SUPPORT_OBJ) $(FUZZ_BUILD)/libxdpcached.a
+$(filter-out $(FUZZ_STORE),$(FUZZ_TARGETS)): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o \
+                 $(FUZZ_BUILD)/obj/fuzz/harness.o $(FUZZ_BUILD)/obj/fuzz/test_server.o \
+                 $(FUZZ_BUILD)/libxdpcached.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(FUZZ_STORE): $(FUZZ_BUILD)/obj/fuzz/fuzz_store.o $(FUZZ_BUILD)/obj/fuzz/store_model.o \
+               $(FUZZ_BUILD)/libxdpcached.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 $(FUZZ_BUILD)/obj $(FUZZ_BUILD)/obj/fuzz:
@@ -151,4 +160,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(TEST_SUPPORT_OBJ:.o=.d) $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d
--include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJ:.o=.d)
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJS:.o=.d)

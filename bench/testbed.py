@@ -11,13 +11,19 @@ program, so the client's end always carries the pass-everything program
 (for every server alike: the client is the same in every run).
 
 Everything here talks only to addresses inside the two namespaces, and every
-wait is bounded.
+wait is bounded. Every process started here runs in a process group of its
+own and is ended with its whole group: a server whose start fails is stopped
+before the error goes up, and leaving the Testbed stops every server still
+running and kills anything else left in the namespaces, so that no process
+outlives the bed or keeps a deleted namespace alive. While a bed is up,
+SIGTERM (a timeout's first signal) exits through that cleanup too.
 """
 
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -32,17 +38,37 @@ class BenchError(Exception):
     pass
 
 
-def run(*argv, timeout=60, check=True):
-    """Runs a command, returns its stdout; raises BenchError when it fails."""
-    argv = [str(a) for a in argv]
+def signal_group(proc, sig):
+    """Sends sig to proc's process group (proc leads it: see _spawn)."""
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _spawn(argv, **kwargs):
+    """Popen in a session of its own, so that its whole group can be ended."""
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+
+
+def run(*argv, timeout=60, check=True):
+    """Runs a command, returns its stdout; raises BenchError when it fails.
+    On a timeout, or any exception while waiting, its whole group is killed."""
+    argv = [str(a) for a in argv]
+    p = _spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        signal_group(p, signal.SIGKILL)
+        p.communicate()
         raise BenchError(f"{' '.join(argv)}: still running after {timeout} s") from None
+    except BaseException:
+        signal_group(p, signal.SIGKILL)
+        p.communicate()
+        raise
     if check and p.returncode != 0:
-        raise BenchError(f"{' '.join(argv)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()}")
-    return p.stdout
+        raise BenchError(f"{' '.join(argv)}: exit {p.returncode}: {(err or out).strip()}")
+    return out
 
 
 # A stats query from inside the client namespace: Python's socket module
@@ -71,20 +97,27 @@ sys.stdout.write(buf.decode())
 
 
 class Server:
-    """A server process in the server namespace."""
+    """A server process in the server namespace; the bed stops it at the
+    latest when it is removed."""
 
     def __init__(self, bed, argv, label):
         self.bed, self.label = bed, label
         self.log = open(bed.workdir / f"{label}.log", "w+")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", bed.server_ns] + [str(a) for a in argv],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        try:
+            self.proc = _spawn(["ip", "netns", "exec", bed.server_ns] + [str(a) for a in argv],
+                               stdout=self.log, stderr=self.log)
+        except BaseException:
+            self.log.close()
+            raise
+        bed.servers.append(self)
 
     @property
     def pid(self):
         # `ip netns exec` execs the command, so the pid is the server's.
         return self.proc.pid
 
-    def stats(self, timeout=START_TIMEOUT):
+    def stats(self, timeout=None):
+        timeout = START_TIMEOUT if timeout is None else timeout
         if self.proc.poll() is not None:
             raise BenchError(f"{self.label} exited with status {self.proc.returncode}: {self.tail()}")
         out = self.bed.client_run("/usr/bin/python3", "-c", _STATS_SCRIPT, self.bed.server_ip, PORT,
@@ -116,14 +149,23 @@ class Server:
         return " | ".join(self.log.read().strip().splitlines()[-5:])
 
     def stop(self):
+        """SIGTERM to its group; SIGKILL to what is left after 60 s (or at
+        once when it already exited). Once: later calls do nothing."""
+        if self.log.closed:
+            return
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            signal_group(self.proc, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        signal_group(self.proc, signal.SIGKILL)
+        self.proc.wait()
         self.log.close()
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 class Testbed:
@@ -139,6 +181,7 @@ class Testbed:
         # the same subnet: nothing in the root namespace routes to it.
         self.subnet = SUBNET
         self.ceiling_mode = None
+        self.servers = []           # every Server started, for _remove()
 
     @property
     def server_ip(self):
@@ -149,15 +192,26 @@ class Testbed:
         return f"{self.subnet}.0/24"
 
     def __enter__(self):
+        # Python's default SIGTERM ends the process without running any
+        # cleanup; this one exits through __exit__ (main thread only).
+        self._old_sigterm = None
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             self._create()
         except BaseException:
-            self._remove()
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc):
-        self._remove()
+        if self._old_sigterm is not None:     # a second SIGTERM must not cut the cleanup short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._remove()
+        finally:
+            if self._old_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._old_sigterm)
 
     def _create(self):
         s, c = self.server_ns, self.client_ns
@@ -173,8 +227,28 @@ class Testbed:
             "obj", self.build / "xdp_pass.bpf.o", "sec", "xdp")
 
     def _remove(self):
+        """Stops every server, kills anything else still inside (it would
+        keep the deleted namespace alive), then deletes the namespaces."""
+        for srv in self.servers:
+            srv.stop()
         for ns in (self.server_ns, self.client_ns):
+            for pid in run("ip", "netns", "pids", ns, check=False).split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             run("ip", "netns", "del", ns, check=False)
+
+    def _start(self, argv, label, want_stat=None):
+        """A server in the server namespace, once it answers stats (and has
+        want_stat); stopped again if it does not get there."""
+        srv = Server(self, argv, label)
+        try:
+            srv.wait_ready(want_stat)
+        except BaseException:
+            srv.stop()
+            raise
+        return srv
 
     # -- running things -------------------------------------------------------
 
@@ -198,16 +272,12 @@ class Testbed:
         else:
             argv += ["--xdp", "off"]
         label = f"xdpcached-t{threads}-{fastpath_mode or 'nofastpath'}"
-        srv = Server(self, argv, label)
-        srv.wait_ready("xdp_mode" if fastpath_mode else None)
-        return srv
+        return self._start(argv, label, "xdp_mode" if fastpath_mode else None)
 
     def memcached(self, threads, extra=()):
         argv = [MEMCACHED_BIN, "-u", "nobody", "-l", self.server_ip, "-p", PORT, "-U", PORT,
                 "-t", threads] + list(extra)
-        srv = Server(self, argv, f"memcached-t{threads}")
-        srv.wait_ready()
-        return srv
+        return self._start(argv, f"memcached-t{threads}")
 
     def under_callgrind(self, argv, outfile, label):
         """A server run by valgrind's callgrind with instrumentation off until
@@ -217,9 +287,7 @@ class Testbed:
         # it to its connection limit (-c, default 1024), so 1036 it is.
         vg = ["prlimit", "--nofile=1036:1036", "valgrind", "--tool=callgrind", "--instr-atstart=no",
               f"--callgrind-out-file={outfile}"]
-        srv = Server(self, vg + [str(a) for a in argv], label)
-        srv.wait_ready()
-        return srv
+        return self._start(vg + [str(a) for a in argv], label)
 
     def attach_ceiling(self, mode):
         run("ip", "-n", self.server_ns, "link", "set", "dev", self.server_if, _xdp_flag(mode),

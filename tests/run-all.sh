@@ -152,10 +152,10 @@ fuzz_report() {   # fuzz_report LOG TARGET: the reproducer and the report's firs
     # Replaying files writes none: the reproducer is the file being run.
     [ -n "$unit" ] || unit=$(grep "^Running: " "$1" | tail -n 1 | cut -d' ' -f2-)
     echo "   reproducer: $unit (see it again: $2 $unit)"
-    grep -m1 -A 20 -E "ERROR: |runtime error|fuzz harness:|deadly signal" "$1" | sed 's/^/   | /'
+    grep -m1 -A 20 -E "ERROR: |runtime error|fuzz harness:|fuzz_store:|deadly signal" "$1" | sed 's/^/   | /'
 }
 
-run_fuzz() {   # run_fuzz TARGET (text, meta, bin)
+run_fuzz() {   # run_fuzz TARGET (text, meta, bin, store)
     local name=$1 bin=$FUZZ_BUILD/fuzz_$1 log=$TMP/fuzz.log work=$TMP/fuzz-$1
     local crashes=$FUZZ_BUILD/crashes/$1 inputs=() f
     for f in tests/fuzz/regressions/"$name"/* tests/fuzz/corpus/"$name"/*; do
@@ -189,7 +189,7 @@ run_fuzz() {   # run_fuzz TARGET (text, meta, bin)
     add "fuzz $name" 1 0 0
 }
 
-for target in text meta bin; do
+for target in text meta bin store; do
     run_fuzz "$target"
 done
 

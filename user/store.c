@@ -512,32 +512,73 @@ static struct item **shard_find(struct store *s, struct shard *sh, uint64_t hash
     return NULL;
 }
 
-/* CLOCK: walk positions from the hand; expired items are reclaimed,
- * referenced ones lose their bit, unreferenced ones are evicted. A position
- * is always handled whole and then passed: stopping inside a chain would
- * bring the hand back to items it just cleared, and evict them at once.
- * Stops once `want` bytes are freed, or after two full turns (by then every
- * item has been evicted). Returns the bytes freed. */
-static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_time_t now)
+/* What one pass of a reservation may evict, from the kindest to the last
+ * resort. A reservation runs them in order, each over every shard at most
+ * once, and a shard's visit makes at most one turn of its hand: so an item
+ * whose reference bit a reservation cleared is not evicted by the same
+ * reservation, unless every item in the store was read since the hand last
+ * passed it (EVICT_ANY). A key read between every two writes thus survives. */
+enum evict_pass {
+    EVICT_SECOND_CHANCE, /* referenced items lose their bit; the others go */
+    EVICT_UNFETCHED,     /* items never read go, referenced or not (new ones) */
+    EVICT_ANY,           /* every live item goes */
+    EVICT_PASSES,
+};
+
+/* A key that a reservation must not evict: the one its write is updating. */
+struct evict_keep {
+    const char *key;
+    size_t nkey;
+};
+
+static bool evict_keeps(struct store *s, struct item *it, const struct evict_keep *keep)
+{
+    return keep && it->nkey == keep->nkey && memcmp(item_key(s, it), keep->key, keep->nkey) == 0;
+}
+
+/* Whether this pass evicts a live item; the first one gives referenced
+ * items their second chance by clearing the bit. */
+static bool evict_pass_takes(struct item *it, enum evict_pass pass)
+{
+    switch (pass) {
+    case EVICT_SECOND_CHANCE:
+        if (!(it->bits & ITEM_REFERENCED))
+            return true;
+        it->bits &= ~ITEM_REFERENCED;
+        return false;
+    case EVICT_UNFETCHED:
+        return !(it->bits & ITEM_FETCHED);
+    default:
+        return true;
+    }
+}
+
+/* CLOCK: walk positions from the hand; expired items are reclaimed, live
+ * ones are evicted as the pass says, except the kept key. A position is
+ * always handled whole and then passed: stopping inside a chain would bring
+ * the hand back to items it just cleared, and evict them at once. Stops once
+ * `want` bytes are freed, or after one full turn, so that no call clears an
+ * item's bit and then evicts it. Returns the bytes freed. */
+static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_time_t now,
+                          enum evict_pass pass, const struct evict_keep *keep)
 {
     size_t npos = table_size(sh->power);
     size_t freed = 0;
     struct item **chains[2];
 
-    for (size_t steps = 0; steps <= 2 * npos && freed < want && sh->counters.curr_items > 0;
-         steps++) {
+    for (size_t steps = 0; steps < npos && freed < want && sh->counters.curr_items > 0; steps++) {
         unsigned n = shard_chains_at(sh, sh->clock_hand, chains);
         for (unsigned c = 0; c < n; c++) {
             struct item **link = chains[c];
             while (*link) {
                 struct item *it = *link;
-                if (!item_expired(it, now) && (it->bits & ITEM_REFERENCED)) {
-                    it->bits &= ~ITEM_REFERENCED;
+                bool expired = item_expired(it, now);
+                if (!expired && (evict_keeps(s, it, keep) || !evict_pass_takes(it, pass))) {
                     link = &it->next;
                     continue;
                 }
                 freed += item_chunk(s, it);
-                shard_drop(s, sh, link, item_expired(it, now) ? DROP_RECLAIMED : DROP_EVICTED);
+                shard_drop(s, sh, link, expired ? DROP_RECLAIMED : DROP_EVICTED);
             }
         }
         sh->clock_hand = (sh->clock_hand + 1) & (npos - 1);
@@ -566,35 +607,64 @@ static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t 
     }
 }
 
-/* Reserves n bytes for an item that goes to shard `home`, evicting when
- * allowed, one shard lock at a time. Eviction starts in the home shard, so
- * each shard frees what it takes in and keeps its share of memory; round
- * robin alone would drain some shards below their share (inserts are random,
- * turns are not) and there evict items that were read a moment ago. When the
- * home shard has nothing left, a rotation shared by all threads goes through
- * the others. Gives up after a whole round of shards had nothing to free. */
-static bool bytes_reserve(struct store *s, size_t n, struct shard *home)
+static unsigned shard_index(const struct store *s, const struct shard *sh)
 {
-    unsigned idle_visits = 0;
-    struct shard *sh = home;
+    return (unsigned)(sh - s->shards);
+}
 
-    while (!bytes_try_reserve(s, n)) {
-        if (!s->config.evict || n > s->config.mem_limit || idle_visits == STORE_SHARDS)
-            return false;
+_Static_assert(STORE_SHARDS == 64, "a reservation's visited shards are one 64-bit mask");
+
+/* The shard at the shared rotation's next turn, or the first one after it
+ * (cyclically) that this pass has not visited. */
+static struct shard *next_unvisited_shard(struct store *s, uint64_t visited)
+{
+    unsigned turn = atomic_fetch_add_explicit(&s->evict_rotor, 1, memory_order_relaxed) %
+                    STORE_SHARDS;
+    uint64_t from_turn = ~visited & (~(uint64_t)0 << turn);
+    return &s->shards[__builtin_ctzll(from_turn ? from_turn : ~visited)];
+}
+
+/* One pass of a reservation: evict from every shard once, home first, then
+ * the others in the rotation, until n bytes can be reserved. */
+static bool reserve_pass(struct store *s, size_t n, struct shard *home, enum evict_pass pass,
+                         const struct evict_keep *keep)
+{
+    uint64_t visited = 0;
+    struct shard *sh = home;
+    for (unsigned visit = 0; visit < STORE_SHARDS; visit++) {
         rel_time_t now = clock_now();
         pthread_mutex_lock(&sh->lock);
         shard_apply_due_flush(s, sh, now);
-        size_t freed = shard_evict(s, sh, n, now);
+        shard_evict(s, sh, n, now, pass, sh == home ? keep : NULL);
         pthread_mutex_unlock(&sh->lock);
-
-        idle_visits = freed ? 0 : idle_visits + 1;
-        /* Stay home while it can free all n (others may take the bytes first). */
-        if (sh != home || freed < n) {
-            unsigned turn = atomic_fetch_add_explicit(&s->evict_rotor, 1, memory_order_relaxed);
-            sh = &s->shards[turn % STORE_SHARDS];
-        }
+        if (bytes_try_reserve(s, n))
+            return true;
+        visited |= (uint64_t)1 << shard_index(s, sh);
+        if (visit + 1 < STORE_SHARDS)
+            sh = next_unvisited_shard(s, visited);
     }
-    return true;
+    return false;
+}
+
+/* Reserves n bytes for an item that goes to shard `home`, evicting when
+ * allowed (never `keep`, the key being updated, when not NULL), one shard
+ * lock at a time. Eviction starts in the home shard, so each shard frees
+ * what it takes in and keeps its share of memory; round robin alone would
+ * drain some shards below their share (inserts are random, turns are not)
+ * and there evict items that were read a moment ago. The other shards
+ * follow in a rotation shared by all threads. Gives up when even the last
+ * pass could not make room. */
+static bool bytes_reserve(struct store *s, size_t n, struct shard *home,
+                          const struct evict_keep *keep)
+{
+    if (bytes_try_reserve(s, n))
+        return true;
+    if (!s->config.evict || n > s->config.mem_limit)
+        return false;
+    for (enum evict_pass pass = EVICT_SECOND_CHANCE; pass < EVICT_PASSES; pass++)
+        if (reserve_pass(s, n, home, pass, keep))
+            return true;
+    return false;
 }
 
 /* ---- updates built from the old item ------------------------------------ */
@@ -650,7 +720,8 @@ static enum store_status store_update(struct store *s, const char *key, size_t n
         if (r.need == 0)
             break;
         status = STORE_NO_MEMORY;
-        if (!bytes_reserve(s, r.need - r.held, shard_for(s, hash)))
+        struct evict_keep keep = { key, nkey };
+        if (!bytes_reserve(s, r.need - r.held, shard_for(s, hash), &keep))
             break;
         r.held = r.need;
     }
@@ -971,7 +1042,9 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
 {
     uint64_t hash = hash64(w->key, w->nkey, s->hash_seed);
     size_t chunk = item_chunk_for(s, w->nkey, w->nvalue, w->flags);
-    if (!bytes_reserve(s, chunk, shard_for(s, hash)))
+    /* A set replaces the old item whatever it holds; the other modes need it. */
+    struct evict_keep keep = { w->key, w->nkey };
+    if (!bytes_reserve(s, chunk, shard_for(s, hash), mode == STORE_SET ? NULL : &keep))
         return STORE_NO_MEMORY;
     struct item *it = item_alloc(s, w->key, w->nkey, w->nvalue, w->flags, w->exptime);
     if (!it) {

@@ -96,6 +96,18 @@ def server(_shared_server):
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+def _stop_all(started, stop):
+    """stop(srv) for every server, even when one of them raises; returns
+    the problems they reported (an exception is one)."""
+    problems = []
+    for srv in started:
+        try:
+            problems += stop(srv) or []
+        except Exception as e:
+            problems.append(f"stopping {srv}: {type(e).__name__}: {e}")
+    return problems
+
+
 def _factory(kind):
     started = []
 
@@ -113,10 +125,10 @@ def _factory(kind):
 @pytest.fixture
 def server_factory():
     start, started = _factory("xdpcached")
-    yield start
-    problems = []
-    for srv in started:
-        problems += srv.stop()
+    try:
+        yield start
+    finally:
+        problems = _stop_all(started, Server.stop)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
@@ -124,9 +136,10 @@ def server_factory():
 @pytest.fixture
 def memcached_factory():
     start, started = _factory("memcached")
-    yield start
-    for srv in started:
-        srv.stop()
+    try:
+        yield start
+    finally:
+        _stop_all(started, Server.kill)
 
 
 # -- differential --------------------------------------------------------------

@@ -29,13 +29,15 @@ import ipaddress
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 
 from helpers import Conn, Udp, udp_frame, udp_header
-from servers import REPO, Server, ServerError, START_TIMEOUT, _read, xdpcached_bin
+import servers
+from servers import REPO, Server, ServerError, _read, kill_group, spawn, xdpcached_bin
 
 # How long the fast path may take to come up after the daemon accepts TCP.
 XDP_UP_TIMEOUT = 10.0
@@ -60,6 +62,18 @@ def sh(*argv, check=True, timeout=30):
         raise NetnsError(f"{' '.join(map(str, argv))}: exit {p.returncode}: "
                          f"{(p.stderr or p.stdout).strip()}")
     return p
+
+
+def kill_pids(pids):
+    """SIGKILLs these processes; returns how many were still there."""
+    n = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            n += 1
+        except ProcessLookupError:
+            pass
+    return n
 
 
 def xdp_pass_obj():
@@ -96,11 +110,12 @@ class Netns:
     """The namespace and its veth pair. create() and destroy() are idempotent
     enough to be called from finalizers; destroy() never raises."""
 
-    def __init__(self):
+    def __init__(self, tag=""):
+        """tag (a letter or two) tells apart two namespaces of one process."""
         pid = os.getpid()
-        self.name = f"xdpc-{pid}"
-        self.srv_if = f"xdpc{pid}s"      # inside the namespace: the daemon's
-        self.cli_if = f"xdpc{pid}c"      # root namespace: the tests'
+        self.name = f"xdpc-{pid}{tag}"
+        self.srv_if = f"xdpc{pid}{tag}s"      # inside the namespace: the daemon's
+        self.cli_if = f"xdpc{pid}{tag}c"      # root namespace: the tests'
         self.created = False
         self.pass_attached = False
         self._next_port = 20000
@@ -170,13 +185,24 @@ class Netns:
             time.sleep(0.05)
         raise NetnsError(f"veth {self.cli_if}/{self.srv_if} has no carrier after 5 s")
 
+    def pids(self):
+        """The processes inside the namespace."""
+        out = sh("ip", "netns", "pids", self.name, check=False).stdout
+        return [int(p) for p in out.split()]
+
     def destroy(self):
-        """Detaches xdp_pass, deletes the veth (synchronously: deleting the
-        namespace alone frees the veth later, in the kernel's cleanup work)
-        and the namespace. Returns a list of problems (empty when clean)."""
+        """Detaches xdp_pass, kills whatever still runs inside (it would keep
+        the deleted namespace alive), deletes the veth (synchronously:
+        deleting the namespace alone frees the veth later, in the kernel's
+        cleanup work) and the namespace. Returns a list of problems (empty
+        when clean)."""
         problems = []
         if self.pass_attached:
             self.detach_pass()
+        if self.created:
+            stray = kill_pids(self.pids())
+            if stray:
+                problems.append(f"{stray} process(es) still running in {self.name} were killed")
         sh("ip", "link", "del", self.cli_if, check=False)
         if self.created:
             p = sh("ip", "netns", "del", self.name, check=False)
@@ -350,8 +376,7 @@ def kill_leftovers():
     n = 0
     for srv in _STARTED:
         if srv.proc is not None and srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
+            kill_group(srv.proc)
             n += 1
     _STARTED.clear()
     return n
@@ -394,30 +419,28 @@ class NsServer(Server):
                 "-p", str(port), "-U", str(port), "-t", str(self.threads)]
         argv += self.xdp_args() + self.extra_args
         fd, path = tempfile.mkstemp(prefix=f"xdpcached-ns-{port}-", suffix=".stderr")
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, close_fds=True)
-        os.close(fd)
+        try:
+            proc = spawn(argv, fd)
+        finally:
+            os.close(fd)
         self.port, self.proc, self.stderr_path, self.argv = port, proc, path, argv
         self._stderr_checked = 0
         _STARTED.append(self)
-        try:
+        try:                            # never leave a daemon behind
             why = self._wait_ns_ready(expect_fastpath)
-        except BaseException as e:      # never leave a daemon behind
+        except Exception as e:
             why = f"{type(e).__name__}: {e}"
-            if not isinstance(e, Exception):
-                self.kill()
-                raise
+        except BaseException:
+            self.kill()
+            raise
         if why:
             err = _read(path)
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            self.proc = None
-            os.unlink(path)
+            self.kill()
             raise ServerError(f"{' '.join(argv)}: {why}; stderr: {err[-3000:]!r}")
         return self
 
     def _wait_ns_ready(self, expect_fastpath):
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + servers.START_TIMEOUT
         tcp_ok = udp_ok = False
         while time.monotonic() < deadline:
             rc = self.proc.poll()
@@ -435,7 +458,8 @@ class NsServer(Server):
                 break
             time.sleep(0.01)
         else:
-            return f"not ready after {START_TIMEOUT} s (TCP accepting: {tcp_ok}, UDP bound: {udp_ok})"
+            return (f"not ready after {servers.START_TIMEOUT} s (TCP accepting: {tcp_ok}, "
+                    f"UDP bound: {udp_ok})")
         if not expect_fastpath:
             return ""
         deadline = time.monotonic() + XDP_UP_TIMEOUT

@@ -5,6 +5,10 @@ same number, chosen free at start. Its stderr goes to a temporary file that is
 checked for sanitizer reports; stopping it sends SIGTERM and checks that it
 exits with status 0 (an ASan build also runs its leak check then).
 
+Each server runs in a process group of its own (spawn()), and every way of
+ending it signals the whole group, so that nothing it started outlives it. A
+start that fails, for any reason, leaves no process behind.
+
 XDPCACHED_BIN names the xdpcached binary (default build/xdpcached, relative to
 the repository root).
 """
@@ -94,6 +98,27 @@ class ServerError(Exception):
     pass
 
 
+def spawn(argv, output_fd):
+    """Starts argv in a new session (its own process group), output to output_fd."""
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output_fd, stderr=output_fd,
+                            close_fds=True, start_new_session=True)
+
+
+def signal_group(proc, sig):
+    """Sends sig to proc's process group (the group spawn() made, whose id is
+    proc's pid); nothing when the group is gone."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill_group(proc):
+    """SIGKILLs proc's whole process group and reaps proc."""
+    signal_group(proc, signal.SIGKILL)
+    proc.wait()
+
+
 class Server:
     """One server process. kind is "xdpcached" or "memcached"."""
 
@@ -125,14 +150,21 @@ class Server:
                 argv += ["-u", "nobody"]    # memcached refuses to run as root otherwise
             argv += self.extra_args
             fd, path = tempfile.mkstemp(prefix=f"{self.kind}-{port}-", suffix=".stderr")
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                    stdout=fd, stderr=fd, close_fds=True)
-            os.close(fd)
-            ok, why = self._wait_ready(proc, port)
+            try:
+                proc = spawn(argv, fd)
+            finally:
+                os.close(fd)
+            try:
+                ok, why = self._wait_ready(proc, port)
+            except BaseException:
+                kill_group(proc)
+                os.unlink(path)
+                raise
             if ok:
                 self.port, self.proc, self.stderr_path, self.argv = port, proc, path, argv
                 self._stderr_checked = 0
                 return self
+            kill_group(proc)        # not ready, or exited leaving children
             err = _read(path)
             os.unlink(path)
             last = f"{' '.join(argv)}: {why}; stderr: {err[-2000:]!r}"
@@ -158,8 +190,6 @@ class Server:
             if tcp_ok and (not self.udp or _udp_bound(port)):
                 return True, ""
             time.sleep(0.005)
-        proc.kill()
-        proc.wait()
         return False, f"not ready on port {port} after {START_TIMEOUT} s (TCP accepting: {tcp_ok})"
 
     def alive(self):
@@ -186,9 +216,7 @@ class Server:
         """SIGKILL, for a reference server whose exit does not matter."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        kill_group(self.proc)
         self.proc = None
         try:
             os.unlink(self.stderr_path)
@@ -203,13 +231,12 @@ class Server:
         problems = []
         already_dead = self.proc.poll() is not None
         if not already_dead:
-            self.proc.send_signal(signal.SIGTERM)
+            signal_group(self.proc, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
                 problems.append(f"{self.kind} did not exit within {STOP_TIMEOUT} s of SIGTERM")
+        kill_group(self.proc)       # whatever is left of its group
         text = self.stderr_text()
         rc = self.proc.returncode
         if already_dead:

@@ -6,13 +6,14 @@ were written. Needs root (namespaces, XDP), like test_xdp.py."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from servers import REPO, xdpcached_bin
+from servers import REPO, signal_group, xdpcached_bin
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root: the benchmark creates network namespaces "
@@ -23,14 +24,28 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     build = Path(xdpcached_bin()).parent
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--build", str(build),
-                        "--out", str(out)], capture_output=True, text=True, timeout=900,
-                       stdin=subprocess.DEVNULL)
-    assert p.returncode == 0, f"bench/run.py --quick failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    argv = [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--build", str(build),
+            "--out", str(out)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=900)
+    except BaseException:
+        # SIGTERM first: bench/testbed.py then stops its servers and removes
+        # its namespaces; SIGKILL to whatever of the group is left.
+        signal_group(p, signal.SIGTERM)
+        try:
+            p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        signal_group(p, signal.SIGKILL)
+        p.communicate()
+        raise
+    assert p.returncode == 0, f"bench/run.py --quick failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
     stems = {f.stem for f in out.iterdir()}
     assert len(stems) == 1, sorted(out.iterdir())
     base = out / stems.pop()
-    return base, json.loads(base.with_suffix(".json").read_text()), p.stdout
+    return base, json.loads(base.with_suffix(".json").read_text()), stdout
 
 
 def test_every_closed_loop_cell_ran(quick_run):

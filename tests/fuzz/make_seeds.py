@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the fuzz targets' seed corpus: tests/fuzz/corpus/{text,meta,bin}/.
+"""Writes the fuzz targets' seed corpus: tests/fuzz/corpus/{text,meta,bin,store}/.
 
 Every seed is a short request stream (under 1 KB) named after what it
 exercises; together they cover every command, meta flag and binary opcode
@@ -11,6 +11,8 @@ this file; the seeds are committed so that they can be reviewed:
 The text seeds are raw request bytes. The meta and binary seeds are in the
 input forms that fuzz_meta.c and fuzz_bin.c turn into requests (described
 at the top of each); meta_seed() and bin_seed() below write those forms.
+The store seeds are operation records as tests/support/store_model.c reads
+them; StoreSeed below writes them.
 """
 import os
 import struct
@@ -263,6 +265,124 @@ def bin_seeds():
     return s
 
 
+# ---- store: operation records (tests/support/store_model.c) ---------------
+
+# Operations in store_model.c's order, with its weights out of 64: an
+# operation's opcode byte is the sum of the weights before it.
+STORE_OPS = [("get", 8), ("gat", 3), ("set", 10), ("add", 4), ("replace", 4),
+             ("append", 5), ("prepend", 4), ("cas", 6), ("incr", 5), ("decr", 4),
+             ("delete", 3), ("touch", 3), ("flush", 1), ("advance", 2), ("tick", 2)]
+NEVER, EXPIRED, ONE_STEP, TWO_STEPS = 0, 5, 6, 7        # read_exptime()
+OWN_CAS, OFF_CAS, ZERO_CAS = 0, 1, 2                    # read_cas()
+LONG_KEY = 63                                           # STORE_KEY_MAX bytes
+
+
+def store_opcode(name):
+    code = 0
+    for op, weight in STORE_OPS:
+        if op == name:
+            return code
+        code += weight
+    raise KeyError(name)
+
+
+def store_key(index):
+    """The key byte for key index (0-63): read_key() maps bytes below 192 to
+    the 8 hot keys, the others to any of the 64."""
+    return index if index < 8 else 192 + index
+
+
+def store_number(v):
+    """A value that is this decimal number."""
+    n = max(1, (v.bit_length() + 7) // 8)
+    return bytes([4 * n]) + v.to_bytes(n, "little")
+
+
+def store_text(n, start=0):
+    """A value of n (< 256) digits and letters, from alphabet position start."""
+    return bytes([2 + 4 * start, n])
+
+
+def store_long(eighths, extra=0):
+    """A value of eighths * 8 + extra bytes: up to 2047, past the item limit."""
+    return bytes([1 + 4 * extra, eighths])
+
+
+class StoreSeed:
+    """Builds one input: the config byte, then operation records."""
+
+    def __init__(self, cas=True, hashpower=0):
+        self.data = bytearray([int(cas) | hashpower << 1])
+
+    def op(self, name, *fields):
+        self.data.append(store_opcode(name))
+        for f in fields:
+            self.data += f if isinstance(f, bytes) else bytes([f])
+        return self
+
+    def key_op(self, name, key, *fields):
+        """An operation on key index `key` (get, gat, delete, touch, ...)."""
+        return self.op(name, store_key(key), *fields)
+
+    def put(self, name, key, value, flags=0, exptime=NEVER, cas=None):
+        """set/add/replace (cas: cas too); flags is read_flags()'s choice."""
+        fields = [flags, exptime] + ([cas] if name == "cas" else []) + [value]
+        return self.key_op(name, key, *fields)
+
+    def concat(self, name, key, value, flags=0, cas=ZERO_CAS):
+        return self.key_op(name, key, flags, cas, value)
+
+    def delta(self, name, key, by):
+        n = (by.bit_length() + 7) // 8
+        return self.key_op(name, key, n, by.to_bytes(n, "little"))
+
+
+def store_seeds():
+    s = {}
+    s["set-get"] = StoreSeed().put("set", 0, store_text(5)).key_op("get", 0).key_op("get", 1).data
+    s["add-replace"] = (StoreSeed().put("add", 1, store_text(3)).put("add", 1, store_text(4))
+                        .put("replace", 1, store_text(2), flags=2).put("replace", 2, store_text(1))
+                        .key_op("get", 1).data)
+    s["append-prepend"] = (StoreSeed().put("set", 3, store_text(2), flags=1)
+                           .concat("append", 3, store_text(3, 4), flags=2)
+                           .concat("prepend", 3, store_text(1, 7), cas=OWN_CAS)
+                           .concat("append", 3, store_text(1), cas=OFF_CAS)
+                           .concat("append", 4, store_text(1)).key_op("get", 3).data)
+    s["cas"] = (StoreSeed().put("set", 5, store_text(2)).put("cas", 5, store_text(3), cas=OWN_CAS)
+                .put("cas", 5, store_text(3), cas=OFF_CAS).put("cas", 5, store_text(3), cas=ZERO_CAS)
+                .put("cas", 6, store_text(3), cas=OWN_CAS).key_op("get", 5).data)
+    s["cas-off"] = (StoreSeed(cas=False).put("set", 5, store_text(2))
+                    .put("cas", 5, store_text(3), cas=OWN_CAS)
+                    .concat("append", 5, store_text(1), cas=OFF_CAS).delta("incr", 5, 1)
+                    .key_op("get", 5).data)
+    s["incr-decr"] = (StoreSeed().put("set", 0, store_number(10)).delta("incr", 0, 5)
+                      .delta("decr", 0, 100).delta("incr", 0, 2 ** 64 - 1).delta("incr", 0, 1)
+                      .delta("decr", 1, 1).put("set", 2, store_text(3, 10)).delta("incr", 2, 1)
+                      .key_op("get", 0).data)
+    s["incr-grow-and-pad"] = (StoreSeed().put("set", 0, store_number(99)).delta("incr", 0, 1)
+                              .delta("decr", 0, 95).concat("append", 0, store_number(7))
+                              .delta("incr", 0, 2 ** 64 - 1).put("set", 1, store_number(2 ** 64 - 1))
+                              .delta("incr", 1, 2).key_op("get", 0).key_op("get", 1).data)
+    s["expiry"] = (StoreSeed().put("set", 0, store_text(1), exptime=EXPIRED).key_op("get", 0)
+                   .put("set", 1, store_text(1), exptime=ONE_STEP)
+                   .put("set", 2, store_text(1), exptime=TWO_STEPS).op("advance").key_op("get", 1)
+                   .key_op("get", 2).key_op("touch", 2, TWO_STEPS).key_op("gat", 2, ONE_STEP)
+                   .op("advance").op("tick").key_op("gat", 2, NEVER).data)
+    s["flush"] = (StoreSeed().put("set", 0, store_text(1)).op("flush", 0).key_op("get", 0)
+                  .put("set", 1, store_text(1)).op("flush", 2).op("flush", 1)
+                  .put("set", 2, store_text(1)).op("advance").key_op("get", 1).op("tick")
+                  .put("set", 3, store_text(1)).key_op("get", 3).data)
+    s["too-large"] = (StoreSeed().put("set", 0, store_long(255, 7))
+                      .put("set", 0, store_long(248)).concat("append", 0, store_long(10))
+                      .put("set", LONG_KEY, store_long(200), flags=2).key_op("get", LONG_KEY)
+                      .key_op("delete", LONG_KEY).key_op("delete", LONG_KEY).data)
+    growth = StoreSeed(hashpower=0)
+    for key in range(64):
+        growth.put("set", key, store_text(1, key % 12))
+    s["growth"] = growth.op("tick").key_op("delete", 7).op("tick").data
+    return s
+
+
 def write_corpus(target, seeds):
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)
@@ -280,6 +400,7 @@ def main():
     write_corpus("text", text_seeds())
     write_corpus("meta", meta_seeds())
     write_corpus("bin", bin_seeds())
+    write_corpus("store", store_seeds())
 
 
 if __name__ == "__main__":
