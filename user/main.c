@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "allow.h"
@@ -56,9 +58,45 @@ static int install_signals(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return -1;
-    /* A peer closing mid-write must give EPIPE, not kill the daemon. */
+    /* A peer closing mid-write must give EPIPE, not kill the daemon. SIGHUP
+     * (logrotate, a closed terminal) does nothing, as in memcached: the
+     * daemon writes only to stderr and has no log file to reopen. */
     sa.sa_handler = SIG_IGN;
-    return sigaction(SIGPIPE, &sa, NULL);
+    return sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGHUP, &sa, NULL);
+}
+
+/* -r: core files as large as the hard limit allows, as memcached does. */
+static int enable_coredumps(void)
+{
+    struct rlimit core;
+    if (getrlimit(RLIMIT_CORE, &core) == 0) {
+        core.rlim_cur = core.rlim_max;
+        if (setrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur > 0)
+            return 0;
+    }
+    fprintf(stderr, "failed to ensure corefile creation\n");
+    return -1;
+}
+
+/* -k: a failure only warns, as in memcached (RLIMIT_MEMLOCK is often low). */
+static void lock_memory(void)
+{
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n",
+                strerror(errno));
+}
+
+/* -d: once the sockets are bound, so that a busy port still fails in the
+ * foreground with an exit code, and before any thread starts (fork keeps
+ * only the calling thread). stdio goes to /dev/null unless -v. */
+static int daemonize(const struct settings *s)
+{
+    if (daemon(0, settings_verbosity(s) > 0) != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* -u: give up root once the sockets are bound. */
@@ -153,7 +191,8 @@ static int serve(struct settings *s, struct store *store, struct prefix_stats *p
         return EXIT_OSERR;
     start_fastpath(&daemon, s, &env);
     int rc = EXIT_OSERR;
-    if (install_signals() == 0 && (!s->username || drop_privileges(s->username) == 0) &&
+    if ((!s->daemonize || daemonize(s) == 0) && install_signals() == 0 &&
+        (!s->username || drop_privileges(s->username) == 0) &&
         (!s->pidfile || write_pidfile(s->pidfile) == 0))
         rc = server_run(running_server, tick, &daemon) == 0 ? 0 : EXIT_OSERR;
     server_destroy(running_server);
@@ -174,9 +213,15 @@ int main(int argc, char **argv)
     int rc = settings_parse(&settings, argc, argv, stdout, stderr);
     if (rc >= 0)
         return rc;
+    if (settings.enable_coredumps && enable_coredumps() != 0)
+        return EXIT_OSERR;
+    if (settings.lock_memory)
+        lock_memory();
     default_udp_allow(&settings);
     struct store *store = create_store(&settings);
-    struct prefix_stats *prefix_stats = prefix_stats_create();
+    struct prefix_stats *prefix_stats = prefix_stats_create(settings.prefix_delimiter);
+    if (prefix_stats && settings.detail_enabled)
+        prefix_stats_enable(prefix_stats, true);
     rc = EXIT_OSERR;
     if (store && prefix_stats)
         rc = serve(&settings, store, prefix_stats);
