@@ -211,8 +211,10 @@ int main(int argc, char **argv)
     clock_init();
     settings_init(&settings);
     int rc = settings_parse(&settings, argc, argv, stdout, stderr);
-    if (rc >= 0)
+    if (rc >= 0) {
+        settings_release(&settings);
         return rc;
+    }
     if (settings.enable_coredumps && enable_coredumps() != 0)
         return EXIT_OSERR;
     if (settings.lock_memory)
@@ -230,5 +232,6 @@ int main(int argc, char **argv)
     prefix_stats_destroy(prefix_stats);
     if (store)
         store_destroy(store);
+    settings_release(&settings);
     return rc;
 }

@@ -6,6 +6,7 @@
  * the table (without help text) so they are refused by name rather than
  * reported as unknown; -o sub-options work the same way. */
 #include "settings.h"
+#include "conffile.h"
 #include "stats.h"
 #include "xdp_cache.h"
 
@@ -76,6 +77,7 @@ enum {
     OPT_UDP_ALLOW,
     OPT_METRICS_LISTEN,
     OPT_CPU_LIST,
+    OPT_CONFIG_FILE,
 };
 
 struct flag {
@@ -180,6 +182,10 @@ static const struct flag flag_table[] = {
     { OPT_CPU_LIST, "cpu-list", "<cpus>",
       "pin worker threads to these CPUs, one per CPU\n"
       "in order, e.g. 2-5 or 1,3,5 (default: unpinned)" },
+    { OPT_CONFIG_FILE, "config-file", "<file>",
+      "read flags from <file> first, one per line as in\n"
+      "memcached.conf ('#' comments); the command line's\n"
+      "flags come after it. Spelled in full" },
     { 'o', "extended", "<opts>", "comma separated list of extended options:" },
 };
 
@@ -1027,6 +1033,9 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case OPT_XDP_ENTRIES: return set_xdp_entries(p, arg);
     case OPT_XDP_MAX_VALUE: return set_xdp_max_value(p, arg);
     case OPT_UDP_ALLOW: return for_each_item(p, arg, ",", add_udp_allow_entry);
+    case OPT_CONFIG_FILE:
+        return refuse(p->err, c, ": only on the command line, spelled in full "
+                      "(--config-file FILE or --config-file=FILE)");
     case ':': case '?': return refuse_getopt_error(p, c, argv);
     default:
         return handle_foreign_flag(p, find_foreign_flag(c));
@@ -1059,8 +1068,78 @@ static int check_combinations(struct parse *p)
     return KEEP_GOING;
 }
 
+static int parse_args(struct settings *s, int argc, char **argv, FILE *out,
+                      FILE *err);
+
+void settings_release(struct settings *s)
+{
+    free(s->config_words);
+    s->config_words = NULL;
+}
+
+/* Where argv names a --config-file: its path, and how many arguments
+ * (1 or 2) say so; NULL when none does. */
+static const char *find_config_file(int argc, char **argv, int *at, int *nargs)
+{
+    static const char flag[] = "--config-file";
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], flag) == 0 && i + 1 < argc) {
+            *at = i;
+            *nargs = 2;
+            return argv[i + 1];
+        }
+        if (strncmp(argv[i], flag, sizeof flag - 1) == 0 && argv[i][sizeof flag - 1] == '=') {
+            *at = i;
+            *nargs = 1;
+            return argv[i] + sizeof flag;
+        }
+    }
+    return NULL;
+}
+
+/* argv with the --config-file's words in place of the flag: the file's
+ * flags first, then the command line's. s->config_words keeps the words. */
+static char **expand_config_file(struct settings *s, int *argc, char **argv, FILE *err)
+{
+    int at, nargs, nwords;
+    const char *path = find_config_file(*argc, argv, &at, &nargs);
+    if (!path)
+        return argv;
+    char **words = conffile_read(path, &nwords, err);
+    if (!words)
+        return NULL;
+    int n = *argc - nargs + nwords;
+    char **expanded = malloc((size_t)(n + 1) * sizeof *expanded);
+    if (!expanded) {
+        fprintf(err, "xdpcached: out of memory reading --config-file\n");
+        free(words);
+        return NULL;
+    }
+    expanded[0] = argv[0];
+    memcpy(expanded + 1, words, (size_t)nwords * sizeof *words);
+    memcpy(expanded + 1 + nwords, argv + 1, (size_t)(at - 1) * sizeof *argv);
+    memcpy(expanded + nwords + at, argv + at + nargs, (size_t)(*argc - at - nargs) * sizeof *argv);
+    expanded[n] = NULL;
+    free(s->config_words);
+    s->config_words = words;
+    *argc = n;
+    return expanded;
+}
+
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out,
                    FILE *err)
+{
+    char **args = expand_config_file(s, &argc, argv, err);
+    if (!args)
+        return EXIT_FAILURE;
+    int rc = parse_args(s, argc, args, out, err);
+    if (args != argv)
+        free(args);
+    return rc;
+}
+
+static int parse_args(struct settings *s, int argc, char **argv, FILE *out,
+                      FILE *err)
 {
     struct parse p = { .s = s, .out = out, .err = err };
     struct getopt_tables tables;

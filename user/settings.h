@@ -76,6 +76,8 @@ struct settings {
     struct listen_addr metrics_listen; /* --metrics-listen; port -1 = off */
     unsigned short cpus[SETTINGS_MAX_CPUS]; /* --cpu-list: worker i on cpus[i] */
     unsigned ncpus;              /* 0 = workers not pinned */
+    char **config_words;         /* --config-file's words, which string
+                                    settings point into; settings_release */
     /* -o sub-options we implement */
     unsigned hashpower_init;     /* hashpower=N, 0 = default */
     unsigned idle_timeout;       /* idle_timeout=SECONDS, 0 = never */
@@ -111,8 +113,13 @@ void settings_init(struct settings *s);
 /* Parses argv into s. Returns -1 when the server should run, otherwise the
  * exit code: 0 after -h / -V (text written to out), memcached's 1 or 64
  * for a bad command line (a one-line reason written to err). Flags for
- * memcached internals write one notice line each to err and run. */
+ * memcached internals write one notice line each to err and run.
+ * --config-file FILE (in full, on the command line) reads flags from FILE
+ * first, in memcached.conf's format; the command line's come after. */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
+
+/* Frees what settings_parse allocated (the --config-file's words). */
+void settings_release(struct settings *s);
 
 /* The store the settings ask for (-m, -I, -C, -M, -o hashpower,
  * lru_crawler); reclaim_positions is left 0 (the store's default). */

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -847,6 +848,72 @@ static void test_memcached_only_flags_refused_by_name(void **state)
 
 /* The help lists every flag and sub-option we take, with the defaults the
  * code really uses, and none that we refuse. */
+/* Writes text to a temporary file; returns its path (static storage). */
+static const char *write_config(const char *text)
+{
+    static char path[] = "/tmp/xdpcached-test-conf-XXXXXX";
+    strcpy(path + strlen(path) - 6, "XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+/* memcached.conf's format: flags one per line, comments, Debian's logfile
+ * directive skipped; the command line's flags come after the file's. */
+static void test_config_file(void **state)
+{
+    (void)state;
+    const char *path = write_config(
+        "# memcached.conf\n"
+        "-m 128\n"
+        "logfile /var/log/memcached.log\n"
+        "  -p 11311   # the port\n"
+        "\n"
+        "-l 127.0.0.1\n"
+        "-u memcache\n"
+        "-o modern\n"
+        "-vv");
+    char arg[256];
+    snprintf(arg, sizeof arg, "--config-file=%s", path);
+    struct outcome o;
+    run_parse(&o, ARGS("-t", "3", arg, "-p", "5555"));
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.s.maxbytes, 128 * MB);
+    assert_int_equal(o.s.port, 5555);
+    assert_int_equal(o.s.num_threads, 3);
+    assert_int_equal(o.s.verbose, 2);
+    assert_string_equal(o.s.listen[0].host, "127.0.0.1");
+    assert_string_equal(o.s.username, "memcache");
+    assert_non_null(strstr(o.err, "'modern'"));
+    settings_release(&o.s);
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.s.port, 11311);
+    settings_release(&o.s);
+    unlink(path);
+
+    path = write_config("-m 64\n-p bogus\n");
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "-p/--port 'bogus': not a number"));
+    settings_release(&o.s);
+    unlink(path);
+
+    path = write_config("--config-file=/etc/other.conf\n");
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "only on the command line"));
+    settings_release(&o.s);
+    unlink(path);
+
+    run_parse(&o, ARGS("--config-file=/nonexistent/xdpcached.conf"));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "'/nonexistent/xdpcached.conf': No such file"));
+    EXPECT_REFUSED(ARGS("--config=/x"), "--config-file", "spelled in full");
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -863,6 +930,7 @@ static void test_help(void **state)
         "-d, --daemon", "-r, --enable-coredumps", "-k, --lock-memory",
         "-B, --protocol=<name>", "-X, --disable-dumping", "-D <char>",
         "    --metrics-listen=<addr:port>", "    --cpu-list=<cpus>",
+        "    --config-file=<file>",
         "-f, -n, -L, -W, -N", "Refused: -i, -a, -s, -S, -Y, -e, -Z",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
@@ -1052,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_memcached_flags_implemented),
         cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_cpu_list),
+        cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_parses_are_independent),
