@@ -14,6 +14,7 @@
 #include "allow.h"
 #include "clock.h"
 #include "fastpath.h"
+#include "metrics.h"
 #include "prefix_stats.h"
 #include "proto_text.h"
 #include "server.h"
@@ -178,6 +179,15 @@ static void start_fastpath(struct daemon *d, const struct settings *s,
     env->udp_read_ctx = fastpath_mirror(d->fastpath);
 }
 
+/* What comes between binding and serving: -d, the metrics thread, the
+ * signals, -u and -P, in that order. */
+static bool prepare_to_run(const struct settings *s, struct metrics *metrics)
+{
+    return (!s->daemonize || daemonize(s) == 0) && (!metrics || metrics_start(metrics) == 0) &&
+           install_signals() == 0 && (!s->username || drop_privileges(s->username) == 0) &&
+           (!s->pidfile || write_pidfile(s->pidfile) == 0);
+}
+
 static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -186,15 +196,23 @@ static int serve(struct settings *s, struct store *store, struct prefix_stats *p
         .prefix_stats = prefix_stats, .shutdown = request_shutdown,
     };
     struct daemon daemon = { .store = store };
-    running_server = server_create(&env);
-    if (!running_server)
+    /* bound before -d, like the server's ports, so a busy port fails in the
+     * foreground, and before them, so it is up once they accept; its thread
+     * starts after the fork */
+    struct metrics *metrics = NULL;
+    if (s->metrics_listen.port > 0 &&
+        (metrics = metrics_create(&s->metrics_listen, &env)) == NULL)
         return EXIT_OSERR;
+    running_server = server_create(&env);
+    if (!running_server) {
+        metrics_destroy(metrics);
+        return EXIT_OSERR;
+    }
     start_fastpath(&daemon, s, &env);
     int rc = EXIT_OSERR;
-    if ((!s->daemonize || daemonize(s) == 0) && install_signals() == 0 &&
-        (!s->username || drop_privileges(s->username) == 0) &&
-        (!s->pidfile || write_pidfile(s->pidfile) == 0))
+    if (prepare_to_run(s, metrics))
         rc = server_run(running_server, tick, &daemon) == 0 ? 0 : EXIT_OSERR;
+    metrics_destroy(metrics);       /* it reads the server's counters */
     server_destroy(running_server);
     running_server = NULL;
     server_stats.fastpath = NULL;
