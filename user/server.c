@@ -251,22 +251,37 @@ static bool raise_nofile_limit(const struct settings *s)
 
 /* Steers datagrams among the workers' SO_REUSEPORT sockets by the CPU that
  * received them: worker i's socket is index i of each address's group (the
- * workers bind in order), and the program returns cpu % nworkers. Without it
- * (an old kernel) the kernel's hash still works, only less evenly. */
+ * workers bind in order). With --cpu-list, a datagram received on worker
+ * i's CPU goes to worker i, so it is read where the NIC queue's interrupt
+ * and the XDP program ran; otherwise, and for unlisted CPUs, the program
+ * returns cpu % nworkers. Without it (an old kernel) the kernel's hash
+ * still works, only less evenly. */
 static void steer_udp_by_cpu(const struct server *srv)
 {
-    struct sock_filter code[] = {
-        { BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_CPU) },
-        { BPF_ALU | BPF_MOD | BPF_K, 0, 0, srv->nworkers },
-        { BPF_RET | BPF_A, 0, 0, 0 },
-    };
-    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    const struct settings *s = srv->settings;
+    size_t len = 0;
+    struct sock_filter *code = calloc(2 * s->ncpus + 3, sizeof *code);
+    if (!code) {
+        fprintf(stderr, "udp: datagrams spread by hash, not by CPU: out of memory\n");
+        return;
+    }
+    code[len++] = (struct sock_filter){ BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                                        (uint32_t)(SKF_AD_OFF + SKF_AD_CPU) };
+    for (unsigned i = 0; i < s->ncpus; i++) {
+        /* equal: on to the next instruction, the return; else skip it */
+        code[len++] = (struct sock_filter){ BPF_JMP | BPF_JEQ | BPF_K, 0, 1, s->cpus[i] };
+        code[len++] = (struct sock_filter){ BPF_RET | BPF_K, 0, 0, i };
+    }
+    code[len++] = (struct sock_filter){ BPF_ALU | BPF_MOD | BPF_K, 0, 0, srv->nworkers };
+    code[len++] = (struct sock_filter){ BPF_RET | BPF_A, 0, 0, 0 };
+    struct sock_fprog prog = { .len = (unsigned short)len, .filter = code };
     const struct source_list *first = &srv->workers[0].udp;
     for (size_t i = 0; i < first->n; i++) {
         if (setsockopt(first->items[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
                        sizeof(prog)) != 0 && settings_verbosity(srv->settings) > 0)
             fprintf(stderr, "udp: datagrams spread by hash, not by CPU: %s\n", strerror(errno));
     }
+    free(code);
 }
 
 static bool worker_setup(struct server *srv, struct worker *w)

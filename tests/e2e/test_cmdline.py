@@ -214,3 +214,27 @@ def test_daemonize_busy_port_fails_in_the_foreground():
         rc = subprocess.run([xdpcached_bin(), "-d", "-l", HOST, "-p", str(port), "-U", "0"],
                             stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
         assert rc.returncode == 71, rc.stderr
+
+
+def _thread_cpus(pid):
+    """Cpus_allowed_list of each thread but the main one."""
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        if int(tid) == pid:
+            continue
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            out += [line.split()[1] for line in f if line.startswith("Cpus_allowed_list")]
+    return out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to pin to")
+def test_cpu_list_pins_one_worker_per_cpu(server_factory):
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    srv = server_factory(f"--cpu-list={second},{first}", threads=2)
+    # -t 2 from the test harness agrees with the list's two CPUs
+    assert sorted(_thread_cpus(srv.pid())) == sorted([str(first), str(second)])
+    with Conn(srv.port) as c:
+        assert c.stats()["threads"] == "2"
+        assert c.cmd(b"version") == b"VERSION 1.6.18"
+    unpinned = server_factory(threads=2)
+    assert all(cpus != str(first) and cpus != str(second) for cpus in _thread_cpus(unpinned.pid()))
