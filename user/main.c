@@ -33,10 +33,14 @@ struct daemon {
 };
 
 static struct server *running_server;
+/* Set by a stop signal, for one that comes while the server is still being
+ * created (its port may already accept): serve() passes it on. */
+static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
+    stop_requested = 1;
     server_stop(running_server);
 }
 
@@ -179,12 +183,12 @@ static void start_fastpath(struct daemon *d, const struct settings *s,
     env->udp_read_ctx = fastpath_mirror(d->fastpath);
 }
 
-/* What comes between binding and serving: -d, the metrics thread, the
- * signals, -u and -P, in that order. */
+/* What comes between binding and serving: -d, the metrics thread, -u and
+ * -P, in that order. */
 static bool prepare_to_run(const struct settings *s, struct metrics *metrics)
 {
     return (!s->daemonize || daemonize(s) == 0) && (!metrics || metrics_start(metrics) == 0) &&
-           install_signals() == 0 && (!s->username || drop_privileges(s->username) == 0) &&
+           (!s->username || drop_privileges(s->username) == 0) &&
            (!s->pidfile || write_pidfile(s->pidfile) == 0);
 }
 
@@ -203,11 +207,19 @@ static int serve(struct settings *s, struct store *store, struct prefix_stats *p
     if (s->metrics_listen.port > 0 &&
         (metrics = metrics_create(&s->metrics_listen, &env)) == NULL)
         return EXIT_OSERR;
+    /* before the ports accept: a client may send SIGTERM as soon as they do */
+    if (install_signals() != 0) {
+        fprintf(stderr, "failed to install signal handlers: %s\n", strerror(errno));
+        metrics_destroy(metrics);
+        return EXIT_OSERR;
+    }
     running_server = server_create(&env);
     if (!running_server) {
         metrics_destroy(metrics);
         return EXIT_OSERR;
     }
+    if (stop_requested)
+        server_stop(running_server);
     start_fastpath(&daemon, s, &env);
     int rc = EXIT_OSERR;
     if (prepare_to_run(s, metrics))

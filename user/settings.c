@@ -1,10 +1,11 @@
 /* settings.c - memcached's command line: defaults, parsing, `stats settings`.
  *
- * One table describes every memcached flag. getopt_long's option array, its
- * short option string and the -h text are all built from it, so they cannot
- * disagree. Flags that memcached has but xdpcached does not implement stay in
- * the table (without help text) so they are refused by name rather than
- * reported as unknown; -o sub-options work the same way. */
+ * Two tables describe every flag: flag_table those xdpcached implements,
+ * foreign_flags memcached's others, which are accepted with a notice (they
+ * tune memcached internals) or refused by name (features not implemented).
+ * getopt_long's option array, its short option string and the -h text are
+ * all built from them, so they cannot disagree. -o sub-options work the same
+ * way. --config-file is expanded into the arguments before parsing. */
 #include "settings.h"
 #include "conffile.h"
 #include "stats.h"

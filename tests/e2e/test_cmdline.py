@@ -242,3 +242,29 @@ def test_cpu_list_pins_one_worker_per_cpu(server_factory):
     unpinned_cpus = _thread_cpus(unpinned.pid())
     assert len(unpinned_cpus) == 2
     assert all(cpus not in (str(first), str(second)) for cpus in unpinned_cpus)
+
+
+def test_sigterm_as_soon_as_the_port_accepts_exits_0():
+    """The port accepts before the workers start; a stop signal then must
+    still stop the daemon cleanly (seen as status -15 under load)."""
+    for _ in range(20):
+        port = free_port()
+        proc = subprocess.Popen([xdpcached_bin(), "-l", HOST, "-p", str(port), "-U", "0",
+                                 "-t", "2"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline
+                try:
+                    socket.create_connection((HOST, port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.001)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0, proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()

@@ -9,7 +9,9 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,12 +22,15 @@ PREFIX = "/usr/local"
 
 
 @pytest.fixture(scope="module")
-def destdir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("destdir")
+def destdir():
+    root = Path(tempfile.mkdtemp(prefix="xdpcached-destdir-"))
     build = os.path.relpath(os.path.dirname(xdpcached_bin()), REPO)
-    subprocess.run(["make", "-s", "install", f"DESTDIR={root}", f"PREFIX={PREFIX}",
-                    f"BUILD={build}"], cwd=REPO, check=True, capture_output=True, timeout=600)
-    return root
+    try:
+        subprocess.run(["make", "-s", "install", f"DESTDIR={root}", f"PREFIX={PREFIX}",
+                        f"BUILD={build}"], cwd=REPO, check=True, capture_output=True, timeout=600)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_installed_files(destdir):
