@@ -31,7 +31,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 # Server address for `make run`.
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
-.PHONY: all deps run test unit-tests asan clean bench fuzz
+.PHONY: all deps run test unit-tests asan clean bench fuzz install
 all: $(BUILD)/xdpcached $(BUILD)/mcload $(UNIT_BINS) $(BPF_OBJS)
 
 # The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
@@ -155,6 +155,26 @@ test: deps
 bench: deps
 	$(MAKE) all
 	/usr/bin/python3 bench/run.py --build $(BUILD)
+
+# `make install` (PREFIX, DESTDIR): the daemon, its man page, the systemd
+# unit and its config file (/etc/xdpcached.conf, kept when it exists: an
+# operator's edits survive a reinstall). `systemctl daemon-reload` and
+# `systemctl enable --now xdpcached` are left to the operator.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+
+install: $(BUILD)/xdpcached
+	install -D -m 755 $(BUILD)/xdpcached $(DESTDIR)$(BINDIR)/xdpcached
+	install -D -m 644 dist/xdpcached.1 $(DESTDIR)$(MANDIR)/man1/xdpcached.1
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    dist/xdpcached.service.in > $(DESTDIR)$(UNITDIR)/xdpcached.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/xdpcached.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xdpcached.conf ] || \
+	    install -D -m 644 dist/xdpcached.conf $(DESTDIR)$(SYSCONFDIR)/xdpcached.conf
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2
 libcmocka-dev python3 python3-pytest python3-pymemcache memcached libmemcached-tools
-valgrind gnuplot-nox libclang-rt-14-dev"
+valgrind gnuplot-nox libclang-rt-14-dev mandoc prometheus nutcracker php-cli php-memcached"
 
 missing=""
 for p in $PACKAGES; do

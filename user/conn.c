@@ -444,6 +444,7 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
             !list_linked(&c->in_yielded) && !protocol_mid_request(&c->pc)) {
             if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "Closing idle fd %d\n", c->src.fd);
+            STAT_INC(c->pc.stats, idle_kicks);
             conn_close(c);
         }
     }

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "allow.h"
 #include "clock.h"
 #include "fastpath.h"
+#include "metrics.h"
 #include "prefix_stats.h"
 #include "proto_text.h"
 #include "server.h"
@@ -29,10 +32,14 @@ struct daemon {
 };
 
 static struct server *running_server;
+/* Set by a stop signal, for one that comes while the server is still being
+ * created (its port may already accept): serve() passes it on. */
+static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
+    stop_requested = 1;
     server_stop(running_server);
 }
 
@@ -55,9 +62,45 @@ static int install_signals(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return -1;
-    /* A peer closing mid-write must give EPIPE, not kill the daemon. */
+    /* A peer closing mid-write must give EPIPE, not kill the daemon. SIGHUP
+     * (logrotate, a closed terminal) does nothing, as in memcached: the
+     * daemon writes only to stderr and has no log file to reopen. */
     sa.sa_handler = SIG_IGN;
-    return sigaction(SIGPIPE, &sa, NULL);
+    return sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGHUP, &sa, NULL);
+}
+
+/* -r: core files as large as the hard limit allows, as memcached does. */
+static int enable_coredumps(void)
+{
+    struct rlimit core;
+    if (getrlimit(RLIMIT_CORE, &core) == 0) {
+        core.rlim_cur = core.rlim_max;
+        if (setrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur > 0)
+            return 0;
+    }
+    fprintf(stderr, "failed to ensure corefile creation\n");
+    return -1;
+}
+
+/* -k: a failure only warns, as in memcached (RLIMIT_MEMLOCK is often low). */
+static void lock_memory(void)
+{
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        fprintf(stderr, "warning: -k invalid, mlockall() failed: %s\n",
+                strerror(errno));
+}
+
+/* -d: once the sockets are bound, so that a busy port still fails in the
+ * foreground with an exit code, and before any thread starts (fork keeps
+ * only the calling thread). stdio goes to /dev/null unless -v. */
+static int daemonize(const struct settings *s)
+{
+    if (daemon(0, settings_verbosity(s) > 0) != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* -u: give up root once the sockets are bound. */
@@ -142,6 +185,15 @@ static void start_fastpath(struct daemon *d, const struct settings *s,
         fastpath_wait(d->fastpath);
 }
 
+/* What comes between binding and serving: -d, the metrics thread, -u and
+ * -P, in that order. */
+static bool prepare_to_run(const struct settings *s, struct metrics *metrics)
+{
+    return (!s->daemonize || daemonize(s) == 0) && (!metrics || metrics_start(metrics) == 0) &&
+           (!s->username || drop_privileges(s->username) == 0) &&
+           (!s->pidfile || write_pidfile(s->pidfile) == 0);
+}
+
 static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -150,14 +202,31 @@ static int serve(struct settings *s, struct store *store, struct prefix_stats *p
         .prefix_stats = prefix_stats, .shutdown = request_shutdown,
     };
     struct daemon daemon = { .store = store };
-    running_server = server_create(&env);
-    if (!running_server)
+    /* bound before -d, like the server's ports, so a busy port fails in the
+     * foreground, and before them, so it is up once they accept; its thread
+     * starts after the fork */
+    struct metrics *metrics = NULL;
+    if (s->metrics_listen.port > 0 &&
+        (metrics = metrics_create(&s->metrics_listen, &env)) == NULL)
         return EXIT_OSERR;
+    /* before the ports accept: a client may send SIGTERM as soon as they do */
+    if (install_signals() != 0) {
+        fprintf(stderr, "failed to install signal handlers: %s\n", strerror(errno));
+        metrics_destroy(metrics);
+        return EXIT_OSERR;
+    }
+    running_server = server_create(&env);
+    if (!running_server) {
+        metrics_destroy(metrics);
+        return EXIT_OSERR;
+    }
+    if (stop_requested)
+        server_stop(running_server);
     start_fastpath(&daemon, s, &env);
     int rc = EXIT_OSERR;
-    if (install_signals() == 0 && (!s->username || drop_privileges(s->username) == 0) &&
-        (!s->pidfile || write_pidfile(s->pidfile) == 0))
+    if (prepare_to_run(s, metrics))
         rc = server_run(running_server, tick, &daemon) == 0 ? 0 : EXIT_OSERR;
+    metrics_destroy(metrics);       /* it reads the server's counters */
     server_destroy(running_server);
     running_server = NULL;
     server_stats.fastpath = NULL;
@@ -174,11 +243,19 @@ int main(int argc, char **argv)
     clock_init();
     settings_init(&settings);
     int rc = settings_parse(&settings, argc, argv, stdout, stderr);
-    if (rc >= 0)
+    if (rc >= 0) {
+        settings_release(&settings);
         return rc;
+    }
+    if (settings.enable_coredumps && enable_coredumps() != 0)
+        return EXIT_OSERR;
+    if (settings.lock_memory)
+        lock_memory();
     default_udp_allow(&settings);
     struct store *store = create_store(&settings);
-    struct prefix_stats *prefix_stats = prefix_stats_create();
+    struct prefix_stats *prefix_stats = prefix_stats_create(settings.prefix_delimiter);
+    if (prefix_stats && settings.detail_enabled)
+        prefix_stats_enable(prefix_stats, true);
     rc = EXIT_OSERR;
     if (store && prefix_stats)
         rc = serve(&settings, store, prefix_stats);
@@ -187,5 +264,6 @@ int main(int argc, char **argv)
     prefix_stats_destroy(prefix_stats);
     if (store)
         store_destroy(store);
+    settings_release(&settings);
     return rc;
 }

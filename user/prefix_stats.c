@@ -8,7 +8,6 @@
 
 #include "hash.h"
 
-#define PREFIX_DELIMITER ':'
 #define PREFIX_BUCKETS 256
 
 struct prefix_entry {
@@ -20,16 +19,19 @@ struct prefix_entry {
 
 struct prefix_stats {
     pthread_mutex_t lock;
+    char delimiter;
     bool enabled;
     size_t nentries;
     struct prefix_entry *buckets[PREFIX_BUCKETS];
 };
 
-struct prefix_stats *prefix_stats_create(void)
+struct prefix_stats *prefix_stats_create(char delimiter)
 {
     struct prefix_stats *ps = calloc(1, sizeof(*ps));
-    if (ps)
+    if (ps) {
         pthread_mutex_init(&ps->lock, NULL);
+        ps->delimiter = delimiter;
+    }
     return ps;
 }
 
@@ -71,7 +73,7 @@ void prefix_stats_record(struct prefix_stats *ps, const char *key, size_t nkey,
 {
     if (!__atomic_load_n(&ps->enabled, __ATOMIC_RELAXED))
         return;
-    const char *delimiter = memchr(key, PREFIX_DELIMITER, nkey);
+    const char *delimiter = memchr(key, ps->delimiter, nkey);
     if (!delimiter)
         return;
     pthread_mutex_lock(&ps->lock);

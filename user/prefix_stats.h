@@ -1,8 +1,8 @@
 /* prefix_stats.h - memcached's `stats detail`: per key-prefix counts of gets,
  * hits, sets and deletes, recorded only while turned on.
  *
- * The prefix of a key is what comes before its first ':'; keys without one
- * are not counted, as in memcached. */
+ * The prefix of a key is what comes before its first delimiter (':' unless
+ * -D says otherwise); keys without one are not counted, as in memcached. */
 #ifndef XDPCACHED_PREFIX_STATS_H
 #define XDPCACHED_PREFIX_STATS_H
 
@@ -21,7 +21,7 @@ typedef void (*prefix_fn)(void *ctx, const char *prefix, size_t len,
 
 struct prefix_stats;
 
-struct prefix_stats *prefix_stats_create(void);
+struct prefix_stats *prefix_stats_create(char delimiter);
 void prefix_stats_destroy(struct prefix_stats *ps);
 
 void prefix_stats_enable(struct prefix_stats *ps, bool on);

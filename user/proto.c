@@ -61,13 +61,24 @@ void protocol_flush(const struct proto_env *env, int64_t delay)
     store_flush(env->store, env->settings->use_cas ? oldest - 1 : oldest);
 }
 
+static enum proto_kind chosen_protocol(enum settings_protocol binding,
+                                       unsigned char first_byte)
+{
+    switch (binding) {
+    case SETTINGS_PROTOCOL_ASCII: return PROTO_TEXT;
+    case SETTINGS_PROTOCOL_BINARY: return PROTO_BINARY;
+    default: return first_byte == BIN_MAGIC_REQUEST ? PROTO_BINARY : PROTO_TEXT;
+    }
+}
+
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step)
 {
     /* memcached looks at the first byte once (per connection; over UDP per
-     * datagram, each of which gets a fresh state) and stays with it. */
+     * datagram, each of which gets a fresh state) and stays with it, unless
+     * -B fixed the protocol. */
     if (pc->protocol == PROTO_NEGOTIATING && len > 0)
-        pc->protocol = (unsigned char)in[0] == BIN_MAGIC_REQUEST ? PROTO_BINARY : PROTO_TEXT;
+        pc->protocol = chosen_protocol(pc->env->settings->protocol, (unsigned char)in[0]);
     if (pc->protocol == PROTO_BINARY) {
         step->used = proto_bin_run(pc, in, len, out, &step->completed);
     } else {

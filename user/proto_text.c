@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "decimal.h"
+#include "keydump.h"
 #include "prefix_stats.h"
 #include "proto_meta.h"
 #include "proto_text_internal.h"
@@ -563,6 +564,10 @@ static void cmd_stats(struct text_request *r)
         run_stats_detail(r);
         return;
     }
+    if (strcmp(group, "cachedump") == 0) {
+        keydump_cachedump(r);
+        return;
+    }
     if (strcmp(group, "settings") == 0) {
         settings_report(settings_of(r), &ts.sink);
     } else if (!stats_report(r->pc->env, group, &ts.sink)) {
@@ -594,6 +599,7 @@ static const struct command commands[] = {
     { "flush_all", 2, 4, cmd_flush_all }, { "version", 0, ANY, cmd_version },
     { "quit", 0, ANY, cmd_quit },       { "verbosity", 3, 4, cmd_verbosity },
     { "stats", 0, ANY, cmd_stats },     { "shutdown", 0, ANY, cmd_shutdown },
+    { "lru_crawler", 0, ANY, keydump_lru_crawler },
 };
 
 static void run_command(struct text_request *r, char *line)

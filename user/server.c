@@ -29,7 +29,7 @@
  * accepted, told "ERROR Too many open connections" and closed; without it
  * accepting pauses until a connection closes, leaving new ones in the
  * backlog, as memcached's accept_new_conns(false) does. */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, pthread_setaffinity_np */
 #include "server.h"
 
 #include <errno.h>
@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -250,22 +251,37 @@ static bool raise_nofile_limit(const struct settings *s)
 
 /* Steers datagrams among the workers' SO_REUSEPORT sockets by the CPU that
  * received them: worker i's socket is index i of each address's group (the
- * workers bind in order), and the program returns cpu % nworkers. Without it
- * (an old kernel) the kernel's hash still works, only less evenly. */
+ * workers bind in order). With --cpu-list, a datagram received on worker
+ * i's CPU goes to worker i, so it is read where the NIC queue's interrupt
+ * and the XDP program ran; otherwise, and for unlisted CPUs, the program
+ * returns cpu % nworkers. Without it (an old kernel) the kernel's hash
+ * still works, only less evenly. */
 static void steer_udp_by_cpu(const struct server *srv)
 {
-    struct sock_filter code[] = {
-        { BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_CPU) },
-        { BPF_ALU | BPF_MOD | BPF_K, 0, 0, srv->nworkers },
-        { BPF_RET | BPF_A, 0, 0, 0 },
-    };
-    struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    const struct settings *s = srv->settings;
+    size_t len = 0;
+    struct sock_filter *code = calloc(2 * s->ncpus + 3, sizeof *code);
+    if (!code) {
+        fprintf(stderr, "udp: datagrams spread by hash, not by CPU: out of memory\n");
+        return;
+    }
+    code[len++] = (struct sock_filter){ BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                                        (uint32_t)(SKF_AD_OFF + SKF_AD_CPU) };
+    for (unsigned i = 0; i < s->ncpus; i++) {
+        /* equal: on to the next instruction, the return; else skip it */
+        code[len++] = (struct sock_filter){ BPF_JMP | BPF_JEQ | BPF_K, 0, 1, s->cpus[i] };
+        code[len++] = (struct sock_filter){ BPF_RET | BPF_K, 0, 0, i };
+    }
+    code[len++] = (struct sock_filter){ BPF_ALU | BPF_MOD | BPF_K, 0, 0, srv->nworkers };
+    code[len++] = (struct sock_filter){ BPF_RET | BPF_A, 0, 0, 0 };
+    struct sock_fprog prog = { .len = (unsigned short)len, .filter = code };
     const struct source_list *first = &srv->workers[0].udp;
     for (size_t i = 0; i < first->n; i++) {
         if (setsockopt(first->items[i].fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
                        sizeof(prog)) != 0 && settings_verbosity(srv->settings) > 0)
             fprintf(stderr, "udp: datagrams spread by hash, not by CPU: %s\n", strerror(errno));
     }
+    free(code);
 }
 
 static bool worker_setup(struct server *srv, struct worker *w)
@@ -356,6 +372,7 @@ static bool counters_setup(struct server *srv)
     atomic_store(&ss->curr_connections, srv->conn_base);
     atomic_store(&ss->total_connections, sockets);
     atomic_store(&ss->connection_structures, sockets);
+    atomic_store(&ss->accepting_conns, true);
     ss->threads = srv->thread_stats;
     ss->nthreads = srv->nworkers;
     return true;
@@ -407,6 +424,10 @@ static void wake(int fd)
 
 static void set_accepting(struct server *srv, bool on)
 {
+    struct server_stats *ss = srv->env->server_stats;
+    if (!on && !srv->accept_paused)
+        atomic_fetch_add(&ss->listen_disabled_num, 1);
+    atomic_store(&ss->accepting_conns, on);
     for (size_t i = 0; i < srv->listeners.n; i++) {
         struct ev_source *src = &srv->listeners.items[i];
         struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = src };
@@ -577,6 +598,22 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* --cpu-list: worker i runs only on the list's i-th CPU. */
+static int pin_worker(struct server *srv, unsigned i)
+{
+    const struct settings *s = srv->settings;
+    if (s->ncpus == 0)
+        return 0;
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(s->cpus[i], &cpus);
+    int rc = pthread_setaffinity_np(srv->workers[i].thread, sizeof(cpus), &cpus);
+    if (rc != 0)
+        fprintf(stderr, "failed to pin worker thread %u to CPU %u: %s\n", i,
+                (unsigned)s->cpus[i], strerror(rc));
+    return rc;
+}
+
 /* Workers leave signals to the thread that runs server_run(). */
 static bool start_workers(struct server *srv)
 {
@@ -587,12 +624,14 @@ static bool start_workers(struct server *srv)
     while (srv->nstarted < srv->nworkers && rc == 0) {
         struct worker *w = &srv->workers[srv->nstarted];
         rc = pthread_create(&w->thread, NULL, worker_main, w);
-        if (rc == 0)
-            srv->nstarted++;
+        if (rc != 0) {
+            fprintf(stderr, "failed to start worker thread: %s\n", strerror(rc));
+            break;
+        }
+        /* started, so server_run joins it even when pinning fails */
+        rc = pin_worker(srv, srv->nstarted++);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        fprintf(stderr, "failed to start worker thread: %s\n", strerror(rc));
     return rc == 0;
 }
 

@@ -1,11 +1,13 @@
 /* settings.c - memcached's command line: defaults, parsing, `stats settings`.
  *
- * One table describes every memcached flag. getopt_long's option array, its
- * short option string and the -h text are all built from it, so they cannot
- * disagree. Flags that memcached has but xdpcached does not implement stay in
- * the table (without help text) so they are refused by name rather than
- * reported as unknown; -o sub-options work the same way. */
+ * Two tables describe every flag: flag_table those xdpcached implements,
+ * foreign_flags memcached's others, which are accepted with a notice (they
+ * tune memcached internals) or refused by name (features not implemented).
+ * getopt_long's option array, its short option string and the -h text are
+ * all built from them, so they cannot disagree. -o sub-options work the same
+ * way. --config-file is expanded into the arguments before parsing. */
 #include "settings.h"
+#include "conffile.h"
 #include "stats.h"
 #include "xdp_cache.h"
 
@@ -71,6 +73,9 @@ enum {
     OPT_XDP_MEMORY,
     OPT_XDP_MAX_VALUE,
     OPT_UDP_ALLOW,
+    OPT_METRICS_LISTEN,
+    OPT_CPU_LIST,
+    OPT_CONFIG_FILE,
 };
 
 struct flag {
@@ -78,7 +83,20 @@ struct flag {
                                getopt_long returns */
     const char *long_name;  /* memcached's long option; NULL if it has none */
     const char *arg;        /* value placeholder for -h; NULL: takes no value */
-    const char *help;       /* -h text, lines split by '\n'; NULL: refused */
+    const char *help;       /* -h text, lines split by '\n'; in
+                               foreign_flags, why it is ignored or refused */
+};
+
+/* What xdpcached does with a memcached flag it does not implement. */
+enum foreign_kind {
+    FOREIGN_IGNORED,    /* tunes a memcached internal xdpcached does not
+                           have: accepted with one notice line */
+    FOREIGN_REFUSED,    /* would change behaviour */
+};
+
+struct foreign_flag {
+    struct flag flag;
+    enum foreign_kind kind;
 };
 
 static const struct flag flag_table[] = {
@@ -144,26 +162,53 @@ static const struct flag flag_table[] = {
       "IPv4/IPv6 networks, repeatable; others are\n"
       "dropped unanswered (default: 127.0.0.0/8, ::1\n"
       "and the subnets of the --xdp-iface interfaces)" },
+    { 'd', "daemon", NULL, "run as a daemon (in the background)" },
+    { 'r', "enable-coredumps", NULL, "maximize core file limit" },
+    { 'k', "lock-memory", NULL,
+      "lock down all paged memory (a warning, not an\n"
+      "error, when the limit does not allow it)" },
+    { 'B', "protocol", "<name>",
+      "protocol - one of ascii, binary, or auto\n"
+      "(default: auto-negotiate)" },
+    { 'X', "disable-dumping", NULL,
+      "disable stats cachedump and lru_crawler metadump" },
+    { 'D', NULL, "<char>",
+      "use <char> as the delimiter between key prefixes\n"
+      "and IDs in `stats detail`, and turn it on\n"
+      "(default: \":\", off)" },
+    { OPT_METRICS_LISTEN, "metrics-listen", "<addr:port>",
+      "serve Prometheus metrics over HTTP at\n"
+      "addr:port, [ipv6]:port (default: off)" },
+    { OPT_CPU_LIST, "cpu-list", "<cpus>",
+      "pin worker threads to these CPUs, one per CPU\n"
+      "in order, e.g. 2-5 or 1,3,5 (default: unpinned)" },
+    { OPT_CONFIG_FILE, "config-file", "<file>",
+      "read flags from <file> first, one per line as in\n"
+      "memcached.conf ('#' comments); the command line's\n"
+      "flags come after it. Spelled in full" },
     { 'o', "extended", "<opts>", "comma separated list of extended options:" },
-    /* memcached 1.6 flags that xdpcached refuses */
-    { 'a', "unix-mask", "<mask>", NULL },
-    { 's', "unix-socket", "<file>", NULL },
-    { 'd', "daemon", NULL, NULL },
-    { 'r', "enable-coredumps", NULL, NULL },
-    { 'k', "lock-memory", NULL, NULL },
-    { 'i', "license", NULL, NULL },
-    { 'f', "slab-growth-factor", "<num>", NULL },
-    { 'n', "slab-min-size", "<bytes>", NULL },
-    { 'D', NULL, "<char>", NULL },
-    { 'L', "enable-largepages", NULL, NULL },
-    { 'B', "protocol", "<name>", NULL },
-    { 'S', "enable-sasl", NULL, NULL },
-    { 'X', "disable-dumping", NULL, NULL },
-    { 'W', "disable-watch", NULL, NULL },
-    { 'Y', "auth-file", "<file>", NULL },
-    { 'e', "memory-file", "<file>", NULL },
-    { 'Z', "enable-ssl", NULL, NULL },
-    { 'N', "napi-ids", "<num>", NULL },
+};
+
+static const struct foreign_flag foreign_flags[] = {
+    /* memcached 1.6 flags for its internals: accepted, a notice, no effect */
+    { { 'f', "slab-growth-factor", "<num>", "tunes memcached's slab classes" },
+      FOREIGN_IGNORED },
+    { { 'n', "slab-min-size", "<bytes>", "tunes memcached's slab classes" },
+      FOREIGN_IGNORED },
+    { { 'L', "enable-largepages", NULL, "tunes memcached's slab preallocation" },
+      FOREIGN_IGNORED },
+    { { 'W', "disable-watch", NULL, "turns off memcached's `watch` command" }, FOREIGN_IGNORED },
+    { { 'N', "napi-ids", "<num>", "tunes memcached's thread choice by NAPI ID" },
+      FOREIGN_IGNORED },
+    /* memcached 1.6 flags that would change behaviour: refused */
+    { { 'i', "license", NULL, "memcached's license text" }, FOREIGN_REFUSED },
+    { { 'a', "unix-mask", "<mask>", "unix sockets" }, FOREIGN_REFUSED },
+    { { 's', "unix-socket", "<file>", "unix sockets" }, FOREIGN_REFUSED },
+    { { 'S', "enable-sasl", NULL, "SASL authentication" }, FOREIGN_REFUSED },
+    { { 'Y', "auth-file", "<file>", "ASCII authentication" }, FOREIGN_REFUSED },
+    { { 'e', "memory-file", "<file>", "a restartable cache in a memory file" },
+      FOREIGN_REFUSED },
+    { { 'Z', "enable-ssl", NULL, "TLS" }, FOREIGN_REFUSED },
 };
 
 /* Flags whose value is a plain number stored in an int member. */
@@ -221,28 +266,26 @@ static const struct suboption suboption_table[] = {
       "turn lru_crawler off" },
 };
 
-/* memcached 1.6 sub-options (TLS, proxy and extstore builds included) that
- * xdpcached refuses, so the message can say "not supported" instead of
- * "illegal". */
-static const char *const memcached_only_suboptions[] = {
-    "no_hashexpand", "slab_reassign", "slab_automove", "slab_automove_ratio",
-    "slab_automove_window", "tail_repair_time", "hash_algorithm",
+/* memcached 1.6 sub-options that tune its internals (slab allocator, LRU
+ * maintainer and crawler, hash function, buffers, logging): accepted, with
+ * any value, and a notice. */
+static const char *const ignored_suboptions[] = {
+    "no_hashexpand", "slab_reassign", "no_slab_reassign", "slab_automove",
+    "no_slab_automove", "slab_automove_ratio", "slab_automove_window",
+    "slab_automove_freeratio", "tail_repair_time", "hash_algorithm",
     "lru_crawler_sleep", "lru_crawler_tocrawl", "lru_maintainer",
-    "hot_lru_pct", "warm_lru_pct", "hot_max_factor", "warm_max_factor",
-    "temporary_ttl", "watcher_logbuf_size", "worker_logbuf_size",
-    "slab_sizes", "slab_chunk_max", "track_sizes", "no_inline_ascii_resp",
-    "modern", "no_modern", "no_chunked_items", "no_slab_reassign",
-    "no_slab_automove", "inline_ascii_resp", "no_lru_maintainer",
-    "no_drop_privileges", "drop_privileges", "resp_obj_mem_limit",
-    "read_buf_mem_limit", "relaxed_privileges", "sock_cookie_id",
-    "ssl_chain_cert", "ssl_key", "ssl_verify_mode", "ssl_keyformat",
-    "ssl_ciphers", "ssl_ca_cert", "ssl_wbuf_size", "ssl_session_cache",
-    "ssl_kernel_tls", "ssl_min_version", "proxy_config", "proxy_uring",
-    "ext_page_size", "ext_wbuf_size", "ext_threads", "ext_io_depth",
-    "ext_path", "ext_item_size", "ext_item_age", "ext_low_ttl",
-    "ext_recache_rate", "ext_compact_under", "ext_drop_under",
-    "ext_max_sleep", "ext_max_frag", "ext_drop_unread",
-    "slab_automove_freeratio",
+    "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct", "hot_max_factor",
+    "warm_max_factor", "temporary_ttl", "watcher_logbuf_size",
+    "worker_logbuf_size", "slab_sizes", "slab_chunk_max", "track_sizes",
+    "no_inline_ascii_resp", "inline_ascii_resp", "modern", "no_modern",
+    "no_chunked_items", "drop_privileges", "no_drop_privileges",
+    "relaxed_privileges", "resp_obj_mem_limit", "read_buf_mem_limit",
+};
+
+/* memcached 1.6 sub-option families (TLS, extstore, proxy builds) and
+ * socket marks that would change behaviour: refused by name. */
+static const char *const refused_suboption_prefixes[] = {
+    "ssl_", "ext_", "proxy_", "sock_cookie_id",
 };
 
 /* A piece of a longer string, not NUL-terminated (an -l or -o list item). */
@@ -254,7 +297,7 @@ struct span {
 struct parse {
     struct settings *s;
     FILE *out, *err;
-    bool tcp_port_given, udp_port_given;
+    bool tcp_port_given, udp_port_given, threads_given;
 };
 
 struct store_config settings_store_config(const struct settings *s)
@@ -285,6 +328,9 @@ void settings_init(struct settings *s)
     s->flush_enabled = true;
     s->maxconns_fast = true;
     s->lru_crawler = true;
+    s->dump_enabled = true;
+    s->prefix_delimiter = ':';
+    s->metrics_listen.port = -1;
     s->xdp = true;
     s->xdp_mode = SETTINGS_XDP_AUTO;
     s->xdp_entries = DEFAULT_XDP_ENTRIES;
@@ -302,12 +348,21 @@ static bool span_is(struct span s, const char *word)
     return (size_t)s.len == strlen(word) && memcmp(s.text, word, s.len) == 0;
 }
 
+static const struct foreign_flag *find_foreign_flag(int letter)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(foreign_flags); i++)
+        if (foreign_flags[i].flag.letter == letter)
+            return &foreign_flags[i];
+    return NULL;
+}
+
 static const struct flag *find_flag(int letter)
 {
     for (size_t i = 0; i < ARRAY_SIZE(flag_table); i++)
         if (flag_table[i].letter == letter)
             return &flag_table[i];
-    return NULL;
+    const struct foreign_flag *foreign = find_foreign_flag(letter);
+    return foreign ? &foreign->flag : NULL;
 }
 
 static bool has_short_form(const struct flag *f)
@@ -315,9 +370,16 @@ static bool has_short_form(const struct flag *f)
     return f->letter <= UCHAR_MAX;
 }
 
+/* memcached's exit code for a bad flag: 64 (EX_USAGE) for -I and -B,
+ * whose checks it runs after reading the command line, 1 for the others. */
+static int exit_code_for(int letter)
+{
+    return letter == 'I' || letter == 'B' ? EX_USAGE : EXIT_FAILURE;
+}
+
 /* Writes one line "xdpcached: -x/--long<message>" (or "--long<message>")
- * to err (no flag part when letter is 0) and returns EX_USAGE, the exit
- * code for every refusal. */
+ * to err (no flag part when letter is 0) and returns memcached's exit
+ * code for a bad flag. */
 __attribute__((format(printf, 3, 4)))
 static int refuse(FILE *err, int letter, const char *fmt, ...)
 {
@@ -333,7 +395,7 @@ static int refuse(FILE *err, int letter, const char *fmt, ...)
     vfprintf(err, fmt, ap);
     va_end(ap);
     fputc('\n', err);
-    return EX_USAGE;
+    return exit_code_for(letter);
 }
 
 /* Reads all of text as a decimal integer with an optional '-'. Rejects
@@ -388,7 +450,7 @@ static int set_int_flag(struct parse *p, int letter, const char *arg)
     long long value;
     if (!parse_ranged(p->err, letter, whole(arg), whole(arg), f->min, f->max,
                       &value))
-        return EX_USAGE;
+        return exit_code_for(letter);
     *(int *)((char *)p->s + f->field) = (int)value;
     return KEEP_GOING;
 }
@@ -417,7 +479,7 @@ static int set_memory_limit(struct parse *p, const char *arg)
     long long megabytes;
     if (!parse_ranged(p->err, 'm', whole(arg), number, 1,
                       (long long)(SIZE_MAX / MB), &megabytes))
-        return EX_USAGE;
+        return exit_code_for('m');
     p->s->maxbytes = (size_t)megabytes * MB;
     return KEEP_GOING;
 }
@@ -515,7 +577,7 @@ static int set_xdp_entries(struct parse *p, const char *arg)
     long long wanted;
     if (!parse_ranged(p->err, OPT_XDP_ENTRIES, whole(arg), whole(arg), 1,
                       XDP_ENTRIES_MAX, &wanted))
-        return EX_USAGE;
+        return exit_code_for(OPT_XDP_ENTRIES);
     p->s->xdp_entries = (unsigned)wanted;
     return KEEP_GOING;
 }
@@ -525,7 +587,7 @@ static int set_xdp_memory(struct parse *p, const char *arg)
     long long mb;
     if (!parse_ranged(p->err, OPT_XDP_MEMORY, whole(arg), whole(arg), 1,
                       XDP_MEMORY_MAX_MB, &mb))
-        return EX_USAGE;
+        return exit_code_for(OPT_XDP_MEMORY);
     p->s->xdp_memory = (size_t)mb * MB;
     return KEEP_GOING;
 }
@@ -535,8 +597,77 @@ static int set_xdp_max_value(struct parse *p, const char *arg)
     long long bytes;
     if (!parse_ranged(p->err, OPT_XDP_MAX_VALUE, whole(arg), whole(arg), 0,
                       XDP_MAX_VALUE_LIMIT, &bytes))
-        return EX_USAGE;
+        return exit_code_for(OPT_XDP_MAX_VALUE);
     p->s->xdp_max_value = (size_t)bytes;
+    return KEEP_GOING;
+}
+
+/* -B: memcached's names and its message for any other. */
+static int set_protocol(struct parse *p, const char *arg)
+{
+    static const char *const names[] = {
+        [SETTINGS_PROTOCOL_AUTO] = "auto",
+        [SETTINGS_PROTOCOL_ASCII] = "ascii",
+        [SETTINGS_PROTOCOL_BINARY] = "binary",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (strcmp(arg, names[i]) == 0) {
+            p->s->protocol = (enum settings_protocol)i;
+            return KEEP_GOING;
+        }
+    return refuse(p->err, 'B', " '%s': Invalid value for binding protocol, "
+                  "should be one of auto, binary, or ascii", arg);
+}
+
+/* -D: one character, and stats detail on from the start, as in memcached. */
+static int set_prefix_delimiter(struct parse *p, const char *arg)
+{
+    if (strlen(arg) != 1 || isspace((unsigned char)arg[0]))
+        return refuse(p->err, 'D', " '%s': must be one character, not a "
+                      "space", arg);
+    p->s->prefix_delimiter = arg[0];
+    p->s->detail_enabled = true;
+    return KEEP_GOING;
+}
+
+static int parse_listen_entry(struct parse *p, struct span entry,
+                              struct listen_addr *addr, int letter);
+
+/* --metrics-listen: an -l entry that must name its port. */
+static int set_metrics_listen(struct parse *p, const char *arg)
+{
+    struct listen_addr addr;
+    int rc = parse_listen_entry(p, whole(arg), &addr, OPT_METRICS_LISTEN);
+    if (rc != KEEP_GOING)
+        return rc;
+    if (addr.port <= 0)
+        return refuse(p->err, OPT_METRICS_LISTEN, " '%s': needs a port from "
+                      "1 to " STR(PORT_MAX) " (addr:port)", arg);
+    p->s->metrics_listen = addr;
+    return KEEP_GOING;
+}
+
+/* One --cpu-list item: a CPU number or a range "first-last". */
+static int add_cpu_range(struct parse *p, struct span item)
+{
+    struct settings *s = p->s;
+    const char *dash = memchr(item.text, '-', item.len);
+    struct span first = { item.text, dash ? (int)(dash - item.text) : item.len };
+    struct span last = dash ? (struct span){ dash + 1, (int)(item.text + item.len - dash - 1) }
+                            : first;
+    long long from, to;
+    if (!parse_ranged(p->err, OPT_CPU_LIST, item, first, 0, SETTINGS_MAX_CPUS - 1, &from) ||
+        !parse_ranged(p->err, OPT_CPU_LIST, item, last, 0, SETTINGS_MAX_CPUS - 1, &to))
+        return exit_code_for(OPT_CPU_LIST);
+    if (to < from)
+        return refuse(p->err, OPT_CPU_LIST, " '%.*s': range ends before it "
+                      "starts", item.len, item.text);
+    for (long long cpu = from; cpu <= to; cpu++) {
+        if (s->ncpus == SETTINGS_MAX_CPUS)
+            return refuse(p->err, OPT_CPU_LIST, ": more than "
+                          STR(SETTINGS_MAX_CPUS) " CPUs");
+        s->cpus[s->ncpus++] = (unsigned short)cpu;
+    }
     return KEEP_GOING;
 }
 
@@ -586,21 +717,21 @@ static bool is_ipv6_literal(struct span host)
  * "host:port" when it has exactly one ':'; else a bare IPv6 address. */
 static int split_listen_entry(struct parse *p, struct span entry,
                               struct span *host, struct span *port,
-                              bool *ipv6)
+                              bool *ipv6, int letter)
 {
     const char *end = entry.text + entry.len;
     *port = (struct span){ NULL, 0 };
     if (entry.len > 0 && entry.text[0] == '[') {
         const char *close = memchr(entry.text, ']', entry.len);
         if (close == NULL)
-            return refuse(p->err, 'l', " '%.*s': missing ']'",
+            return refuse(p->err, letter, " '%.*s': missing ']'",
                           entry.len, entry.text);
         *host = (struct span){ entry.text + 1, (int)(close - entry.text - 1) };
         *ipv6 = true;
         if (close + 1 == end)
             return KEEP_GOING;
         if (close[1] != ':')
-            return refuse(p->err, 'l', " '%.*s': expected ':port' after ']'",
+            return refuse(p->err, letter, " '%.*s': expected ':port' after ']'",
                           entry.len, entry.text);
         *port = (struct span){ close + 2, (int)(end - close - 2) };
         return KEEP_GOING;
@@ -617,27 +748,27 @@ static int split_listen_entry(struct parse *p, struct span entry,
 
 /* Turns one -l entry into a struct listen_addr, checking every part. */
 static int parse_listen_entry(struct parse *p, struct span entry,
-                              struct listen_addr *addr)
+                              struct listen_addr *addr, int letter)
 {
     struct span host = { NULL, 0 }, port = { NULL, 0 };
     bool ipv6 = false;
     if (entry.len == 0)
-        return refuse(p->err, 'l', ": empty address in the list");
-    int rc = split_listen_entry(p, entry, &host, &port, &ipv6);
+        return refuse(p->err, letter, ": empty address in the list");
+    int rc = split_listen_entry(p, entry, &host, &port, &ipv6, letter);
     if (rc != KEEP_GOING)
         return rc;
     bool host_ok = ipv6 ? is_ipv6_literal(host)
                         : span_is(host, "*") || is_name(host);
     if (!host_ok)
-        return refuse(p->err, 'l', " '%.*s': not a host name, IPv4 or "
+        return refuse(p->err, letter, " '%.*s': not a host name, IPv4 or "
                       "[IPv6] address, or *", entry.len, entry.text);
     if (host.len >= (int)sizeof addr->host)
-        return refuse(p->err, 'l', " '%.*s': host name too long",
+        return refuse(p->err, letter, " '%.*s': host name too long",
                       entry.len, entry.text);
     long long number = -1;
     if (port.text && (!parse_decimal(port, &number) || number < 0 ||
                       number > PORT_MAX))
-        return refuse(p->err, 'l', " '%.*s': port must be a number from 0 "
+        return refuse(p->err, letter, " '%.*s': port must be a number from 0 "
                       "to " STR(PORT_MAX), entry.len, entry.text);
     int host_len = span_is(host, "*") ? 0 : host.len;  /* "" = every address */
     memcpy(addr->host, host.text, host_len);
@@ -652,7 +783,7 @@ static int add_listen_entry(struct parse *p, struct span entry)
 {
     struct settings *s = p->s;
     struct listen_addr addr;
-    int rc = parse_listen_entry(p, entry, &addr);
+    int rc = parse_listen_entry(p, entry, &addr, 'l');
     if (rc != KEEP_GOING)
         return rc;
     for (unsigned i = 0; i < s->nlisten; i++)
@@ -666,18 +797,37 @@ static int add_listen_entry(struct parse *p, struct span entry)
     return KEEP_GOING;
 }
 
-static bool is_memcached_only_suboption(struct span name)
+static bool is_ignored_suboption(struct span name)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(memcached_only_suboptions); i++)
-        if (span_is(name, memcached_only_suboptions[i]))
+    for (size_t i = 0; i < ARRAY_SIZE(ignored_suboptions); i++)
+        if (span_is(name, ignored_suboptions[i]))
             return true;
     return false;
 }
 
-static int refuse_unknown_suboption(struct parse *p, struct span token,
+static bool is_refused_suboption(struct span name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(refused_suboption_prefixes); i++) {
+        size_t len = strlen(refused_suboption_prefixes[i]);
+        if ((size_t)name.len >= len &&
+            memcmp(name.text, refused_suboption_prefixes[i], len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A -o item that is none of ours: a notice for memcached's internals, a
+ * refusal for the rest. */
+static int handle_foreign_suboption(struct parse *p, struct span token,
                                     struct span name)
 {
-    if (is_memcached_only_suboption(name))
+    if (is_ignored_suboption(name)) {
+        fprintf(p->err, "xdpcached: notice: -o '%.*s' tunes a memcached "
+                "internal that xdpcached does not have; ignored\n",
+                token.len, token.text);
+        return KEEP_GOING;
+    }
+    if (is_refused_suboption(name))
         return refuse(p->err, 'o', " '%.*s': memcached sub-option that "
                       "xdpcached does not support", token.len, token.text);
     return refuse(p->err, 'o', ": Illegal suboption \"%.*s\"",
@@ -695,7 +845,7 @@ static int set_suboption(struct parse *p, struct span token)
         if (span_is(name, suboption_table[i].name))
             o = &suboption_table[i];
     if (o == NULL)
-        return refuse_unknown_suboption(p, token, name);
+        return handle_foreign_suboption(p, token, name);
     char *field = (char *)p->s + o->field;
     if (o->kind == SUBOPTION_SWITCH) {
         if (equals)
@@ -710,7 +860,7 @@ static int set_suboption(struct parse *p, struct span token)
     struct span value = { equals + 1, token.len - name.len - 1 };
     long long number;
     if (!parse_ranged(p->err, 'o', token, value, o->min, o->max, &number))
-        return EX_USAGE;
+        return exit_code_for('o');
     *(unsigned *)field = (unsigned)number;
     return KEEP_GOING;
 }
@@ -751,7 +901,20 @@ static int print_flag_label(FILE *out, const struct flag *f)
     const char *equals = f->arg ? "=" : "", *arg = f->arg ? f->arg : "";
     if (!has_short_form(f))
         return fprintf(out, "    --%s%s%s", f->long_name, equals, arg);
+    if (f->long_name == NULL)
+        return fprintf(out, "-%c %s", f->letter, arg);
     return fprintf(out, "-%c, --%s%s%s", f->letter, f->long_name, equals, arg);
+}
+
+/* The foreign flags of one kind, as "-f, -n, ..." */
+static void print_flag_letters(FILE *out, enum foreign_kind kind)
+{
+    const char *separator = "";
+    for (size_t i = 0; i < ARRAY_SIZE(foreign_flags); i++)
+        if (foreign_flags[i].kind == kind) {
+            fprintf(out, "%s-%c", separator, foreign_flags[i].flag.letter);
+            separator = ", ";
+        }
 }
 
 static void print_usage(FILE *out)
@@ -759,8 +922,6 @@ static void print_usage(FILE *out)
     fputs("xdpcached " XDPCACHED_VERSION "\n", out);
     for (size_t i = 0; i < ARRAY_SIZE(flag_table); i++) {
         const struct flag *f = &flag_table[i];
-        if (f->help == NULL)
-            continue;
         print_help_entry(out, print_flag_label(out, f), f->help);
     }
     for (size_t i = 0; i < ARRAY_SIZE(suboption_table); i++) {
@@ -769,35 +930,51 @@ static void print_usage(FILE *out)
                             o->kind == SUBOPTION_NUMBER ? "=<num>" : "");
         print_help_entry(out, width, o->help);
     }
+    fputs("memcached's flags for its own internals are accepted and ignored\n"
+          "with a notice: ", out);
+    print_flag_letters(out, FOREIGN_IGNORED);
+    fputs(", and -o options such as modern,\nslab_chunk_max, slab_reassign, "
+          "lru_maintainer, hash_algorithm.\nRefused: ", out);
+    print_flag_letters(out, FOREIGN_REFUSED);
+    fputs(", and -o ssl_*, ext_*, proxy_*, sock_cookie_id.\n", out);
 }
 
-/* getopt_long's view of flag_table. */
+#define NFLAGS (ARRAY_SIZE(flag_table) + ARRAY_SIZE(foreign_flags))
+
+/* getopt_long's view of flag_table and foreign_flags. */
 struct getopt_tables {
-    struct option longopts[ARRAY_SIZE(flag_table) + 1];
-    char shortopts[1 + 2 * ARRAY_SIZE(flag_table) + 1];
+    struct option longopts[NFLAGS + 1];
+    char shortopts[1 + 2 * NFLAGS + 1];
+    size_t nlong;
+    char *next_short;
 };
+
+static void add_getopt_flag(struct getopt_tables *t, const struct flag *f)
+{
+    if (has_short_form(f)) {
+        *t->next_short++ = (char)f->letter;
+        if (f->arg)
+            *t->next_short++ = ':';
+    }
+    if (f->long_name)
+        t->longopts[t->nlong++] = (struct option){
+            f->long_name, f->arg ? required_argument : no_argument,
+            NULL, f->letter };
+}
 
 static void build_getopt_tables(struct getopt_tables *t)
 {
-    size_t nlong = 0;
-    char *next = t->shortopts;
+    t->nlong = 0;
+    t->next_short = t->shortopts;
     /* Leading ':': a missing value comes back as ':' rather than '?', and
      * getopt prints nothing itself (it would print to stderr, not err). */
-    *next++ = ':';
-    for (size_t i = 0; i < ARRAY_SIZE(flag_table); i++) {
-        const struct flag *f = &flag_table[i];
-        if (has_short_form(f)) {
-            *next++ = (char)f->letter;
-            if (f->arg)
-                *next++ = ':';
-        }
-        if (f->long_name)
-            t->longopts[nlong++] = (struct option){
-                f->long_name, f->arg ? required_argument : no_argument,
-                NULL, f->letter };
-    }
-    *next = '\0';
-    t->longopts[nlong] = (struct option){ NULL, 0, NULL, 0 };
+    *t->next_short++ = ':';
+    for (size_t i = 0; i < ARRAY_SIZE(flag_table); i++)
+        add_getopt_flag(t, &flag_table[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(foreign_flags); i++)
+        add_getopt_flag(t, &foreign_flags[i].flag);
+    *t->next_short = '\0';
+    t->longopts[t->nlong] = (struct option){ NULL, 0, NULL, 0 };
 }
 
 /* getopt_long returned ':' (missing value) or '?' (anything else wrong). */
@@ -811,6 +988,20 @@ static int refuse_getopt_error(struct parse *p, int c, char **argv)
     if (optopt != 0)
         return refuse(p->err, 0, "unknown option -%c", optopt);
     return refuse(p->err, 0, "unknown or ambiguous option '%s'", word);
+}
+
+/* A memcached flag xdpcached does not implement: a notice for one that
+ * tunes memcached's internals, a refusal for the rest. */
+static int handle_foreign_flag(struct parse *p, const struct foreign_flag *ff)
+{
+    const struct flag *f = &ff->flag;
+    if (ff->kind == FOREIGN_IGNORED) {
+        fprintf(p->err, "xdpcached: notice: -%c/--%s %s, which xdpcached "
+                "does not have; ignored\n", f->letter, f->long_name, f->help);
+        return KEEP_GOING;
+    }
+    return refuse(p->err, f->letter, ": memcached option that xdpcached does "
+                  "not support (%s)", f->help);
 }
 
 static int handle_option(struct parse *p, int c, const char *arg, char **argv)
@@ -828,7 +1019,15 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case 'p': p->tcp_port_given = true; return set_int_flag(p, c, arg);
     case 'U': p->udp_port_given = true; return set_int_flag(p, c, arg);
     case 'c': case 'R': case 'b': return set_int_flag(p, c, arg);
-    case 't': return set_threads(p, arg);
+    case 't': p->threads_given = true; return set_threads(p, arg);
+    case 'd': s->daemonize = true; return KEEP_GOING;
+    case 'r': s->enable_coredumps = true; return KEEP_GOING;
+    case 'k': s->lock_memory = true; return KEEP_GOING;
+    case 'X': s->dump_enabled = false; return KEEP_GOING;
+    case 'B': return set_protocol(p, arg);
+    case 'D': return set_prefix_delimiter(p, arg);
+    case OPT_METRICS_LISTEN: return set_metrics_listen(p, arg);
+    case OPT_CPU_LIST: return for_each_item(p, arg, ",", add_cpu_range);
     case 'm': return set_memory_limit(p, arg);
     case 'I': return set_item_size(p, arg);
     case 'l': return for_each_item(p, arg, ",;", add_listen_entry);
@@ -842,10 +1041,12 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case OPT_XDP_MEMORY: return set_xdp_memory(p, arg);
     case OPT_XDP_MAX_VALUE: return set_xdp_max_value(p, arg);
     case OPT_UDP_ALLOW: return for_each_item(p, arg, ",", add_udp_allow_entry);
+    case OPT_CONFIG_FILE:
+        return refuse(p->err, c, ": only on the command line, spelled in full "
+                      "(--config-file FILE or --config-file=FILE)");
     case ':': case '?': return refuse_getopt_error(p, c, argv);
     default:
-        return refuse(p->err, c, ": memcached option that xdpcached does "
-                      "not support");
+        return handle_foreign_flag(p, find_foreign_flag(c));
     }
 }
 
@@ -857,16 +1058,96 @@ static int check_combinations(struct parse *p)
     /* memcached: a UDP port given without -p is the TCP port as well */
     if (p->udp_port_given && s->udpport != 0 && !p->tcp_port_given)
         s->port = s->udpport;
-    if (s->item_size_max > s->maxbytes / 2)
-        return refuse(p->err, 0, "item size limit -I/--max-item-size (%zu "
-                      "bytes) cannot be more than half of the memory limit "
-                      "-m/--memory-limit (%zu MB)",
-                      s->item_size_max, s->maxbytes / MB);
+    /* memcached exits with EX_USAGE for these checks */
+    if (s->item_size_max > s->maxbytes / 2) {
+        refuse(p->err, 0, "item size limit -I/--max-item-size (%zu "
+               "bytes) cannot be more than half of the memory limit "
+               "-m/--memory-limit (%zu MB)", s->item_size_max, s->maxbytes / MB);
+        return EX_USAGE;
+    }
+    /* one worker per listed CPU */
+    if (s->ncpus > 0 && p->threads_given && (unsigned)s->num_threads != s->ncpus) {
+        refuse(p->err, 0, "-t/--threads %d and --cpu-list's %u CPUs differ: "
+               "one worker runs on each listed CPU", s->num_threads, s->ncpus);
+        return EX_USAGE;
+    }
+    if (s->ncpus > 0)
+        s->num_threads = (int)s->ncpus;
     return KEEP_GOING;
+}
+
+static int parse_args(struct settings *s, int argc, char **argv, FILE *out,
+                      FILE *err);
+
+void settings_release(struct settings *s)
+{
+    free(s->config_words);
+    s->config_words = NULL;
+}
+
+/* Where argv names a --config-file: its path, and how many arguments
+ * (1 or 2) say so; NULL when none does. */
+static const char *find_config_file(int argc, char **argv, int *at, int *nargs)
+{
+    static const char flag[] = "--config-file";
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], flag) == 0 && i + 1 < argc) {
+            *at = i;
+            *nargs = 2;
+            return argv[i + 1];
+        }
+        if (strncmp(argv[i], flag, sizeof flag - 1) == 0 && argv[i][sizeof flag - 1] == '=') {
+            *at = i;
+            *nargs = 1;
+            return argv[i] + sizeof flag;
+        }
+    }
+    return NULL;
+}
+
+/* argv with the --config-file's words in place of the flag: the file's
+ * flags first, then the command line's. s->config_words keeps the words. */
+static char **expand_config_file(struct settings *s, int *argc, char **argv, FILE *err)
+{
+    int at, nargs, nwords;
+    const char *path = find_config_file(*argc, argv, &at, &nargs);
+    if (!path)
+        return argv;
+    char **words = conffile_read(path, &nwords, err);
+    if (!words)
+        return NULL;
+    int n = *argc - nargs + nwords;
+    char **expanded = malloc((size_t)(n + 1) * sizeof *expanded);
+    if (!expanded) {
+        fprintf(err, "xdpcached: out of memory reading --config-file\n");
+        free(words);
+        return NULL;
+    }
+    expanded[0] = argv[0];
+    memcpy(expanded + 1, words, (size_t)nwords * sizeof *words);
+    memcpy(expanded + 1 + nwords, argv + 1, (size_t)(at - 1) * sizeof *argv);
+    memcpy(expanded + nwords + at, argv + at + nargs, (size_t)(*argc - at - nargs) * sizeof *argv);
+    expanded[n] = NULL;
+    free(s->config_words);
+    s->config_words = words;
+    *argc = n;
+    return expanded;
 }
 
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out,
                    FILE *err)
+{
+    char **args = expand_config_file(s, &argc, argv, err);
+    if (!args)
+        return EXIT_FAILURE;
+    int rc = parse_args(s, argc, args, out, err);
+    if (args != argv)
+        free(args);
+    return rc;
+}
+
+static int parse_args(struct settings *s, int argc, char **argv, FILE *out,
+                      FILE *err)
 {
     struct parse p = { .s = s, .out = out, .err = err };
     struct getopt_tables tables;
@@ -908,6 +1189,16 @@ static const char *format_listen_list(const struct settings *s, char *buf,
     return buf;
 }
 
+/* memcached's names in `stats settings` */
+static const char *protocol_name(enum settings_protocol protocol)
+{
+    switch (protocol) {
+    case SETTINGS_PROTOCOL_ASCII: return "ascii";
+    case SETTINGS_PROTOCOL_BINARY: return "binary";
+    default: return "auto-negotiate";
+    }
+}
+
 void settings_report(const struct settings *s, struct stats_sink *sink)
 {
     /* per entry: ',' '[' host ']' ':' 5 port digits - never truncated */
@@ -920,15 +1211,20 @@ void settings_report(const struct settings *s, struct stats_sink *sink)
     sink->emit(sink, "inter", format_listen_list(s, inter, sizeof inter));
     stats_emitf(sink, "verbosity", "%d", s->verbose);
     stats_emitf(sink, "evictions", "%s", on_off(s->evict_to_free));
+    stats_emitf(sink, "domain_socket", "NULL");     /* -s is refused */
     stats_emitf(sink, "shutdown_command", "%s", yes_no(s->shutdown_command));
     stats_emitf(sink, "num_threads", "%d", s->num_threads);
+    stats_emitf(sink, "stat_key_prefix", "%c", s->prefix_delimiter);
+    stats_emitf(sink, "detail_enabled", "%s", yes_no(s->detail_enabled));
     stats_emitf(sink, "reqs_per_event", "%d", s->reqs_per_event);
     stats_emitf(sink, "cas_enabled", "%s", yes_no(s->use_cas));
     stats_emitf(sink, "tcp_backlog", "%d", s->backlog);
+    stats_emitf(sink, "binding_protocol", "%s", protocol_name(s->protocol));
     stats_emitf(sink, "item_size_max", "%zu", s->item_size_max);
     stats_emitf(sink, "maxconns_fast", "%s", yes_no(s->maxconns_fast));
     stats_emitf(sink, "hashpower_init", "%u", s->hashpower_init);
     stats_emitf(sink, "lru_crawler", "%s", yes_no(s->lru_crawler));
     stats_emitf(sink, "flush_enabled", "%s", yes_no(s->flush_enabled));
+    stats_emitf(sink, "dump_enabled", "%s", yes_no(s->dump_enabled));
     stats_emitf(sink, "idle_timeout", "%u", s->idle_timeout);
 }

@@ -15,22 +15,32 @@
 
 struct stats_sink;
 
-/* What -V prints after "xdpcached ". */
+/* What -V prints after "xdpcached ", and `stats` as xdpcached_version. */
 #define XDPCACHED_VERSION "0.1.0"
 
-/* What `version` and `stats` report: clients (libmemcached's memccapable
- * among them) pick protocol behaviour by the memcached version, so it starts
- * with the memcached release whose protocol we speak. */
-#define XDPCACHED_PROTOCOL_VERSION "1.6.18-xdpcached-" XDPCACHED_VERSION
+/* What `version` and `stats` report: the memcached release whose protocol
+ * we speak, and nothing more. Clients pick protocol behaviour by it
+ * (libmemcached's memccapable among them), and some read the last x.y.z in
+ * the string, so a suffix such as "-xdpcached-0.1.0" made node's memcached
+ * client see version 0.1.0. */
+#define XDPCACHED_PROTOCOL_VERSION "1.6.18"
 
 #define SETTINGS_MAX_LISTEN 16
 #define SETTINGS_MAX_XDP_IFACES 16
+#define SETTINGS_MAX_CPUS 1024      /* --cpu-list entries; also THREADS_MAX */
 
 /* --xdp-mode */
 enum settings_xdp_mode {
     SETTINGS_XDP_AUTO,           /* native, or generic where native fails */
     SETTINGS_XDP_NATIVE,         /* in the driver */
     SETTINGS_XDP_GENERIC,        /* in the kernel's stack, for any driver */
+};
+
+/* -B */
+enum settings_protocol {
+    SETTINGS_PROTOCOL_AUTO,      /* chosen by each connection's first byte */
+    SETTINGS_PROTOCOL_ASCII,     /* text and meta only */
+    SETTINGS_PROTOCOL_BINARY,    /* binary only */
 };
 
 struct listen_addr {
@@ -56,6 +66,18 @@ struct settings {
     bool flush_enabled;          /* -F turns off */
     bool shutdown_command;       /* -A turns on */
     const char *pidfile;         /* -P */
+    bool daemonize;              /* -d */
+    bool enable_coredumps;       /* -r */
+    bool lock_memory;            /* -k */
+    enum settings_protocol protocol; /* -B. Default auto */
+    bool dump_enabled;           /* -X turns off stats cachedump, metadump */
+    char prefix_delimiter;       /* -D. Default ':' */
+    bool detail_enabled;         /* -D turns stats detail on from the start */
+    struct listen_addr metrics_listen; /* --metrics-listen; port -1 = off */
+    unsigned short cpus[SETTINGS_MAX_CPUS]; /* --cpu-list: worker i on cpus[i] */
+    unsigned ncpus;              /* 0 = workers not pinned */
+    char **config_words;         /* --config-file's words, which string
+                                    settings point into; settings_release */
     /* -o sub-options we implement */
     unsigned hashpower_init;     /* hashpower=N, 0 = default */
     unsigned idle_timeout;       /* idle_timeout=SECONDS, 0 = never */
@@ -89,9 +111,15 @@ static inline void settings_set_verbosity(struct settings *s, int level)
 void settings_init(struct settings *s);
 
 /* Parses argv into s. Returns -1 when the server should run, otherwise the
- * exit code: 0 after -h / -V (text written to out), 64 for a bad command
- * line (a one-line reason written to err). */
+ * exit code: 0 after -h / -V (text written to out), memcached's 1 or 64
+ * for a bad command line (a one-line reason written to err). Flags for
+ * memcached internals write one notice line each to err and run.
+ * --config-file FILE (in full, on the command line) reads flags from FILE
+ * first, in memcached.conf's format; the command line's come after. */
 int settings_parse(struct settings *s, int argc, char **argv, FILE *out, FILE *err);
+
+/* Frees what settings_parse allocated (the --config-file's words). */
+void settings_release(struct settings *s);
 
 /* The store the settings ask for (-m, -I, -C, -M, -o hashpower,
  * lru_crawler); reclaim_positions is left 0 (the store's default). */

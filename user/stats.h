@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,7 +22,7 @@
     X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \
     X(cas_misses) X(cas_hits) X(cas_badval) \
     X(touch_hits) X(touch_misses) \
-    X(store_too_large) X(store_no_memory) \
+    X(store_too_large) X(store_no_memory) X(idle_kicks) \
     X(bytes_read) X(bytes_written) X(conn_yields)
 
 /* Counters memcached does not have, printed only when UDP is on:
@@ -48,6 +49,8 @@ struct server_stats {
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t connection_structures;
+    _Atomic uint64_t listen_disabled_num; /* times accepting stopped at -c */
+    _Atomic bool accepting_conns;    /* false while stopped at -c */
     struct thread_stats **threads;   /* one per worker */
     unsigned nthreads;
     pthread_mutex_t reset_lock;      /* guards baseline */

@@ -29,6 +29,7 @@ static void report_process(const struct proto_env *env, struct stats_sink *sink)
     stats_emitf(sink, "uptime", "%u", now);
     stats_emitf(sink, "time", "%ld", (long)(clock_process_started() + now));
     stats_emitf(sink, "version", "%s", XDPCACHED_PROTOCOL_VERSION);
+    stats_emitf(sink, "xdpcached_version", "%s", XDPCACHED_VERSION);
     stats_emitf(sink, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     stats_emitf(sink, "rusage_user", "%ld.%06ld", (long)usage.ru_utime.tv_sec,
                 (long)usage.ru_utime.tv_usec);
@@ -111,9 +112,15 @@ static void report_general(const struct proto_env *env, struct stats_sink *sink)
         THREAD_STATS_UDP_FIELDS(X)
     }
 #undef X
+    /* gets that found an item a flush_all had invalidated: none here, as a
+     * due flush empties a shard before any lookup in it */
+    stats_emitf(sink, "get_flushed", "0");
     store_get_stats(env->store, &st);
     stats_emitf(sink, "limit_maxbytes", "%llu", (unsigned long long)st.limit_maxbytes);
-    stats_emitf(sink, "accepting_conns", "1");
+    stats_emitf(sink, "accepting_conns", "%d",
+                atomic_load(&env->server_stats->accepting_conns) ? 1 : 0);
+    stats_emitf(sink, "listen_disabled_num", "%llu",
+                (unsigned long long)atomic_load(&env->server_stats->listen_disabled_num));
     stats_emitf(sink, "threads", "%d", env->settings->num_threads);
     report_store(&st, sink);
     if (fastpath)

@@ -1275,11 +1275,53 @@ void store_mark_used(struct store *s, const char *key, size_t nkey)
     pthread_mutex_unlock(&sh->lock);
 }
 
+static size_t memcached_item_size(const struct store *s, size_t nkey, uint32_t flags,
+                                  size_t nvalue)
+{
+    return MEMCACHED_ITEM_HEADER + nkey + 1 + nvalue + 2 + (flags != 0 ? sizeof flags : 0) +
+           s->cas_bytes;
+}
+
 bool store_item_size_ok(const struct store *s, size_t nkey, uint32_t flags, size_t nvalue)
 {
-    size_t size = MEMCACHED_ITEM_HEADER + nkey + 1 + nvalue + 2 + (flags != 0 ? sizeof flags : 0) +
-                  s->cas_bytes;
-    return size <= s->config.item_size_max;
+    return memcached_item_size(s, nkey, flags, nvalue) <= s->config.item_size_max;
+}
+
+size_t store_memcached_item_size(const struct store *s, const struct item_view *item)
+{
+    return memcached_item_size(s, item->nkey, item->flags, item->nvalue);
+}
+
+/* One shard's live items to fn, in table order; false once fn said stop. */
+static bool shard_walk(struct store *s, struct shard *sh, rel_time_t now, store_walk_fn fn,
+                       void *ctx)
+{
+    struct item **chains[2];
+    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
+        unsigned n = shard_chains_at(sh, pos, chains);
+        for (unsigned c = 0; c < n; c++)
+            for (struct item *it = *chains[c]; it; it = it->next) {
+                if (item_expired(it, now))
+                    continue;
+                struct item_view view = item_view_of(s, it, now);
+                if (!fn(ctx, &view))
+                    return false;
+            }
+    }
+    return true;
+}
+
+void store_walk(struct store *s, store_walk_fn fn, void *ctx)
+{
+    rel_time_t now = clock_now();
+    bool go_on = true;
+    for (unsigned i = 0; i < STORE_SHARDS && go_on; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_apply_due_flush(s, sh, now);
+        go_on = shard_walk(s, sh, now, fn, ctx);
+        pthread_mutex_unlock(&sh->lock);
+    }
 }
 
 void store_get_stats(struct store *s, struct store_stats *out)

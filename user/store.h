@@ -239,6 +239,19 @@ enum store_status store_delta_meta(struct store *store, const char *key, size_t 
                                    const struct store_delta_meta *req, uint64_t *result,
                                    uint64_t *cas_out, store_meta_fn fn, void *ctx);
 
+/* Called with each live item; returns false to stop the walk. */
+typedef bool (*store_walk_fn)(void *ctx, const struct item_view *item);
+
+/* Calls fn for every live (unexpired) item, one shard at a time under its
+ * lock, so fn sees each item as it is at that moment but items written
+ * meanwhile to other shards may or may not be seen. fn must not call into
+ * the store. Reads nothing as a use: no item is marked fetched or bumped
+ * (memcached's key listings do not either). */
+void store_walk(struct store *store, store_walk_fn fn, void *ctx);
+
+/* memcached's ITEM_ntotal for the item: what its `size=` fields report. */
+size_t store_memcached_item_size(const struct store *store, const struct item_view *item);
+
 /* Walks all items and reports the count per allocation size class (stats sizes). */
 void store_size_histogram(struct store *store, store_size_fn fn, void *ctx);
 

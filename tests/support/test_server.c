@@ -19,7 +19,7 @@ bool test_server_init(struct test_server *s)
     s->server_stats.threads = s->threads;
     s->server_stats.nthreads = 1;
     pthread_mutex_init(&s->server_stats.reset_lock, NULL);
-    s->prefix_stats = prefix_stats_create();
+    s->prefix_stats = prefix_stats_create(':');
     s->env = (struct proto_env){
         .settings = &s->settings, .server_stats = &s->server_stats,
         .prefix_stats = s->prefix_stats,

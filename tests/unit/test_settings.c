@@ -42,7 +42,7 @@ static void fail_at(const char *file, int line, const char *const *args,
  * what it writes to out and err. */
 static void run_parse(struct outcome *o, const char *const *args)
 {
-    char *argv[32] = { "xdpcached" };
+    char *argv[48] = { "xdpcached" };
     int argc = 1;
     for (; args[argc - 1] != NULL; argc++) {
         assert_true(argc < (int)ARRAY_SIZE(argv) - 1);
@@ -71,16 +71,21 @@ static struct settings parse_ok_(const char *const *args, const char *file,
 }
 #define PARSE_OK(...) parse_ok_(ARGS(__VA_ARGS__), __FILE__, __LINE__)
 
-/* Parses args, which must be refused: exit code 64, nothing on out, one
+/* memcached's exit codes: 1 for a bad flag, 64 (EX_USAGE) for -I, -B and
+ * the checks across flags. */
+#define RC_BAD_FLAG 1
+#define RC_USAGE 64
+
+/* Parses args, which must be refused: exit code rc, nothing on out, one
  * line on err containing every fragment. */
 static void expect_refused_(const char *const *args,
-                            const char *const *fragments, const char *file,
-                            int line)
+                            const char *const *fragments, int rc,
+                            const char *file, int line)
 {
     static struct outcome o;
     run_parse(&o, args);
-    if (o.rc != 64)
-        fail_at(file, line, args, &o, "expected exit code 64");
+    if (o.rc != rc)
+        fail_at(file, line, args, &o, "unexpected exit code");
     if (o.out[0] != '\0')
         fail_at(file, line, args, &o, "wrote to out");
     size_t len = strlen(o.err);
@@ -93,7 +98,7 @@ static void expect_refused_(const char *const *args,
         }
 }
 #define EXPECT_REFUSED(args, ...) \
-    expect_refused_(args, ARGS(__VA_ARGS__), __FILE__, __LINE__)
+    expect_refused_(args, ARGS(__VA_ARGS__), RC_BAD_FLAG, __FILE__, __LINE__)
 
 /* A refusal table row: arguments and what the message must contain, each
  * list ended by the NULLs of its unused slots. */
@@ -103,18 +108,19 @@ struct refusal {
 };
 
 static void expect_all_refused(const struct refusal *cases, size_t n,
-                               const char *file, int line)
+                               int rc, const char *file, int line)
 {
     for (size_t i = 0; i < n; i++) {
         const struct refusal *c = &cases[i];
         /* a full array would have no terminating NULL */
         assert_null(c->args[ARRAY_SIZE(c->args) - 1]);
         assert_null(c->fragments[ARRAY_SIZE(c->fragments) - 1]);
-        expect_refused_(c->args, c->fragments, file, line);
+        expect_refused_(c->args, c->fragments, rc, file, line);
     }
 }
-#define EXPECT_ALL_REFUSED(cases) \
-    expect_all_refused(cases, ARRAY_SIZE(cases), __FILE__, __LINE__)
+#define EXPECT_ALL_REFUSED_RC(cases, rc) \
+    expect_all_refused(cases, ARRAY_SIZE(cases), rc, __FILE__, __LINE__)
+#define EXPECT_ALL_REFUSED(cases) EXPECT_ALL_REFUSED_RC(cases, RC_BAD_FLAG)
 
 static void test_defaults_are_memcached_defaults(void **state)
 {
@@ -260,7 +266,7 @@ static void test_item_size_limits(void **state)
         { { "-I", " 2k" }, { "not a size" } },
         { { "--max-item-size=2kb" }, { "'2kb'", "not a size" } },
     };
-    EXPECT_ALL_REFUSED(cases);
+    EXPECT_ALL_REFUSED_RC(cases, RC_USAGE);
 }
 
 /* memcached refuses -I above half of -m (item_size_max > maxbytes / 2),
@@ -278,7 +284,7 @@ static void test_item_size_at_most_half_the_memory(void **state)
         { { "-m", "3", "-I", "2m" }, { "half" } },
         { { "-I", "1024m", "-m", "2047" }, { "half" } },
     };
-    EXPECT_ALL_REFUSED(cases);
+    EXPECT_ALL_REFUSED_RC(cases, RC_USAGE);
 }
 
 static void test_memory_limit(void **state)
@@ -658,15 +664,137 @@ static void test_suboption_unknown_or_unsupported(void **state)
         { { "-o", "" }, { "Illegal suboption \"\"" } },
         { { "-o", "lru_crawler,,no_lru_crawler" }, { "Illegal suboption \"\"" } },
         { { "-o", "maxconns_fastX" }, { "Illegal suboption" } },
-        { { "-o", "slab_reassign" }, { "'slab_reassign'", "does not support" } },
-        { { "-o", "modern" }, { "'modern'", "does not support" } },
-        { { "-o", "hash_algorithm=murmur3" }, { "'hash_algorithm=murmur3'", "does not support" } },
-        { { "-o", "lru_crawler_sleep=10" }, { "does not support" } },
         { { "-o", "ext_path=/tmp/x:1G" }, { "does not support" } },
         { { "-o", "ssl_key=/k" }, { "does not support" } },
         { { "--extended=proxy_config=x" }, { "does not support" } },
+        { { "-o", "sock_cookie_id=5" }, { "does not support" } },
     };
     EXPECT_ALL_REFUSED(cases);
+}
+
+/* Parses args, which must be accepted with one notice line per expected
+ * fragment, each on its own line and in order. */
+static void expect_notices_(const char *const *args, const char *const *notices,
+                            const char *file, int line)
+{
+    static struct outcome o;
+    run_parse(&o, args);
+    if (o.rc != -1 || o.out[0] != '\0')
+        fail_at(file, line, args, &o, "expected to run");
+    const char *next = o.err;
+    for (const char *const *n = notices; *n; n++) {
+        const char *end = strchr(next, '\n');
+        if (end == NULL || strncmp(next, "xdpcached: notice: ", 19) != 0 ||
+            strstr(next, *n) == NULL || strstr(next, *n) > end)
+            fail_at(file, line, args, &o, *n);
+        next = end + 1;
+    }
+    if (*next != '\0')
+        fail_at(file, line, args, &o, "more lines than notices");
+}
+#define EXPECT_NOTICES(args, ...) \
+    expect_notices_(args, ARGS(__VA_ARGS__), __FILE__, __LINE__)
+
+/* memcached's command lines start it: its internals' tuning is accepted
+ * with one notice line each, and changes nothing. */
+static void test_memcached_internals_accepted_with_notice(void **state)
+{
+    (void)state;
+    EXPECT_NOTICES(ARGS("-o", "modern"), "-o 'modern' tunes a memcached internal");
+    EXPECT_NOTICES(ARGS("-o", "no_modern,slab_chunk_max=524288,slab_reassign,"
+                        "slab_automove=1,lru_maintainer,hash_algorithm=murmur3,"
+                        "read_buf_mem_limit=0,idle_timeout=5"),
+                   "'no_modern'", "'slab_chunk_max=524288'", "'slab_reassign'",
+                   "'slab_automove=1'", "'lru_maintainer'",
+                   "'hash_algorithm=murmur3'", "'read_buf_mem_limit=0'");
+    EXPECT_NOTICES(ARGS("-f", "1.1", "--slab-min-size=32", "-L", "-W", "-N", "4"),
+                   "-f/--slab-growth-factor", "-n/--slab-min-size",
+                   "-L/--enable-largepages", "-W/--disable-watch",
+                   "-N/--napi-ids");
+    struct outcome o;
+    struct settings defaults;
+    settings_init(&defaults);
+    run_parse(&o, ARGS("-o", "modern,lru_crawler_sleep=10,hot_lru_pct=20", "-f", "2"));
+    assert_int_equal(o.rc, -1);
+    assert_memory_equal(&o.s, &defaults, sizeof defaults);
+    run_parse(&o, ARGS("-o", "modern,idle_timeout=5"));
+    assert_int_equal(o.s.idle_timeout, 5);
+}
+
+static void test_memcached_flags_implemented(void **state)
+{
+    (void)state;
+    struct settings d;
+    settings_init(&d);
+    assert_false(d.daemonize);
+    assert_false(d.enable_coredumps);
+    assert_false(d.lock_memory);
+    assert_true(d.dump_enabled);
+    assert_int_equal(d.protocol, SETTINGS_PROTOCOL_AUTO);
+    assert_int_equal(d.prefix_delimiter, ':');
+    assert_false(d.detail_enabled);
+    assert_true(PARSE_OK("-d").daemonize);
+    assert_true(PARSE_OK("--daemon").daemonize);
+    assert_true(PARSE_OK("-r").enable_coredumps);
+    assert_true(PARSE_OK("--enable-coredumps").enable_coredumps);
+    assert_true(PARSE_OK("-k").lock_memory);
+    assert_true(PARSE_OK("--lock-memory").lock_memory);
+    assert_false(PARSE_OK("-X").dump_enabled);
+    assert_false(PARSE_OK("--disable-dumping").dump_enabled);
+    assert_int_equal(PARSE_OK("-B", "ascii").protocol, SETTINGS_PROTOCOL_ASCII);
+    assert_int_equal(PARSE_OK("--protocol=binary").protocol, SETTINGS_PROTOCOL_BINARY);
+    assert_int_equal(PARSE_OK("-B", "auto").protocol, SETTINGS_PROTOCOL_AUTO);
+    struct settings s = PARSE_OK("-D", "#");
+    assert_int_equal(s.prefix_delimiter, '#');
+    assert_true(s.detail_enabled);
+    expect_refused_(ARGS("-B", "text"), ARGS("-B/--protocol 'text'",
+                    "one of auto, binary, or ascii"), RC_USAGE, __FILE__, __LINE__);
+    EXPECT_REFUSED(ARGS("-D", "ab"), "-D 'ab'", "one character");
+    EXPECT_REFUSED(ARGS("-D", " "), "one character");
+}
+
+static void test_metrics_listen(void **state)
+{
+    (void)state;
+    struct settings d;
+    settings_init(&d);
+    assert_int_equal(d.metrics_listen.port, -1);
+    struct settings s = PARSE_OK("--metrics-listen=127.0.0.1:9150");
+    assert_string_equal(s.metrics_listen.host, "127.0.0.1");
+    assert_int_equal(s.metrics_listen.port, 9150);
+    s = PARSE_OK("--metrics-listen", "[::1]:9151");
+    assert_string_equal(s.metrics_listen.host, "::1");
+    assert_int_equal(s.metrics_listen.port, 9151);
+    s = PARSE_OK("--metrics-listen", "*:9152");
+    assert_string_equal(s.metrics_listen.host, "");
+    EXPECT_REFUSED(ARGS("--metrics-listen=127.0.0.1"), "--metrics-listen",
+                   "needs a port");
+    EXPECT_REFUSED(ARGS("--metrics-listen=127.0.0.1:0"), "needs a port");
+    EXPECT_REFUSED(ARGS("--metrics-listen=a b:1"), "--metrics-listen 'a b:1'");
+}
+
+static void test_cpu_list(void **state)
+{
+    (void)state;
+    struct settings s = PARSE_OK("--cpu-list=2-4,7");
+    assert_int_equal(s.ncpus, 4);
+    assert_int_equal(s.num_threads, 4);
+    assert_int_equal(s.cpus[0], 2);
+    assert_int_equal(s.cpus[2], 4);
+    assert_int_equal(s.cpus[3], 7);
+    s = PARSE_OK("--cpu-list", "0", "-t", "1");
+    assert_int_equal(s.num_threads, 1);
+    assert_int_equal(s.cpus[0], 0);
+    static const struct refusal cases[] = {
+        { { "--cpu-list=4-2" }, { "--cpu-list '4-2'", "ends before it starts" } },
+        { { "--cpu-list=a" }, { "--cpu-list 'a'", "not a number" } },
+        { { "--cpu-list=1,,2" }, { "not a number" } },
+        { { "--cpu-list=1024" }, { "between 0 and 1023" } },
+        { { "--cpu-list=-1" }, { "not a number" } },
+    };
+    EXPECT_ALL_REFUSED(cases);
+    expect_refused_(ARGS("--cpu-list=0-1", "-t", "3"), ARGS("-t/--threads 3",
+                    "2 CPUs"), RC_USAGE, __FILE__, __LINE__);
 }
 
 static void test_command_line_mistakes(void **state)
@@ -716,14 +844,13 @@ static void test_memcached_only_flags_refused_by_name(void **state)
 {
     (void)state;
     static const struct refusal cases[] = {
-        { { "-d" }, { "-d/--daemon", "does not support" } },
-        { { "--daemon" }, { "-d/--daemon", "does not support" } },
-        { { "-s", "/tmp/mc.sock" }, { "-s/--unix-socket", "does not support" } },
+        { { "-s", "/tmp/mc.sock" }, { "-s/--unix-socket", "does not support", "unix sockets" } },
         { { "--unix-socket=/tmp/s" }, { "-s/--unix-socket", "does not support" } },
-        { { "-D", ":" }, { "-D:", "does not support" } },
-        { { "-k" }, { "-k/--lock-memory", "does not support" } },
-        { { "-B", "ascii" }, { "-B/--protocol", "does not support" } },
-        { { "-Z" }, { "-Z/--enable-ssl", "does not support" } },
+        { { "-a", "700" }, { "-a/--unix-mask", "unix sockets" } },
+        { { "-S" }, { "-S/--enable-sasl", "SASL" } },
+        { { "-Y", "/etc/auth" }, { "-Y/--auth-file", "does not support" } },
+        { { "-e", "/dev/shm/x" }, { "-e/--memory-file", "does not support" } },
+        { { "-Z" }, { "-Z/--enable-ssl", "does not support", "TLS" } },
         { { "-i" }, { "-i/--license", "does not support" } },
     };
     EXPECT_ALL_REFUSED(cases);
@@ -731,6 +858,72 @@ static void test_memcached_only_flags_refused_by_name(void **state)
 
 /* The help lists every flag and sub-option we take, with the defaults the
  * code really uses, and none that we refuse. */
+/* Writes text to a temporary file; returns its path (static storage). */
+static const char *write_config(const char *text)
+{
+    static char path[] = "/tmp/xdpcached-test-conf-XXXXXX";
+    strcpy(path + strlen(path) - 6, "XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+/* memcached.conf's format: flags one per line, comments, Debian's logfile
+ * directive skipped; the command line's flags come after the file's. */
+static void test_config_file(void **state)
+{
+    (void)state;
+    const char *path = write_config(
+        "# memcached.conf\n"
+        "-m 128\n"
+        "logfile /var/log/memcached.log\n"
+        "  -p 11311   # the port\n"
+        "\n"
+        "-l 127.0.0.1\n"
+        "-u memcache\n"
+        "-o modern\n"
+        "-vv");
+    char arg[256];
+    snprintf(arg, sizeof arg, "--config-file=%s", path);
+    struct outcome o;
+    run_parse(&o, ARGS("-t", "3", arg, "-p", "5555"));
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.s.maxbytes, 128 * MB);
+    assert_int_equal(o.s.port, 5555);
+    assert_int_equal(o.s.num_threads, 3);
+    assert_int_equal(o.s.verbose, 2);
+    assert_string_equal(o.s.listen[0].host, "127.0.0.1");
+    assert_string_equal(o.s.username, "memcache");
+    assert_non_null(strstr(o.err, "'modern'"));
+    settings_release(&o.s);
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, -1);
+    assert_int_equal(o.s.port, 11311);
+    settings_release(&o.s);
+    unlink(path);
+
+    path = write_config("-m 64\n-p bogus\n");
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "-p/--port 'bogus': not a number"));
+    settings_release(&o.s);
+    unlink(path);
+
+    path = write_config("--config-file=/etc/other.conf\n");
+    run_parse(&o, ARGS("--config-file", path));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "only on the command line"));
+    settings_release(&o.s);
+    unlink(path);
+
+    run_parse(&o, ARGS("--config-file=/nonexistent/xdpcached.conf"));
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "'/nonexistent/xdpcached.conf': No such file"));
+    EXPECT_REFUSED(ARGS("--config=/x"), "--config-file", "spelled in full");
+}
+
 static void test_help(void **state)
 {
     (void)state;
@@ -744,6 +937,11 @@ static void test_help(void **state)
         "-A, --enable-shutdown", "-o, --extended=<opts>", "-P, --pidfile=<file>",
         "- maxconns_fast:", "- no_maxconns_fast:", "- hashpower=<num>:",
         "- idle_timeout=<num>:", "- lru_crawler:", "- no_lru_crawler:",
+        "-d, --daemon", "-r, --enable-coredumps", "-k, --lock-memory",
+        "-B, --protocol=<name>", "-X, --disable-dumping", "-D <char>",
+        "    --metrics-listen=<addr:port>", "    --cpu-list=<cpus>",
+        "    --config-file=<file>",
+        "-f, -n, -L, -W, -N", "Refused: -i, -a, -s, -S, -Y, -e, -Z",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
         "    --xdp-entries=<num>", "    --xdp-memory=<mb>", "    --xdp-max-value=<bytes>",
@@ -778,8 +976,8 @@ static void test_help(void **state)
         for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
             if (strstr(o.out, defaults[i]) == NULL)
                 fail_msg("-h lacks '%s'", defaults[i]);
-        assert_null(strstr(o.out, "daemon"));
-        assert_null(strstr(o.out, "slab_reassign"));
+        assert_null(strstr(o.out, "--slab-growth-factor"));
+        assert_null(strstr(o.out, "--unix-socket"));
     }
 }
 
@@ -813,7 +1011,7 @@ static void test_parses_are_independent(void **state)
 /* A stats sink that keeps "name value" lines. */
 struct recorder {
     struct stats_sink sink;     /* first, so emit can get back the recorder */
-    char lines[32][1024];
+    char lines[40][1024];
     int count;
 };
 
@@ -843,11 +1041,13 @@ static void test_report_defaults(void **state)
     /* memcached 1.6.18's `stats settings` values for the same settings */
     static const char *const expected[] = {
         "maxbytes 67108864", "maxconns 1024", "tcpport 11211", "udpport 0",
-        "inter NULL", "verbosity 0", "evictions on", "shutdown_command no",
-        "num_threads 4", "reqs_per_event 20", "cas_enabled yes",
-        "tcp_backlog 1024", "item_size_max 1048576", "maxconns_fast yes",
+        "inter NULL", "verbosity 0", "evictions on", "domain_socket NULL",
+        "shutdown_command no", "num_threads 4", "stat_key_prefix :",
+        "detail_enabled no", "reqs_per_event 20", "cas_enabled yes",
+        "tcp_backlog 1024", "binding_protocol auto-negotiate",
+        "item_size_max 1048576", "maxconns_fast yes",
         "hashpower_init 0", "lru_crawler yes", "flush_enabled yes",
-        "idle_timeout 0",
+        "dump_enabled yes", "idle_timeout 0",
     };
     struct settings s;
     settings_init(&s);
@@ -860,15 +1060,18 @@ static void test_report_after_flags(void **state)
     static const char *const expected[] = {
         "maxbytes 134217728", "maxconns 10", "tcpport 1234", "udpport 4321",
         "inter 127.0.0.1,[::1]:11311,*:7,[fe80::1%eth0]", "verbosity 2",
-        "evictions off", "shutdown_command yes", "num_threads 8",
+        "evictions off", "domain_socket NULL", "shutdown_command yes",
+        "num_threads 8", "stat_key_prefix #", "detail_enabled yes",
         "reqs_per_event 5", "cas_enabled no", "tcp_backlog 64",
-        "item_size_max 2097152", "maxconns_fast no", "hashpower_init 20",
-        "lru_crawler no", "flush_enabled no", "idle_timeout 600",
+        "binding_protocol ascii", "item_size_max 2097152",
+        "maxconns_fast no", "hashpower_init 20", "lru_crawler no",
+        "flush_enabled no", "dump_enabled no", "idle_timeout 600",
     };
     struct settings s = PARSE_OK(
         "-m", "128", "-c", "10", "-p", "1234", "-U", "4321",
         "-l", "127.0.0.1,[::1]:11311", "-l", "*:7;fe80::1%eth0", "-vv", "-M",
         "-A", "-t", "8", "-R", "5", "-C", "-b", "64", "-I", "2m", "-F",
+        "-D", "#", "-B", "ascii", "-X",
         "-o", "no_maxconns_fast,hashpower=20,no_lru_crawler,idle_timeout=600");
     expect_report(&s, expected, ARRAY_SIZE(expected));
 }
@@ -924,6 +1127,11 @@ int main(void)
         cmocka_unit_test(test_command_line_mistakes),
         cmocka_unit_test(test_nothing_written_to_stderr),
         cmocka_unit_test(test_memcached_only_flags_refused_by_name),
+        cmocka_unit_test(test_memcached_internals_accepted_with_notice),
+        cmocka_unit_test(test_memcached_flags_implemented),
+        cmocka_unit_test(test_metrics_listen),
+        cmocka_unit_test(test_cpu_list),
+        cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_parses_are_independent),

@@ -666,6 +666,66 @@ static void test_expiry(void **state)
     store_destroy(s);
 }
 
+struct walk {
+    unsigned seen[1000];    /* how often key "w<i>" was seen */
+    unsigned calls, stop_after;
+    bool expiring_seen, fetched_seen;
+};
+
+static bool count_walked(void *ctx, const struct item_view *v)
+{
+    struct walk *w = ctx;
+    char key[16] = "";
+    memcpy(key, v->key, v->nkey < 15 ? v->nkey : 15);
+    if (strcmp(key, "expiring") == 0)
+        w->expiring_seen = true;
+    else
+        w->seen[atoi(key + 1)]++;
+    if (strcmp(key, "w7") == 0)
+        w->fetched_seen = v->fetched;
+    return ++w->calls != w->stop_after;
+}
+
+/* store_walk: every live item once, through table growth; none expired; no
+ * item marked fetched by the walk itself; fn can stop it. */
+static void test_walk(void **state)
+{
+    (void)state;
+    struct store *s = new_store_with(64 * MB, MB, true, true, 12);
+    char key[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "w%d", i);
+        assert_int_equal(set(s, key, "v"), STORE_STORED);
+    }
+    assert_value(s, "w7", "v");
+    assert_int_equal(put(s, STORE_SET, "expiring", "v", 0, clock_now() + 1, 0, NULL),
+                     STORE_STORED);
+    clock_advance_for_tests(1);
+
+    static struct walk w;
+    memset(&w, 0, sizeof w);
+    store_walk(s, count_walked, &w);
+    assert_int_equal(w.calls, 1000);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(w.seen[i], 1);
+    assert_false(w.expiring_seen);
+    assert_true(w.fetched_seen);
+    memset(&w, 0, sizeof w);
+    store_walk(s, count_walked, &w);
+    assert_int_equal(w.calls, 1000);
+
+    memset(&w, 0, sizeof w);
+    w.stop_after = 10;
+    store_walk(s, count_walked, &w);
+    assert_int_equal(w.calls, 10);
+
+    /* memcached's ITEM_ntotal: 48-byte header, key + NUL, value + CRLF,
+     * 4 bytes of flags when non-zero, 8 of CAS */
+    struct item_view v = { .key = "k", .nkey = 1, .nvalue = 1, .flags = 5 };
+    assert_int_equal(store_memcached_item_size(s, &v), 65);
+    store_destroy(s);
+}
+
 /* Expiry times as clients send them, through clock_realtime(). */
 static void test_realtime_expiry(void **state)
 {
@@ -2555,6 +2615,7 @@ int main(void)
         cmocka_unit_test(test_incr_decr),
         cmocka_unit_test(test_delta_parsing),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_walk),
         cmocka_unit_test(test_realtime_expiry),
         cmocka_unit_test(test_tick_reclaims_expired),
         cmocka_unit_test(test_tick_reclaims_a_slice),
