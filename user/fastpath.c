@@ -556,23 +556,37 @@ static void *load_and_attach(void *arg)
     return NULL;
 }
 
+/* What is left of a fast path that could not start (the reason logged):
+ * nothing but its state, for `stats`. */
+static struct fastpath *start_failed(struct fastpath *fp)
+{
+    xdp_mirror_destroy(fp->mirror);
+    fp->mirror = NULL;
+    unmap_array(&fp->index);
+    unmap_array(&fp->values);
+    fp->index.fd = fp->values.fd = -1;
+    fp->index.mem = fp->values.mem = NULL;
+    xdpcached_bpf__destroy(fp->skel);
+    fp->skel = NULL;
+    __atomic_store_n(&fp->state, FASTPATH_FAILED, __ATOMIC_RELEASE);
+    return fp;
+}
+
 struct fastpath *fastpath_start(const struct settings *s, struct store *store)
 {
     if (!s->xdp || s->nxdp_ifaces == 0)
         return NULL;
-    if (s->udpport == 0) {
-        give_up("UDP is off (-U 0), so there is nothing to answer");
-        return NULL;
-    }
     libbpf_log_settings = s;
     libbpf_set_print(print_libbpf);
     struct fastpath *fp = fastpath_alloc(s, store);
     if (!fp)
         return NULL;
-    if (!open_program(fp) || !create_cache(fp)) {
-        fastpath_free(fp);
-        return NULL;
+    if (s->udpport == 0) {
+        give_up("UDP is off (-U 0), so there is nothing to answer");
+        return start_failed(fp);
     }
+    if (!open_program(fp) || !create_cache(fp))
+        return start_failed(fp);
     struct store_observer observer;
     xdp_mirror_observer(fp->mirror, &observer);
     store_set_observer(store, &observer);
@@ -650,9 +664,10 @@ static void read_counters(struct fastpath *fp)
 
 void fastpath_get_stats(struct fastpath *fp, struct fastpath_stats *out)
 {
-    struct xdp_mirror_stats mirror;
+    struct xdp_mirror_stats mirror = { 0 };
     enum fastpath_state state = state_of(fp);
-    xdp_mirror_get_stats(fp->mirror, &mirror);
+    if (fp->mirror)
+        xdp_mirror_get_stats(fp->mirror, &mirror);
     memset(out, 0, sizeof(*out));
     out->state = state_names[state];
     out->attached = state == FASTPATH_ATTACHED;
@@ -687,6 +702,7 @@ void fastpath_reset_stats(struct fastpath *fp)
     if (state_of(fp) == FASTPATH_ATTACHED)
         read_counters(fp);
     fp->counters_base = fp->counters;
-    xdp_mirror_get_stats(fp->mirror, &fp->mirror_base);
+    if (fp->mirror)
+        xdp_mirror_get_stats(fp->mirror, &fp->mirror_base);
     pthread_mutex_unlock(&fp->stats_lock);
 }

@@ -39,10 +39,11 @@ struct fastpath_stats {
 };
 
 /* Starts the fast path over store (installing the mirror as its observer)
- * when settings ask for it: --xdp on, an --xdp-iface, and a UDP port. The
- * program is loaded and attached in the background (fastpath_wait).
- * Returns NULL when they do not, or when it could not start (logged). Call
- * before the store is shared and while the process may use bpf(). */
+ * when settings ask for it (--xdp on and an --xdp-iface); the program is
+ * loaded and attached in the background (fastpath_wait). Returns NULL when
+ * they do not ask (or out of memory); when it cannot start (no UDP port, no
+ * right to use bpf(), ...), the reason is logged and the fast path it
+ * returns stays in the failed state. Call before the store is shared. */
 struct fastpath *fastpath_start(const struct settings *settings, struct store *store);
 
 /* Waits until the program is attached or has failed; says which. Needed

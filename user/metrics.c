@@ -153,12 +153,13 @@ static const struct family exporter_families[] = {
  * above (cmd_set goes into commands_total{set}): never repeated as
  * xdpcached_<stat>. */
 static const char *const not_repeated[] = { "pid", "version", "xdpcached_version",
-                                            "pointer_size", "cmd_set", "xdp_ifaces", "xdp_mode" };
+                                            "pointer_size", "cmd_set", "xdp_state", "xdp_ifaces", "xdp_mode" };
 
 /* Stats that are levels, not counts: xdpcached_<stat> gauges. */
 static const char *const gauge_stats[] = {
     "threads", "hash_power_level", "hash_bytes", "hash_is_expanding", "accepting_conns",
-    "connection_structures", "xdp_entries", "xdp_capacity",
+    "connection_structures", "xdp_entries", "xdp_capacity", "xdp_memory",
+    "xdp_verified_insns", "xdp_verified_insns_mg",
 };
 
 static bool in_list(const char *name, const char *const *list, size_t n)
@@ -261,14 +262,18 @@ static void write_info(FILE *out, const struct collected *c)
     fputs("\"} 1\n", out);
     write_header(out, "xdpcached_build_info", "gauge", "xdpcached's own version.");
     fputs("xdpcached_build_info{version=\"" XDPCACHED_VERSION "\"} 1\n", out);
-    const char *ifaces = stat_value(c, "xdp_ifaces");
-    if (ifaces) {
+    const char *state = stat_value(c, "xdp_state");
+    if (state) {
+        const char *ifaces = stat_value(c, "xdp_ifaces"), *mode = stat_value(c, "xdp_mode");
         write_header(out, "xdpcached_xdp_info", "gauge",
-                     "The interfaces and modes the XDP fast path is attached to.");
-        fputs("xdpcached_xdp_info{ifaces=\"", out);
-        write_label_value(out, ifaces);
+                     "The XDP fast path's state (loading, attached, failed), and the "
+                     "interfaces and modes it is attached to.");
+        fputs("xdpcached_xdp_info{state=\"", out);
+        write_label_value(out, state);
+        fputs("\",ifaces=\"", out);
+        write_label_value(out, ifaces ? ifaces : "");
         fputs("\",mode=\"", out);
-        write_label_value(out, stat_value(c, "xdp_mode") ? stat_value(c, "xdp_mode") : "");
+        write_label_value(out, mode ? mode : "");
         fputs("\"} 1\n", out);
     }
 }
