@@ -212,8 +212,12 @@ def _verified(srv):
 
 
 def daemon(bed, kind, threads, fastpath_mode=None):
+    """kind: "xdpcached", "xdpcached pinned" (worker i on CPU i, --cpu-list)
+    or "memcached"."""
     extra = ["-m", SERVER_MEMORY_MB]
-    if kind == "xdpcached":
+    if kind == "xdpcached pinned":
+        extra += ["--cpu-list", ",".join(str(cpu) for cpu in range(threads))]
+    if kind.startswith("xdpcached"):
         return bed.xdpcached(threads, fastpath_mode, extra)
     return bed.memcached(threads, extra)
 
@@ -224,6 +228,7 @@ W3_SERVERS = [("xdpcached fast path native", "xdpcached", 2, "native"),
               ("xdpcached fast path generic", "xdpcached", 2, "generic"),
               ("xdpcached no fast path", "xdpcached", 1, None),
               ("xdpcached no fast path", "xdpcached", 2, None),
+              ("xdpcached no fast path, workers pinned", "xdpcached pinned", 2, None),
               ("memcached", "memcached", 1, None),
               ("memcached", "memcached", 2, None)]
 
