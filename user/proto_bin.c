@@ -169,15 +169,17 @@ static void write_hit(void *ctx, const struct item_view *it)
     uint32_t bodylen = (uint32_t)(sizeof(flags) + keylen + nvalue);
     struct bin_header h = response_header(w->r, BIN_SUCCESS, sizeof(flags), keylen, bodylen,
                                           it->cas);
-    /* One reservation for the whole reply, as the text protocol's VALUE. */
-    char *p = obuf_reserve(w->r->out, sizeof(h) + bodylen);
+    /* One reservation for the header, flags and key; the value follows. */
+    size_t head = sizeof(h) + sizeof(flags) + keylen;
+    char *p = obuf_reserve(w->r->out, head);
     if (!p)
         return;
     p = mempcpy(p, &h, sizeof(h));
     p = mempcpy(p, &flags, sizeof(flags));
-    p = mempcpy(p, it->key, keylen);
-    memcpy(p, it->value, nvalue);
-    obuf_commit(w->r->out, sizeof(h) + bodylen);
+    memcpy(p, it->key, keylen);
+    obuf_commit(w->r->out, head);
+    if (w->with_value)
+        obuf_append_value(w->r->out, store_of(w->r), it);
 }
 
 static void run_get_or_touch(struct bin_request *r)

@@ -460,7 +460,7 @@ static void mg_on_item(void *ctx, const struct item_view *it, bool created,
     line_put(&l, "\r\n", 2);
     obuf_append(r->out, l.text, l.len);
     if (st->f->value) {
-        obuf_append(r->out, it->value, it->nvalue);
+        obuf_append_value(r->out, store_of(r), it);
         obuf_append(r->out, "\r\n", 2);
     }
     /* A plain read, as the fast path would answer it: it may admit the key. */

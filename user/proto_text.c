@@ -172,15 +172,17 @@ size_t proto_text_cas_field(char *buf, uint64_t cas)
 
 struct value_writer {
     struct obuf *out;
+    struct store *store;
     bool with_cas;
     /* env->udp_read_hit for a get/gets over UDP, else NULL */
     void (*read_hit)(void *ctx, const struct item_view *item);
     void *read_ctx;
 };
 
-/* Runs under the store's shard lock: only copies bytes out. The fields come
- * from the same formatter as the XDP cache entries (xdp_mirror.c), so that
- * the fast path's replies are these bytes. */
+/* Runs under the store's shard lock: copies the VALUE line and references
+ * (or copies, when small) the value. The fields come from the same
+ * formatter as the XDP cache entries (xdp_mirror.c), so that the fast
+ * path's replies are these bytes. */
 static void write_value(void *ctx, const struct item_view *it)
 {
     struct value_writer *w = ctx;
@@ -188,16 +190,16 @@ static void write_value(void *ctx, const struct item_view *it)
     size_t nfields = proto_text_value_fields(fields, it->flags, it->nvalue);
     if (w->with_cas)
         nfields += proto_text_cas_field(fields + nfields, it->cas);
-    size_t total = 6 + it->nkey + nfields + 2 + it->nvalue + 2;
-    char *p = obuf_reserve(w->out, total);
+    size_t line = 6 + it->nkey + nfields + 2;
+    char *p = obuf_reserve(w->out, line);
     if (p) {
         p = mempcpy(p, "VALUE ", 6);
         p = mempcpy(p, it->key, it->nkey);
         p = mempcpy(p, fields, nfields);
-        p = mempcpy(p, "\r\n", 2);
-        p = mempcpy(p, it->value, it->nvalue);
         memcpy(p, "\r\n", 2);
-        obuf_commit(w->out, total);
+        obuf_commit(w->out, line);
+        obuf_append_value(w->out, w->store, it);
+        obuf_append(w->out, "\r\n", 2);
     }
     if (w->read_hit)
         w->read_hit(w->read_ctx, it);
@@ -211,7 +213,7 @@ static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
     rel_time_t exptime = 0;
     size_t get_start = r->resp_off;
     const struct proto_env *env = r->pc->env;
-    struct value_writer writer = { r->out, with_cas, NULL, NULL };
+    struct value_writer writer = { r->out, env->store, with_cas, NULL, NULL };
 
     /* Only get/gets: they are what the fast path answers. */
     if (r->pc->udp && !touch) {

@@ -42,6 +42,7 @@
 #define DEFAULT_XDP_ENTRIES     16384
 #define XDP_ENTRIES_MAX         16777216 /* 4 x 2^22, 23 GB of cache map */
 #define DEFAULT_XDP_MAX_VALUE   1024
+#define DEFAULT_BUFFER_MEMORY_MB  32
 /* The largest value whose get reply fits one datagram: with a one-byte key,
  * flags 0 and no CAS, "VALUE k 0 1369\r\n" <value> "\r\nEND\r\n". */
 #define XDP_MAX_VALUE_LIMIT     1369
@@ -74,6 +75,7 @@ enum {
     OPT_XDP_ENTRIES,
     OPT_XDP_MAX_VALUE,
     OPT_UDP_ALLOW,
+    OPT_BUFFER_MEMORY,
 };
 
 struct flag {
@@ -145,6 +147,11 @@ static const struct flag flag_table[] = {
       "IPv4/IPv6 networks, repeatable; others are\n"
       "dropped unanswered (default: 127.0.0.0/8, ::1\n"
       "and the subnets of the --xdp-iface interfaces)" },
+    { OPT_BUFFER_MEMORY, "buffer-memory", "<num>",
+      "megabytes all connections together may hold in\n"
+      "buffers and unsent replies; a connection over\n"
+      "its share is not read until it drains\n"
+      "(default: " STR(DEFAULT_BUFFER_MEMORY_MB) ")" },
     { 'o', "extended", "<opts>", "comma separated list of extended options:" },
     /* memcached 1.6 flags that xdpcached refuses */
     { 'a', "unix-mask", "<mask>", NULL },
@@ -290,6 +297,7 @@ void settings_init(struct settings *s)
     s->xdp_mode = SETTINGS_XDP_AUTO;
     s->xdp_entries = DEFAULT_XDP_ENTRIES;
     s->xdp_max_value = DEFAULT_XDP_MAX_VALUE;
+    s->buffer_memory = (size_t)DEFAULT_BUFFER_MEMORY_MB * MB;
 }
 
 static struct span whole(const char *text)
@@ -531,6 +539,16 @@ static int set_xdp_max_value(struct parse *p, const char *arg)
                       XDP_MAX_VALUE_LIMIT, &bytes))
         return EX_USAGE;
     p->s->xdp_max_value = (size_t)bytes;
+    return KEEP_GOING;
+}
+
+static int set_buffer_memory(struct parse *p, const char *arg)
+{
+    long long megabytes;
+    if (!parse_ranged(p->err, OPT_BUFFER_MEMORY, whole(arg), whole(arg), 1,
+                      (long long)(SIZE_MAX / MB), &megabytes))
+        return EX_USAGE;
+    p->s->buffer_memory = (size_t)megabytes * MB;
     return KEEP_GOING;
 }
 
@@ -835,6 +853,7 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case OPT_XDP_ENTRIES: return set_xdp_entries(p, arg);
     case OPT_XDP_MAX_VALUE: return set_xdp_max_value(p, arg);
     case OPT_UDP_ALLOW: return for_each_item(p, arg, ",", add_udp_allow_entry);
+    case OPT_BUFFER_MEMORY: return set_buffer_memory(p, arg);
     case ':': case '?': return refuse_getopt_error(p, c, argv);
     default:
         return refuse(p->err, c, ": memcached option that xdpcached does "

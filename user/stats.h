@@ -48,6 +48,8 @@ struct server_stats {
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t connection_structures;
+    _Atomic size_t conn_memory;      /* what connections hold in buffers and
+                                        unsent replies (--buffer-memory bounds it) */
     struct thread_stats **threads;   /* one per worker */
     unsigned nthreads;
     pthread_mutex_t reset_lock;      /* guards baseline */
