@@ -43,6 +43,8 @@
  * serve ordinary requests, so that a full budget slows connections rather
  * than stopping them all. */
 #define CONN_MEMORY_FREE (64 * 1024)
+/* The largest output buffer kept as the worker's spare. */
+#define OUT_SPARE_MAX (64 * 1024)
 /* Pieces of the reply stream per sendmsg(). */
 #define SEND_IOV_MAX 64
 /* A connection that yields gets its next turn before the worker waits for
@@ -261,7 +263,7 @@ static void out_clear(struct conn *c)
     c->out_sent = 0;
     c->out_ready = 0;
     struct obuf *spare = &c->set->spare_out;
-    if (spare->cap == 0 && !c->out.oom && obuf_memory(&c->out) <= 3 * 4096) {
+    if (obuf_memory(spare) == 0 && !c->out.oom && obuf_memory(&c->out) <= OUT_SPARE_MAX) {
         obuf_reset(&c->out);
         *spare = c->out;
         obuf_init(&c->out);
@@ -273,7 +275,7 @@ static void out_clear(struct conn *c)
 /* A connection about to write replies takes the worker's spare buffer. */
 static void out_take_spare(struct conn *c)
 {
-    if (c->out.cap == 0 && c->out.len == 0 && c->set->spare_out.cap > 0) {
+    if (obuf_memory(&c->out) == 0 && obuf_memory(&c->set->spare_out) > 0) {
         c->out = c->set->spare_out;
         obuf_init(&c->set->spare_out);
     }
