@@ -357,7 +357,8 @@ static bool conn_process(struct conn *c)
         struct protocol_step step;
         protocol_run_one(&c->pc, c->in + c->in_off + used, c->in_len - used, &c->out, &step);
         used += step.used;
-        if (step.completed) {
+        /* A part of a long retrieval costs a turn as a request does. */
+        if (step.completed || step.suspended) {
             budget--;
             ran = true;
         }
@@ -372,7 +373,7 @@ static bool conn_process(struct conn *c)
             c->pc.close_after_write = true;
             break;
         }
-        if (step.used == 0)
+        if (step.used == 0 && !step.suspended)
             break;
     }
     if (!protocol_mid_request(&c->pc))
@@ -386,7 +387,9 @@ static bool conn_process(struct conn *c)
 static bool conn_update_interest(struct conn *c)
 {
     uint32_t want = 0;
-    if (!c->peer_closed && !c->pc.close_after_write && !out_full(c))
+    /* A suspended retrieval stays at the front of the input: nothing more
+     * is read behind it until it is done. */
+    if (!c->peer_closed && !c->pc.close_after_write && !out_full(c) && !c->pc.retrieval.active)
         want |= EPOLLIN;
     /* A yielded connection sends in its next turn, which comes anyway. */
     if (out_unsent(c) > 0 && !list_linked(&c->in_yielded))

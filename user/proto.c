@@ -77,4 +77,5 @@ void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
         step->completed = nreqs > 0 && !pc->pending.active;
     }
     step->transmit = pc->transmit;
+    step->suspended = pc->retrieval.active;
 }

@@ -171,7 +171,7 @@ size_t proto_text_cas_field(char *buf, uint64_t cas)
 }
 
 struct value_writer {
-    struct obuf *out;
+    struct obuf *out;                   /* NULL: look up and count only */
     struct store *store;
     bool with_cas;
     /* env->udp_read_hit for a get/gets over UDP, else NULL */
@@ -186,6 +186,10 @@ struct value_writer {
 static void write_value(void *ctx, const struct item_view *it)
 {
     struct value_writer *w = ctx;
+    if (w->read_hit)
+        w->read_hit(w->read_ctx, it);
+    if (!w->out)
+        return;
     char fields[2 * PROTO_TEXT_VALUE_FIELDS_MAX];
     size_t nfields = proto_text_value_fields(fields, it->flags, it->nvalue);
     if (w->with_cas)
@@ -201,34 +205,71 @@ static void write_value(void *ctx, const struct item_view *it)
         obuf_append_value(w->out, w->store, it);
         obuf_append(w->out, "\r\n", 2);
     }
-    if (w->read_hit)
-        w->read_hit(w->read_ctx, it);
 }
 
-/* get, gets, gat, gats: every key after the first starts a response of its
- * own (this shows over UDP); the key list may span several tokenizer passes. */
-static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
-{
-    struct text_token *key = &r->tokens[1];
-    rel_time_t exptime = 0;
-    size_t get_start = r->resp_off;
-    const struct proto_env *env = r->pc->env;
-    struct value_writer writer = { r->out, env->store, with_cas, NULL, NULL };
+/* A retrieval's replies are written in parts of about this many bytes of
+ * buffer (values sent by reference count as their reference). */
+#define RETRIEVAL_PART (64 * 1024)
 
+/* What the output buffer holds for its content (not its capacity). */
+static size_t out_footprint(const struct obuf *out)
+{
+    return out->data_len + out->nrefs * sizeof(struct obuf_ref) + out->nresp * sizeof(size_t);
+}
+
+/* Whether a key from `key` on is too long: the rest of this tokenizer pass,
+ * then the untokenized remainder of the line. */
+static bool later_key_too_long(const struct text_token *key)
+{
+    for (; key->length != 0; key++)
+        if (key->length > STORE_KEY_MAX)
+            return true;
+    size_t run = 0;
+    for (const char *p = key->value; p && *p; p++) {
+        run = *p == ' ' ? 0 : run + 1;
+        if (run > STORE_KEY_MAX)
+            return true;
+    }
+    return false;
+}
+
+/* Ends this part of a retrieval before `key`. The spaces the tokenizer
+ * replaced from there to the end of its pass come back, so that the next
+ * part tokenizes the rest of the line afresh. */
+static void suspend_retrieval(struct text_request *r, struct text_retrieval *g,
+                              const struct text_token *key)
+{
+    const struct text_token *last = key;
+    while (last[1].length != 0)
+        last++;
+    size_t from = (size_t)(key->value - r->line);
+    size_t to = (size_t)(last->value - r->line) + last->length + 1; /* its terminator too */
+    for (size_t i = from; i < to && i < r->line_end; i++)
+        if (r->line[i] == '\0')
+            r->line[i] = ' ';
+    g->next = from;
+    g->line_end = r->line_end;
+    g->active = true;
+    r->pc->transmit = true;
+}
+
+/* get, gets, gat, gats from `key` on: every key after the first starts a
+ * response of its own (this shows over UDP); the key list may span several
+ * tokenizer passes. Once a part's replies are big enough the retrieval is
+ * suspended, unless a later key is too long: then memcached drops the whole
+ * reply, so the rest is only looked up (and counted), not written. */
+static void retrieve_keys(struct text_request *r, struct text_retrieval *g,
+                          struct text_token *key, size_t get_start)
+{
+    const struct proto_env *env = r->pc->env;
+    struct value_writer writer = { r->out, env->store, g->with_cas, NULL, NULL };
+    size_t part_start = out_footprint(r->out);
+
+    g->active = false;
     /* Only get/gets: they are what the fast path answers. */
-    if (r->pc->udp && !touch) {
+    if (r->pc->udp && !g->touch) {
         writer.read_hit = env->udp_read_hit;
         writer.read_ctx = env->udp_read_ctx;
-    }
-
-    if (touch) {
-        int32_t exptime_arg;
-        if (!text_parse_i32(r->tokens[1].value, &exptime_arg)) {
-            text_reply(r, "CLIENT_ERROR invalid exptime argument");
-            return;
-        }
-        exptime = text_exptime_from_client(exptime_arg);
-        key++;
     }
     for (;;) {
         for (; key->length != 0; key++) {
@@ -238,22 +279,57 @@ static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
                 text_reply(r, "CLIENT_ERROR bad command line format");
                 return;
             }
+            if (writer.out && out_footprint(r->out) - part_start >= RETRIEVAL_PART) {
+                if (g->keys_checked || !later_key_too_long(key)) {
+                    g->keys_checked = true;
+                    suspend_retrieval(r, g, key);
+                    return;
+                }
+                writer.out = NULL;
+            }
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
-                                                touch ? &exptime : NULL, write_value, &writer);
-            protocol_count_lookup(r->pc->stats, found, touch);
+                                                g->touch ? &g->exptime : NULL, write_value,
+                                                &writer);
+            protocol_count_lookup(r->pc->stats, found, g->touch);
             prefix_stats_record(env->prefix_stats, key->value, key->length,
                                 found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
-            if (key[1].length != 0)
+            if (key[1].length != 0 && writer.out)
                 text_resp_start(r);
         }
         if (key->value == NULL)
             break;
         r->ntokens = text_tokenize(key->value, r->tokens, TEXT_MAX_TOKENS);
         key = r->tokens;
-        text_resp_start(r);
+        if (writer.out)
+            text_resp_start(r);
     }
     obuf_append(r->out, "END\r\n", 5);
     r->pc->transmit = true;
+}
+
+static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
+{
+    struct text_retrieval *g = &r->pc->retrieval;
+    *g = (struct text_retrieval){ .with_cas = with_cas, .touch = touch };
+    if (touch) {
+        int32_t exptime_arg;
+        if (!text_parse_i32(r->tokens[1].value, &exptime_arg)) {
+            text_reply(r, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        g->exptime = text_exptime_from_client(exptime_arg);
+    }
+    retrieve_keys(r, g, &r->tokens[touch ? 2 : 1], r->resp_off);
+}
+
+/* The next part of a suspended retrieval; line is the request's first byte. */
+static void resume_retrieval(struct text_request *r, char *line)
+{
+    struct text_retrieval *g = &r->pc->retrieval;
+    r->line = line;
+    r->line_end = g->line_end;
+    r->ntokens = text_tokenize(line + g->next, r->tokens, TEXT_MAX_TOKENS);
+    retrieve_keys(r, g, r->tokens, r->resp_off);
 }
 
 static void cmd_get(struct text_request *r) { run_retrieval(r, false, false); }
@@ -601,6 +677,8 @@ static const struct command commands[] = {
 static void run_command(struct text_request *r, char *line)
 {
     text_resp_start(r);
+    r->line = line;
+    r->line_end = strlen(line);
     r->ntokens = text_tokenize(line, r->tokens, TEXT_MAX_TOKENS);
     const struct text_token *name = &r->tokens[0];
     if (r->ntokens < 2 || name->length < 2) {
@@ -655,6 +733,10 @@ static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
 {
     struct text_request r = { .pc = pc, .out = out, .resp_off = out->len };
 
+    if (pc->retrieval.active) {
+        resume_retrieval(&r, in);
+        return pc->retrieval.active ? 0 : pc->retrieval.length;
+    }
     if (pc->pending.active) {
         size_t total = pc->pending.nvalue + 2;
         if (len < total) {
@@ -674,6 +756,10 @@ static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
         end--;
     *end = '\0';
     run_command(&r, in);
+    if (pc->retrieval.active) {
+        pc->retrieval.length = (size_t)(newline - in) + 1;
+        return 0;
+    }
     return (size_t)(newline - in) + 1;
 }
 

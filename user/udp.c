@@ -190,11 +190,12 @@ static void udp_queue_response(struct udp_worker *u, const struct udp_peer *peer
  * only when it heads the queue; after sending any response,
  * _transmit_post() also retires the empty ones right behind it without
  * sending them. So only the first response of a transmission may go out
- * empty. */
-static void udp_transmit(struct udp_worker *u, const struct udp_peer *peer)
+ * empty. A retrieval run in parts is one transmission for memcached: its
+ * later parts are `continuing`, with no first response. */
+static void udp_transmit(struct udp_worker *u, const struct udp_peer *peer, bool continuing)
 {
     const struct obuf *ob = &u->out;
-    bool first = true;
+    bool first = !continuing;
     /* Response i spans [resp_starts[i-1], resp_starts[i]); bytes before the
      * first new start, if any, count as a response of their own. */
     for (size_t i = u->resp_queued; i <= ob->nresp; i++) {
@@ -233,6 +234,8 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
     unsigned per_turn = (unsigned)u->env->settings->reqs_per_event;
     unsigned ran = 0;
 
+    bool continuing = false;
+
     proto_conn_init(&u->pc, u->env, u->stats);
     u->pc.udp = true;
     while (len > 0) {
@@ -241,6 +244,13 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
         if (u->pc.close_now || u->out.oom) {
             udp_drop_untransmitted(u);
             return;
+        }
+        if (step.suspended) {
+            /* Its replies so far go out (udp_transmit frees the buffer when
+             * it is big) before the next part runs. */
+            udp_transmit(u, peer, continuing);
+            continuing = true;
+            continue;
         }
         if (step.used == 0 || u->pc.close_after_write)
             break;
@@ -254,9 +264,10 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
             transmit = true;
         }
         if (transmit)
-            udp_transmit(u, peer);
+            udp_transmit(u, peer, continuing);
+        continuing = false;
     }
-    udp_transmit(u, peer);
+    udp_transmit(u, peer, continuing);
 }
 
 /* memcached's try_read_udp(): datagrams of 8 bytes or less are ignored

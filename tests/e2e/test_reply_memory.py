@@ -22,6 +22,7 @@ import time
 import pytest
 
 from helpers import Conn, Udp, proc_status_kb, udp_frame
+from servers import is_memcached, xdpcached_bin
 
 pytestmark = pytest.mark.protocol
 
@@ -118,6 +119,33 @@ def test_multiget_of_one_big_value_udp(server_factory):
         assert other.sock.recv(65536)[8:] == b"VALUE small 0 1\r\ns\r\nEND\r\n"
     print(f"other UDP client's get, sent as the big reply began: answered in {latency * 1000:.1f} ms")
     report("1,200-key get of 1 MB over UDP", base, rss.peak_mb)
+    assert rss.peak_mb <= MEM_MB + 64
+
+
+def test_longest_get_line_of_copied_values(server_factory):
+    """The longest get line (4 MB, 1.9 million keys) of a value just below
+    the size sent by reference: 1.9 GB of reply, never read. The get runs in
+    parts, each sent before the next, so the daemon stops at the socket."""
+    if is_memcached(xdpcached_bin()):
+        pytest.skip("memcached runs the whole line before it serves another client")
+    srv = server_factory("-m", str(MEM_MB), threads=1)
+    value = b"c" * 1000
+    with Conn(srv.port) as c:
+        assert c.set(b"c", value) == b"STORED"
+        assert c.set(b"small", b"s") == b"STORED"
+    base = rss_mb(srv)
+    nkeys = (4 * 1024 * 1024 - 16) // 2
+    with RssSampler(srv) as rss:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"get" + b" c" * nkeys + b"\r\n")
+            time.sleep(0.5)
+            latency = timed_get_small(srv.port)
+        finally:
+            s.close()
+    print(f"another client's get beside it: {latency * 1000:.2f} ms")
+    report("4 MB get line of a 1000-byte value", base, rss.peak_mb)
     assert rss.peak_mb <= MEM_MB + 64
 
 
