@@ -110,19 +110,6 @@ struct protocol_step {
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step);
 
-/* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
- * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
- * every protocol. */
-void protocol_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch);
-
-/* Counts a compare-and-swap's outcome (cas_hits, cas_badval, cas_misses);
- * nothing for other modes. */
-void protocol_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st);
-
-/* flush_all with memcached's rules for its delay (0 = now, up to 30 days
- * relative, else an absolute unix time), the same in every protocol. */
-void protocol_flush(const struct proto_env *env, int64_t delay);
-
 /* Inside a request whose value is still to come or being discarded: memcached
  * transmits nothing in that state (conn_nread, conn_swallow). */
 static inline bool protocol_mid_request(const struct proto_conn *pc)

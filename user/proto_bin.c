@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "decimal.h"
+#include "exec.h"
 #include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
@@ -192,7 +193,7 @@ static void run_get_or_touch(struct bin_request *r)
     rel_time_t exptime = touch ? expiry_of(r->extras) : 0;
     enum store_lookup found = store_get(store_of(r), r->key, r->h.keylen,
                                         touch ? &exptime : NULL, write_hit, &writer);
-    protocol_count_lookup(r->pc->stats, found, touch);
+    exec_count_lookup(r->pc->stats, found, touch);
     if (found != STORE_HIT && !r->quiet) {
         if (writer.with_key) {
             /* A keyed miss carries the key and is not an error to transmit. */
@@ -256,7 +257,7 @@ static void run_update(struct bin_request *r)
         return;
     }
     STAT_INC(r->pc->stats, cmd_set);
-    protocol_count_cas(r->pc->stats, mode, st);
+    exec_count_cas(r->pc->stats, mode, st);
     reply_store(r, mode, st, cas);
 }
 
@@ -317,16 +318,17 @@ static void store_initial(struct bin_request *r, uint64_t initial)
 static void run_delta(struct bin_request *r)
 {
     bool incr = r->command == BIN_INCREMENT;
-    struct thread_stats *ts = r->pc->stats;
     uint64_t value, cas = 0;
 
     struct store_delta_meta how = { .incr = incr, .delta = load_be64(r->extras), .cas = r->h.cas };
-    switch (store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value, &cas, NULL, NULL)) {
+    enum store_status st = store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value,
+                                            &cas, NULL, NULL);
+    /* A miss with an initial value creates the item: not counted (memcached). */
+    bool creates = st == STORE_NOT_FOUND && load_be32(r->extras + 16) != BIN_DELTA_NO_INITIAL;
+    if (!creates)
+        exec_count_delta(r->pc->stats, incr, st, false);
+    switch (st) {
     case STORE_DELTA_OK: {
-        if (incr)
-            STAT_INC(ts, incr_hits);
-        else
-            STAT_INC(ts, decr_hits);
         uint64_t body = htobe64(value);
         reply_ok(r, &body, sizeof(body), cas);
         break;
@@ -338,15 +340,10 @@ static void run_delta(struct bin_request *r)
         reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
         break;
     case STORE_NOT_FOUND:
-        if (load_be32(r->extras + 16) != BIN_DELTA_NO_INITIAL) {
+        if (creates)
             store_initial(r, load_be64(r->extras + 8));
-            break;
-        }
-        if (incr)
-            STAT_INC(ts, incr_misses);
         else
-            STAT_INC(ts, decr_misses);
-        reply_error(r, BIN_KEY_ENOENT, NULL, 0);
+            reply_error(r, BIN_KEY_ENOENT, NULL, 0);
         break;
     default:
         reply_error(r, BIN_ENOMEM, "Out of memory incrementing value", 0);
@@ -362,7 +359,7 @@ static void run_flush(struct bin_request *r)
         reply_error(r, BIN_AUTH_ERROR, NULL, 0);
         return;
     }
-    protocol_flush(r->pc->env,
+    exec_flush(r->pc->env,
                    r->h.extlen == BIN_EXTLEN_EXPIRY ? (int64_t)load_be32(r->extras) : 0);
     STAT_INC(r->pc->stats, cmd_flush);
     reply_ok(r, NULL, 0, 0);

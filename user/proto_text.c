@@ -5,7 +5,6 @@
  * test depend on the exact bytes: the same tokenizer (spaces only, at most
  * 24 tokens per pass), the same number parsing (strtoul/strtol with
  * memcached's checks), the same order of checks in each command. */
-#define _GNU_SOURCE /* mempcpy */
 #include "proto_text.h"
 
 #include <errno.h>
@@ -16,7 +15,7 @@
 #include <strings.h>
 
 #include "clock.h"
-#include "decimal.h"
+#include "exec.h"
 #include "prefix_stats.h"
 #include "proto_meta.h"
 #include "proto_text_internal.h"
@@ -24,6 +23,7 @@
 #include "stats.h"
 #include "stats_report.h"
 #include "store.h"
+#include "wire.h"
 
 #define MAX_VERBOSITY 2
 
@@ -154,20 +154,15 @@ static const struct settings *settings_of(const struct text_request *r)
 
 /* ---- retrieval ------------------------------------------------------------- */
 
+/* Thin wrappers of wire.h's formatter, for xdp_mirror.c. */
 size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes)
 {
-    size_t n = 0;
-    buf[n++] = ' ';
-    n += format_decimal(buf + n, flags);
-    buf[n++] = ' ';
-    n += format_decimal(buf + n, nbytes);
-    return n;
+    return wire_value_fields(buf, flags, nbytes);
 }
 
 size_t proto_text_cas_field(char *buf, uint64_t cas)
 {
-    buf[0] = ' ';
-    return 1 + format_decimal(buf + 1, cas);
+    return wire_cas_field(buf, cas);
 }
 
 struct value_writer {
@@ -180,9 +175,9 @@ struct value_writer {
 };
 
 /* Runs under the store's shard lock: copies the VALUE line and references
- * (or copies, when small) the value. The fields come from the same
- * formatter as the XDP cache entries (xdp_mirror.c), so that the fast
- * path's replies are these bytes. */
+ * (or copies, when small) the value. The line comes from the same
+ * formatter as the XDP cache entries (wire.h), so that the fast path's
+ * replies are these bytes. */
 static void write_value(void *ctx, const struct item_view *it)
 {
     struct value_writer *w = ctx;
@@ -190,21 +185,12 @@ static void write_value(void *ctx, const struct item_view *it)
         w->read_hit(w->read_ctx, it);
     if (!w->out)
         return;
-    char fields[2 * PROTO_TEXT_VALUE_FIELDS_MAX];
-    size_t nfields = proto_text_value_fields(fields, it->flags, it->nvalue);
-    if (w->with_cas)
-        nfields += proto_text_cas_field(fields + nfields, it->cas);
-    size_t line = 6 + it->nkey + nfields + 2;
-    char *p = obuf_reserve(w->out, line);
-    if (p) {
-        p = mempcpy(p, "VALUE ", 6);
-        p = mempcpy(p, it->key, it->nkey);
-        p = mempcpy(p, fields, nfields);
-        memcpy(p, "\r\n", 2);
-        obuf_commit(w->out, line);
-        obuf_append_value(w->out, w->store, it);
-        obuf_append(w->out, "\r\n", 2);
-    }
+    char *line = obuf_reserve(w->out, WIRE_VALUE_LINE_MAX);
+    if (!line)
+        return;
+    obuf_commit(w->out, wire_value_line(line, it, w->with_cas));
+    obuf_append_value(w->out, w->store, it);
+    obuf_append(w->out, "\r\n", 2);
 }
 
 /* A retrieval's replies are written in parts of about this many bytes of
@@ -290,7 +276,7 @@ static void retrieve_keys(struct text_request *r, struct text_retrieval *g,
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
                                                 g->touch ? &g->exptime : NULL, write_value,
                                                 &writer);
-            protocol_count_lookup(r->pc->stats, found, g->touch);
+            exec_count_lookup(r->pc->stats, found, g->touch);
             prefix_stats_record(env->prefix_stats, key->value, key->length,
                                 found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
             if (key[1].length != 0 && writer.out)
@@ -384,7 +370,7 @@ static void begin_store(struct text_request *r, enum store_mode mode)
 static const char *store_reply(struct text_request *r, enum store_mode mode, enum store_status st)
 {
     struct thread_stats *ts = r->pc->stats;
-    protocol_count_cas(ts, mode, st);
+    exec_count_cas(ts, mode, st);
     switch (st) {
     case STORE_STORED:
         return "STORED";
@@ -442,7 +428,6 @@ static void cmd_cas(struct text_request *r) { begin_store(r, STORE_CAS); }
 
 static void run_delta(struct text_request *r, bool incr)
 {
-    struct thread_stats *ts = r->pc->stats;
     uint64_t delta, value;
     char number[24];
 
@@ -455,13 +440,11 @@ static void run_delta(struct text_request *r, bool incr)
         text_reply(r, "CLIENT_ERROR invalid numeric delta argument");
         return;
     }
-    switch (store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length, incr, delta,
-                        &value, NULL)) {
+    enum store_status st = store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length,
+                                       incr, delta, &value, NULL);
+    exec_count_delta(r->pc->stats, incr, st, false);
+    switch (st) {
     case STORE_DELTA_OK:
-        if (incr)
-            STAT_INC(ts, incr_hits);
-        else
-            STAT_INC(ts, decr_hits);
         snprintf(number, sizeof(number), "%llu", (unsigned long long)value);
         text_reply(r, number);
         break;
@@ -469,10 +452,6 @@ static void run_delta(struct text_request *r, bool incr)
         text_reply(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
     case STORE_NOT_FOUND:
-        if (incr)
-            STAT_INC(ts, incr_misses);
-        else
-            STAT_INC(ts, decr_misses);
         text_reply(r, "NOT_FOUND");
         break;
     default:
@@ -552,7 +531,7 @@ static void cmd_flush_all(struct text_request *r)
         text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    protocol_flush(r->pc->env, delay);
+    exec_flush(r->pc->env, delay);
     text_reply(r, "OK");
 }
 
