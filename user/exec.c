@@ -2,8 +2,6 @@
 #include "exec.h"
 
 #include "clock.h"
-#include "proto.h"
-#include "settings.h"
 #include "stats.h"
 
 void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
@@ -52,7 +50,7 @@ void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status s
     }
 }
 
-void exec_flush(const struct proto_env *env, int64_t delay)
+void exec_flush(struct store *store, bool use_cas, int64_t delay)
 {
     /* An absolute time before the process started: memcached finds no item
      * that old and flushes nothing. */
@@ -61,5 +59,5 @@ void exec_flush(const struct proto_env *env, int64_t delay)
     /* memcached invalidates items not newer than `oldest`; with CAS on that
      * bound is one second earlier, which makes a 1-second delay immediate. */
     rel_time_t oldest = delay > 0 ? clock_realtime(delay) : clock_now();
-    store_flush(env->store, env->settings->use_cas ? oldest - 1 : oldest);
+    store_flush(store, use_cas ? oldest - 1 : oldest);
 }

@@ -3,7 +3,8 @@
  *
  * The protocols parse and compose; every rule that memcached applies in more
  * than one protocol lives here once: the get/touch/CAS/incr/decr counters
- * and flush_all's delay. Knows nothing of wire formats. */
+ * and flush_all's delay. Knows nothing of wire formats or protocols (it
+ * depends on the store and the counters only, so no cycle goes through it). */
 #ifndef XDPCACHED_EXEC_H
 #define XDPCACHED_EXEC_H
 
@@ -12,7 +13,6 @@
 
 #include "store.h"
 
-struct proto_env;
 struct thread_stats;
 
 /* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
@@ -29,7 +29,8 @@ void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store
 void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status st, bool created);
 
 /* flush_all with memcached's rules for its delay (0 = now, up to 30 days
- * relative, else an absolute unix time), the same in every protocol. */
-void exec_flush(const struct proto_env *env, int64_t delay);
+ * relative, else an absolute unix time), the same in every protocol;
+ * use_cas as the server runs (-C). */
+void exec_flush(struct store *store, bool use_cas, int64_t delay);
 
 #endif

@@ -359,8 +359,8 @@ static void run_flush(struct bin_request *r)
         reply_error(r, BIN_AUTH_ERROR, NULL, 0);
         return;
     }
-    exec_flush(r->pc->env,
-                   r->h.extlen == BIN_EXTLEN_EXPIRY ? (int64_t)load_be32(r->extras) : 0);
+    exec_flush(store_of(r), r->pc->env->settings->use_cas,
+               r->h.extlen == BIN_EXTLEN_EXPIRY ? (int64_t)load_be32(r->extras) : 0);
     STAT_INC(r->pc->stats, cmd_flush);
     reply_ok(r, NULL, 0, 0);
 }

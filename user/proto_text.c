@@ -531,7 +531,7 @@ static void cmd_flush_all(struct text_request *r)
         text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    exec_flush(r->pc->env, delay);
+    exec_flush(store_of(r), s->use_cas, delay);
     text_reply(r, "OK");
 }
 
