@@ -31,6 +31,9 @@ MEM_MB = 64
 # item_size_ok: 48-byte header, key + NUL, CRLF, 8 bytes of CAS).
 BIG = 1024 * 1024 - 48 - 2 - 2 - 8
 LIVENESS_S = 5.0
+# A UDP reply is sent whole before its worker reads again: 1.2 GB of
+# datagrams take it 1 to 3 s (more on a loaded machine or under ASan).
+UDP_LIVENESS_S = 30.0
 
 
 def rss_mb(srv):
@@ -66,8 +69,10 @@ def big_server(server_factory, *extra):
     return srv
 
 
-def report(what, base_mb, peak_mb):
-    print(f"{what}: RSS {base_mb:.1f} MB before, peak {peak_mb:.1f} MB")
+def check_rss(what, base_mb, peak_mb, limit_mb):
+    """Prints what was measured (pytest -s) and asserts the bound."""
+    print(f"{what}: RSS {base_mb:.1f} MB before, peak {peak_mb:.1f} MB (bound {limit_mb:.1f})")
+    assert peak_mb <= limit_mb, f"{what}: RSS {peak_mb:.0f} MB"
 
 
 def timed_get_small(port):
@@ -100,8 +105,7 @@ def test_multiget_of_one_big_value_tcp(server_factory):
             tail = (tail + bytes(buf[max(0, n - 5):n]))[-5:]
         assert got == expected and tail == b"END\r\n"
     print(f"other client's get during the big reply: max {max(latencies) * 1000:.2f} ms")
-    report("1,200-key get of 1 MB over TCP", base, rss.peak_mb)
-    assert rss.peak_mb <= MEM_MB + 64
+    check_rss("1,200-key get of 1 MB over TCP", base, rss.peak_mb, MEM_MB + 64)
 
 
 def test_multiget_of_one_big_value_udp(server_factory):
@@ -113,13 +117,12 @@ def test_multiget_of_one_big_value_udp(server_factory):
         assert select.select([u.sock], [], [], LIVENESS_S)[0], "no datagram of the big reply"
         t0 = time.monotonic()
         other.send(udp_frame(9, b"get small\r\n"))
-        answered = select.select([other.sock], [], [], LIVENESS_S)[0]
+        answered = select.select([other.sock], [], [], UDP_LIVENESS_S)[0]
         latency = time.monotonic() - t0
         assert answered, "the other client got no answer"
         assert other.sock.recv(65536)[8:] == b"VALUE small 0 1\r\ns\r\nEND\r\n"
     print(f"other UDP client's get, sent as the big reply began: answered in {latency * 1000:.1f} ms")
-    report("1,200-key get of 1 MB over UDP", base, rss.peak_mb)
-    assert rss.peak_mb <= MEM_MB + 64
+    check_rss("1,200-key get of 1 MB over UDP", base, rss.peak_mb, MEM_MB + 64)
 
 
 def test_longest_get_line_of_copied_values(server_factory):
@@ -145,8 +148,7 @@ def test_longest_get_line_of_copied_values(server_factory):
         finally:
             s.close()
     print(f"another client's get beside it: {latency * 1000:.2f} ms")
-    report("4 MB get line of a 1000-byte value", base, rss.peak_mb)
-    assert rss.peak_mb <= MEM_MB + 64
+    check_rss("4 MB get line of a 1000-byte value", base, rss.peak_mb, MEM_MB + 64)
 
 
 def test_slow_readers_of_a_big_value(server_factory):
@@ -166,8 +168,7 @@ def test_slow_readers_of_a_big_value(server_factory):
         for s in socks:
             s.close()
     print(f"another client's get beside 200 slow readers: {latency * 1000:.2f} ms")
-    report("200 slow readers", base, rss.peak_mb)
-    assert rss.peak_mb <= 1.1 * MEM_MB + 64
+    check_rss("200 slow readers", base, rss.peak_mb, 1.1 * MEM_MB + 64)
 
 
 def test_idle_connections_keep_no_buffers(server_factory):
@@ -205,5 +206,4 @@ def test_idle_connections_keep_no_buffers(server_factory):
                 s.close()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    report(f"{nconns} connections after one get each", base, peak)
-    assert peak - base <= 20
+    check_rss(f"{nconns} connections after one get each", base, peak, base + 20)
