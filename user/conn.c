@@ -61,7 +61,8 @@ struct conn {
     char *in;                      /* input buffer; NULL while there is no input */
     size_t in_off, in_len, in_cap; /* unconsumed input is in[in_off, in_off + in_len) */
     struct obuf out;
-    size_t mem_counted;            /* its memory as counted in conn_memory */
+    size_t mem_counted;            /* its memory as counted in the worker's
+                                      thread_stats.conn_memory */
     size_t out_sent;               /* bytes at the front of out already sent */
     size_t out_ready;              /* bytes at the front of out that may be sent:
                                       memcached sends nothing while it reads or
@@ -200,31 +201,31 @@ static size_t conn_memory(const struct conn *c)
     return c->in_cap + obuf_memory(&c->out);
 }
 
-/* Brings the server-wide count up to date with this connection's memory. */
+/* Brings the worker's count up to date with this connection's memory. */
 static void conn_account(struct conn *c)
 {
     size_t now = conn_memory(c);
     if (now != c->mem_counted) {
         /* Unsigned wrap-around makes this a subtraction when it shrank. */
-        atomic_fetch_add_explicit(&c->set->env->server_stats->conn_memory,
-                                  now - c->mem_counted, memory_order_relaxed);
+        STAT_ADD(c->set->stats, conn_memory, now - c->mem_counted);
         c->mem_counted = now;
     }
 }
 
-/* Beyond CONN_MEMORY_FREE a connection may hold its share of --buffer-memory
- * (split evenly over the open connections), and nothing more once all of
- * it is taken. */
+/* Beyond CONN_MEMORY_FREE a connection may hold its share of
+ * --buffer-memory (split evenly over the open connections), and nothing
+ * more once all of it is taken. Only then are the workers' counts summed. */
 static bool conn_over_share(const struct conn *c)
 {
     size_t held = conn_memory(c);
     if (held <= CONN_MEMORY_FREE)
         return false;
-    const struct proto_env *env = c->set->env;
-    size_t budget = env->settings->buffer_memory;
-    size_t used = atomic_load_explicit(&env->server_stats->conn_memory, memory_order_relaxed);
-    uint64_t conns = atomic_load_explicit(&env->server_stats->curr_connections,
-                                          memory_order_relaxed);
+    const struct server_stats *ss = c->set->env->server_stats;
+    size_t budget = c->set->env->settings->buffer_memory;
+    uint64_t used = 0;
+    for (unsigned i = 0; i < ss->nthreads; i++)
+        used += __atomic_load_n(&ss->threads[i]->conn_memory, __ATOMIC_RELAXED);
+    uint64_t conns = atomic_load_explicit(&ss->curr_connections, memory_order_relaxed);
     return used >= budget || held >= budget / (conns > 0 ? conns : 1);
 }
 

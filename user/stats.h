@@ -34,6 +34,10 @@ struct thread_stats {
 #define X(name) uint64_t name;
     THREAD_STATS_ALL_FIELDS(X)
 #undef X
+    /* Not a counter: what the worker's connections hold in buffers and
+     * unsent replies now (conn.c; --buffer-memory bounds the sum). One
+     * per worker, so that no cache line is shared by every request. */
+    uint64_t conn_memory;
 };
 
 /* Single writer: a relaxed store keeps concurrent readers race-free. */
@@ -48,8 +52,6 @@ struct server_stats {
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t connection_structures;
-    _Atomic size_t conn_memory;      /* what connections hold in buffers and
-                                        unsent replies (--buffer-memory bounds it) */
     struct thread_stats **threads;   /* one per worker */
     unsigned nthreads;
     pthread_mutex_t reset_lock;      /* guards baseline */
