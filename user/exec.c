@@ -50,6 +50,14 @@ void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status s
     }
 }
 
+void exec_count_delete(struct thread_stats *stats, enum store_status st)
+{
+    if (st == STORE_DELETED)
+        STAT_INC(stats, delete_hits);
+    else if (st == STORE_NOT_FOUND)
+        STAT_INC(stats, delete_misses);
+}
+
 void exec_flush(struct store *store, bool use_cas, int64_t delay)
 {
     /* An absolute time before the process started: memcached finds no item

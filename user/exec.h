@@ -28,6 +28,11 @@ void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store
  * (not when it created one), a miss when the key stays missing. */
 void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status st, bool created);
 
+/* Counts a delete's outcome: delete_hits when it deleted, delete_misses when
+ * the key was missing; nothing else (a CAS mismatch is the caller's, as
+ * memcached's protocols differ there). */
+void exec_count_delete(struct thread_stats *stats, enum store_status st);
+
 /* flush_all with memcached's rules for its delay (0 = now, up to 30 days
  * relative, else an absolute unix time), the same in every protocol;
  * use_cas as the server runs (-C). */

@@ -285,15 +285,13 @@ static void run_delete(struct bin_request *r)
     uint64_t cas = r->h.cas;
     enum store_status st = store_delete_meta(store_of(r), r->key, r->h.keylen,
                                              cas ? &cas : NULL, false, NULL);
-    if (st == STORE_EXISTS) {
+    exec_count_delete(r->pc->stats, st);
+    if (st == STORE_EXISTS)
         reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
-    } else if (st == STORE_DELETED) {
-        STAT_INC(r->pc->stats, delete_hits);
+    else if (st == STORE_DELETED)
         reply_ok(r, NULL, 0, 0);
-    } else {
-        STAT_INC(r->pc->stats, delete_misses);
+    else
         reply_error(r, BIN_KEY_ENOENT, NULL, 0);
-    }
 }
 
 /* A miss with an initial value stores it (as add, flags 0). */

@@ -668,9 +668,8 @@ static void cmd_md(struct text_request *r)
                                              f.has_cas ? &f.cas : NULL,
                                              f.invalidate, f.has_ttl ? &f.exptime : NULL);
     bool done = st == STORE_DELETED || st == STORE_INVALIDATED;
-    if (st == STORE_DELETED)
-        STAT_INC(r->pc->stats, delete_hits);
-    else if (!done)
+    exec_count_delete(r->pc->stats, st);
+    if (st == STORE_EXISTS) /* memcached's md counts a CAS mismatch as a miss */
         STAT_INC(r->pc->stats, delete_misses);
     if (!done)
         memcpy(l.text, st == STORE_EXISTS ? "EX" : "NF", 2);

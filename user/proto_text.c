@@ -482,13 +482,9 @@ static void cmd_delete(struct text_request *r)
     }
     prefix_stats_record(r->pc->env->prefix_stats, r->tokens[1].value, r->tokens[1].length,
                         PREFIX_DELETE);
-    if (store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length) == STORE_DELETED) {
-        STAT_INC(r->pc->stats, delete_hits);
-        text_reply(r, "DELETED");
-    } else {
-        STAT_INC(r->pc->stats, delete_misses);
-        text_reply(r, "NOT_FOUND");
-    }
+    enum store_status st = store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length);
+    exec_count_delete(r->pc->stats, st);
+    text_reply(r, st == STORE_DELETED ? "DELETED" : "NOT_FOUND");
 }
 
 static void cmd_touch(struct text_request *r)
@@ -503,15 +499,10 @@ static void cmd_touch(struct text_request *r)
         text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    STAT_INC(r->pc->stats, cmd_touch);
-    if (store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
-                    text_exptime_from_client(exptime)) == STORE_TOUCHED) {
-        STAT_INC(r->pc->stats, touch_hits);
-        text_reply(r, "TOUCHED");
-    } else {
-        STAT_INC(r->pc->stats, touch_misses);
-        text_reply(r, "NOT_FOUND");
-    }
+    bool touched = store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
+                               text_exptime_from_client(exptime)) == STORE_TOUCHED;
+    exec_count_lookup(r->pc->stats, touched ? STORE_HIT : STORE_MISS, true);
+    text_reply(r, touched ? "TOUCHED" : "NOT_FOUND");
 }
 
 /* ---- server commands ------------------------------------------------------- */
