@@ -1,19 +1,23 @@
 /* conn.c - see conn.h.
  *
  * A connection's turn: read what the socket has, run the complete requests
- * at the front of the input, send the replies. Three limits keep one
- * connection from hurting the others or the process:
+ * at the front of the input, send the replies. Limits keep one connection
+ * from hurting the others or the process:
  *  - at most reqs_per_event requests per turn (memcached's -R): a connection
  *    with more buffered goes to the yielded list and continues after every
  *    other ready connection had its turn;
- *  - no further requests while OUT_PENDING_LIMIT bytes of replies are
- *    unsent, and no reading either: a client that never reads cannot make
- *    us buffer without bound. Both resume once the socket takes the replies;
- *    replies that memcached would not have sent yet (see out_ready) are
- *    held back, but they are few: one turn's worth, no retrievals;
+ *  - no further requests, and no reading either, while OUT_PENDING_LIMIT
+ *    bytes of replies are unsent, or while the connection holds more than
+ *    its share of --buffer-memory with replies unsent: a client that never
+ *    reads cannot make us buffer without bound. Both resume once the socket
+ *    takes the replies; replies that memcached would not have sent yet (see
+ *    out_ready) are held back, but they are few: one turn's worth, no
+ *    retrievals. Large values are sent by reference from their pinned
+ *    items (obuf.h), so a reply costs memory per value, not per byte;
  *  - the input buffer grows only to what the next request needs (proto's
- *    `need`), never beyond in_buf_limit(), and is given back when empty so
- *    that idle connections hold no input memory. */
+ *    `need`), never beyond in_buf_limit(), and is given back when empty;
+ *    so is the output buffer once sent, so that idle connections hold no
+ *    buffers at all (one of each is kept per worker for reuse). */
 #include "conn.h"
 
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "proto_text.h"
@@ -34,8 +39,14 @@
  * its command line or binary header, or a get line. */
 #define IN_BUF_SLACK (64 * 1024)
 #define OUT_PENDING_LIMIT (1024 * 1024)
-/* An output buffer that a big reply grew past this is freed once sent. */
-#define OUT_BUF_KEEP (64 * 1024)
+/* What a connection may always hold, whatever --buffer-memory says: enough to
+ * serve ordinary requests, so that a full budget slows connections rather
+ * than stopping them all. */
+#define CONN_MEMORY_FREE (64 * 1024)
+/* The largest output buffer kept as the worker's spare. */
+#define OUT_SPARE_MAX (64 * 1024)
+/* Pieces of the reply stream per sendmsg(). */
+#define SEND_IOV_MAX 64
 /* A connection that yields gets its next turn before the worker waits for
  * events again, so its replies can wait for that turn's send: one send()
  * for a whole pipeline instead of one per -R requests. Unless there are
@@ -50,6 +61,8 @@ struct conn {
     char *in;                      /* input buffer; NULL while there is no input */
     size_t in_off, in_len, in_cap; /* unconsumed input is in[in_off, in_off + in_len) */
     struct obuf out;
+    size_t mem_counted;            /* its memory as counted in the worker's
+                                      thread_stats.conn_memory */
     size_t out_sent;               /* bytes at the front of out already sent */
     size_t out_ready;              /* bytes at the front of out that may be sent:
                                       memcached sends nothing while it reads or
@@ -182,9 +195,44 @@ static size_t out_unsent(const struct conn *c)
     return c->out_ready - c->out_sent;
 }
 
+/* The heap memory the connection holds: its buffers and unsent replies. */
+static size_t conn_memory(const struct conn *c)
+{
+    return c->in_cap + obuf_memory(&c->out);
+}
+
+/* Brings the worker's count up to date with this connection's memory. */
+static void conn_account(struct conn *c)
+{
+    size_t now = conn_memory(c);
+    if (now != c->mem_counted) {
+        /* Unsigned wrap-around makes this a subtraction when it shrank. */
+        STAT_ADD(c->set->stats, conn_memory, now - c->mem_counted);
+        c->mem_counted = now;
+    }
+}
+
+/* Beyond CONN_MEMORY_FREE a connection may hold its share of
+ * --buffer-memory (split evenly over the open connections), and nothing
+ * more once all of it is taken. Only then are the workers' counts summed. */
+static bool conn_over_share(const struct conn *c)
+{
+    size_t held = conn_memory(c);
+    if (held <= CONN_MEMORY_FREE)
+        return false;
+    const struct server_stats *ss = c->set->env->server_stats;
+    size_t budget = c->set->env->settings->buffer_memory;
+    uint64_t used = 0;
+    for (unsigned i = 0; i < ss->nthreads; i++)
+        used += __atomic_load_n(&ss->threads[i]->conn_memory, __ATOMIC_RELAXED);
+    uint64_t conns = atomic_load_explicit(&ss->curr_connections, memory_order_relaxed);
+    return used >= budget || held >= budget / (conns > 0 ? conns : 1);
+}
+
+/* No more requests and no reading until the socket takes some replies. */
 static bool out_full(const struct conn *c)
 {
-    return out_unsent(c) >= OUT_PENDING_LIMIT;
+    return out_unsent(c) >= OUT_PENDING_LIMIT || (out_unsent(c) > 0 && conn_over_share(c));
 }
 
 /* Reads what the socket has. False when the connection must close. */
@@ -209,14 +257,29 @@ static bool conn_read(struct conn *c)
     return true;
 }
 
+/* Everything was sent: the (empty) buffer goes back to the worker's spare,
+ * or is freed when there is one already, so an idle connection holds none. */
 static void out_clear(struct conn *c)
 {
     c->out_sent = 0;
     c->out_ready = 0;
-    if (c->out.cap > OUT_BUF_KEEP)
-        obuf_free(&c->out);
-    else
+    struct obuf *spare = &c->set->spare_out;
+    if (obuf_memory(spare) == 0 && !c->out.oom && obuf_memory(&c->out) <= OUT_SPARE_MAX) {
         obuf_reset(&c->out);
+        *spare = c->out;
+        obuf_init(&c->out);
+    } else {
+        obuf_free(&c->out);
+    }
+}
+
+/* A connection about to write replies takes the worker's spare buffer. */
+static void out_take_spare(struct conn *c)
+{
+    if (obuf_memory(&c->out) == 0 && obuf_memory(&c->set->spare_out) > 0) {
+        c->out = c->set->spare_out;
+        obuf_init(&c->set->spare_out);
+    }
 }
 
 /* Drops the replies already sent from the front of the buffer once they
@@ -230,13 +293,18 @@ static void out_compact(struct conn *c)
     c->out_sent = 0;
 }
 
-/* Sends ready replies until none are left or the socket is full. False on
- * an error that ends the connection. */
+/* Sends ready replies, copied bytes and referenced values alike, until none
+ * are left or the socket is full; values are unpinned as soon as they are
+ * sent. False on an error that ends the connection. */
 static bool conn_send(struct conn *c)
 {
     while (out_unsent(c) > 0) {
-        ssize_t n = send(c->src.fd, c->out.data + c->out_sent, out_unsent(c),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct iovec iov[SEND_IOV_MAX];
+        struct msghdr msg = {
+            .msg_iov = iov,
+            .msg_iovlen = obuf_iov(&c->out, c->out_sent, c->out_ready, iov, SEND_IOV_MAX),
+        };
+        ssize_t n = sendmsg(c->src.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -247,6 +315,7 @@ static bool conn_send(struct conn *c)
             return false;
         }
         c->out_sent += (size_t)n;
+        obuf_release_sent(&c->out, c->out_sent);
         STAT_ADD(c->set->stats, bytes_written, (uint64_t)n);
     }
     if (c->out_sent == c->out.len)
@@ -274,6 +343,7 @@ static bool conn_process(struct conn *c)
     bool ran = false;
 
     out_compact(c);
+    out_take_spare(c);
     while (used < c->in_len && !c->pc.close_after_write) {
         if (out_full(c)) {
             if (!conn_send(c))
@@ -288,7 +358,8 @@ static bool conn_process(struct conn *c)
         struct protocol_step step;
         protocol_run_one(&c->pc, c->in + c->in_off + used, c->in_len - used, &c->out, &step);
         used += step.used;
-        if (step.completed) {
+        /* A part of a long retrieval costs a turn as a request does. */
+        if (step.completed || step.suspended) {
             budget--;
             ran = true;
         }
@@ -303,7 +374,7 @@ static bool conn_process(struct conn *c)
             c->pc.close_after_write = true;
             break;
         }
-        if (step.used == 0)
+        if (step.used == 0 && !step.suspended)
             break;
     }
     if (!protocol_mid_request(&c->pc))
@@ -317,7 +388,9 @@ static bool conn_process(struct conn *c)
 static bool conn_update_interest(struct conn *c)
 {
     uint32_t want = 0;
-    if (!c->peer_closed && !c->pc.close_after_write && !out_full(c))
+    /* A suspended retrieval stays at the front of the input: nothing more
+     * is read behind it until it is done. */
+    if (!c->peer_closed && !c->pc.close_after_write && !out_full(c) && !c->pc.retrieval.active)
         want |= EPOLLIN;
     /* A yielded connection sends in its next turn, which comes anyway. */
     if (out_unsent(c) > 0 && !list_linked(&c->in_yielded))
@@ -341,7 +414,9 @@ static void conn_close(struct conn *c)
         list_del(&c->in_yielded);
     close(c->src.fd);
     free(c->in);
+    c->in_cap = 0;
     obuf_free(&c->out);
+    conn_account(c);
     free(c);
     atomic_fetch_sub(&set->env->server_stats->curr_connections, 1);
 }
@@ -368,6 +443,7 @@ static void conn_serve(struct conn *c)
         return;
     }
     in_release(c);
+    conn_account(c);
     if (!conn_update_interest(c))
         conn_close(c);
 }
@@ -456,4 +532,5 @@ void conn_set_close_all(struct conn_set *set)
         conn_close(CONN_OF(set->all.next, in_all));
     free(set->spare_in);
     set->spare_in = NULL;
+    obuf_free(&set->spare_out);
 }

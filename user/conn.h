@@ -37,6 +37,7 @@ struct conn_set {
     struct list_node yielded;       /* connections that used up their turn with
                                        requests still buffered */
     char *spare_in;                 /* one cached input buffer of the initial size */
+    struct obuf spare_out;          /* one cached, empty output buffer */
 };
 
 void conn_set_init(struct conn_set *set, const struct proto_env *env,

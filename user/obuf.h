@@ -1,34 +1,70 @@
 /* obuf.h - a connection's output buffer.
  *
- * Replies are appended as bytes. The buffer also remembers where each
- * memcached "response" starts: over TCP that is irrelevant, but over UDP
- * memcached sends every response (one per key of a multi-get, one per
- * command) in datagrams of its own, and we reproduce that exactly. */
+ * Replies are a byte stream made of copied bytes and references: a large
+ * value is not copied but referenced where it lies in its (pinned) item,
+ * so a reply costs memory in proportion to its number of values, not their
+ * size. Offsets (len, resp_starts, truncate, consume) count the whole
+ * stream; `data` holds only the copied bytes, and obuf_iov() gathers the
+ * two for sendmsg.
+ *
+ * The buffer also remembers where each memcached "response" starts: over
+ * TCP that is irrelevant, but over UDP memcached sends every response (one
+ * per key of a multi-get, one per command) in datagrams of its own, and we
+ * reproduce that exactly. */
 #ifndef XDPCACHED_OBUF_H
 #define XDPCACHED_OBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/uio.h>
+
+#include "store.h"
+
+/* Bytes of a pinned item inserted into the stream. */
+struct obuf_ref {
+    size_t at;               /* stream offset of its first byte */
+    size_t data_at;          /* copied bytes before it */
+    const char *bytes;
+    size_t len;
+    struct store_pin pin;
+};
 
 struct obuf {
-    char *data;
-    size_t len;
+    char *data;              /* the copied bytes */
+    size_t data_len;
     size_t cap;
-    size_t *resp_starts;     /* offsets into data, ascending */
+    size_t len;              /* the stream: copied and referenced bytes */
+    struct obuf_ref *refs;   /* ascending */
+    size_t nrefs;
+    size_t refs_cap;
+    size_t refs_released;    /* refs[0, refs_released) are sent and unpinned */
+    size_t *resp_starts;     /* stream offsets, ascending */
     size_t nresp;
     size_t resp_cap;
     bool oom;                /* an allocation failed: the connection must close */
 };
 
 void obuf_init(struct obuf *ob);
+/* Unpins every reference and frees all memory. */
 void obuf_free(struct obuf *ob);
 
-/* Room for n more bytes at data + len; NULL (and oom set) when out of memory.
- * Bytes written there become content with obuf_commit(). */
+/* Room for n more copied bytes at data + data_len; NULL (and oom set) when
+ * out of memory. Bytes written there become content with obuf_commit(). */
 char *obuf_reserve(struct obuf *ob, size_t n);
 void obuf_commit(struct obuf *ob, size_t n);
 void obuf_append(struct obuf *ob, const void *bytes, size_t n);
 void obuf_puts(struct obuf *ob, const char *s);
+
+/* Appends n bytes by reference; the buffer owns the pin from now on and
+ * releases it once the bytes are sent (obuf_release_sent) or dropped. */
+void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct store_pin *pin);
+
+/* Values shorter than this are copied: cheaper than a pin and its release. */
+#define OBUF_REF_MIN 1024
+
+/* Appends an item's value: by reference (pinning the item) from OBUF_REF_MIN
+ * bytes on, else copied. Only from inside the store callback that gave it. */
+void obuf_append_value(struct obuf *ob, struct store *store, const struct item_view *item);
 
 /* Begin a new response at the current end. */
 void obuf_resp_start(struct obuf *ob);
@@ -37,10 +73,20 @@ void obuf_resp_start(struct obuf *ob);
  * it (so truncating to a response's start cancels that response). */
 void obuf_truncate(struct obuf *ob, size_t len);
 
+/* The stream's bytes [from, to) as at most max iovecs; returns how many
+ * were filled (fewer bytes than asked when max runs out). */
+size_t obuf_iov(const struct obuf *ob, size_t from, size_t to, struct iovec *iov, size_t max);
+
+/* Unpins the references wholly before offset sent: their bytes are gone. */
+void obuf_release_sent(struct obuf *ob, size_t sent);
+
 /* Drop n bytes from the front, after they were sent. */
 void obuf_consume(struct obuf *ob, size_t n);
 
-/* Forget all content but keep the memory. */
+/* Forget all content (unpinning every reference) but keep the memory. */
 void obuf_reset(struct obuf *ob);
+
+/* The heap memory the buffer holds now. */
+size_t obuf_memory(const struct obuf *ob);
 
 #endif

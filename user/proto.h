@@ -54,6 +54,20 @@ struct pending_store {
     uint8_t nopaque;
 };
 
+/* A text get/gets/gat/gats whose keys are run in parts, so that a long key
+ * list never makes the replies of one request pile up: after each part the
+ * replies go out, and the request runs on from its next key (the request's
+ * bytes stay at the front of the input until it is done). */
+struct text_retrieval {
+    bool active;
+    bool with_cas, touch;
+    bool keys_checked;                  /* no key after `next` is too long */
+    rel_time_t exptime;                 /* gat/gats */
+    size_t next;                        /* offset in the request of the next key */
+    size_t line_end;                    /* offset of the end of the line's string */
+    size_t length;                      /* the request's bytes, newline included */
+};
+
 enum proto_kind { PROTO_NEGOTIATING, PROTO_TEXT, PROTO_BINARY };
 
 /* Per-connection protocol state. */
@@ -66,6 +80,7 @@ struct proto_conn {
                                            the front of the input (the caller grows its
                                            buffer to hold them); 0 = no more than now */
     struct pending_store pending;
+    struct text_retrieval retrieval;
     bool transmit;                      /* the last request was a retrieval: memcached
                                            sends what is queued right after one (this
                                            shapes its UDP datagrams) */
@@ -89,23 +104,11 @@ struct protocol_step {
     size_t used;        /* input bytes consumed; 0 = nothing complete to run */
     bool completed;     /* a request finished: what reqs_per_event counts */
     bool transmit;      /* memcached transmits the replies queued so far here */
+    bool suspended;     /* a request ran in part: call again with the same bytes */
 };
 
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step);
-
-/* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
- * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
- * every protocol. */
-void protocol_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch);
-
-/* Counts a compare-and-swap's outcome (cas_hits, cas_badval, cas_misses);
- * nothing for other modes. */
-void protocol_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st);
-
-/* flush_all with memcached's rules for its delay (0 = now, up to 30 days
- * relative, else an absolute unix time), the same in every protocol. */
-void protocol_flush(const struct proto_env *env, int64_t delay);
 
 /* Inside a request whose value is still to come or being discarded: memcached
  * transmits nothing in that state (conn_nread, conn_swallow). */

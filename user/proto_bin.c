@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "decimal.h"
+#include "exec.h"
 #include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
@@ -169,15 +170,17 @@ static void write_hit(void *ctx, const struct item_view *it)
     uint32_t bodylen = (uint32_t)(sizeof(flags) + keylen + nvalue);
     struct bin_header h = response_header(w->r, BIN_SUCCESS, sizeof(flags), keylen, bodylen,
                                           it->cas);
-    /* One reservation for the whole reply, as the text protocol's VALUE. */
-    char *p = obuf_reserve(w->r->out, sizeof(h) + bodylen);
+    /* One reservation for the header, flags and key; the value follows. */
+    size_t head = sizeof(h) + sizeof(flags) + keylen;
+    char *p = obuf_reserve(w->r->out, head);
     if (!p)
         return;
     p = mempcpy(p, &h, sizeof(h));
     p = mempcpy(p, &flags, sizeof(flags));
-    p = mempcpy(p, it->key, keylen);
-    memcpy(p, it->value, nvalue);
-    obuf_commit(w->r->out, sizeof(h) + bodylen);
+    memcpy(p, it->key, keylen);
+    obuf_commit(w->r->out, head);
+    if (w->with_value)
+        obuf_append_value(w->r->out, store_of(w->r), it);
 }
 
 static void run_get_or_touch(struct bin_request *r)
@@ -190,7 +193,7 @@ static void run_get_or_touch(struct bin_request *r)
     rel_time_t exptime = touch ? expiry_of(r->extras) : 0;
     enum store_lookup found = store_get(store_of(r), r->key, r->h.keylen,
                                         touch ? &exptime : NULL, write_hit, &writer);
-    protocol_count_lookup(r->pc->stats, found, touch);
+    exec_count_lookup(r->pc->stats, found, touch);
     if (found != STORE_HIT && !r->quiet) {
         if (writer.with_key) {
             /* A keyed miss carries the key and is not an error to transmit. */
@@ -254,7 +257,7 @@ static void run_update(struct bin_request *r)
         return;
     }
     STAT_INC(r->pc->stats, cmd_set);
-    protocol_count_cas(r->pc->stats, mode, st);
+    exec_count_cas(r->pc->stats, mode, st);
     reply_store(r, mode, st, cas);
 }
 
@@ -282,15 +285,13 @@ static void run_delete(struct bin_request *r)
     uint64_t cas = r->h.cas;
     enum store_status st = store_delete_meta(store_of(r), r->key, r->h.keylen,
                                              cas ? &cas : NULL, false, NULL);
-    if (st == STORE_EXISTS) {
+    exec_count_delete(r->pc->stats, st);
+    if (st == STORE_EXISTS)
         reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
-    } else if (st == STORE_DELETED) {
-        STAT_INC(r->pc->stats, delete_hits);
+    else if (st == STORE_DELETED)
         reply_ok(r, NULL, 0, 0);
-    } else {
-        STAT_INC(r->pc->stats, delete_misses);
+    else
         reply_error(r, BIN_KEY_ENOENT, NULL, 0);
-    }
 }
 
 /* A miss with an initial value stores it (as add, flags 0). */
@@ -315,16 +316,17 @@ static void store_initial(struct bin_request *r, uint64_t initial)
 static void run_delta(struct bin_request *r)
 {
     bool incr = r->command == BIN_INCREMENT;
-    struct thread_stats *ts = r->pc->stats;
     uint64_t value, cas = 0;
 
     struct store_delta_meta how = { .incr = incr, .delta = load_be64(r->extras), .cas = r->h.cas };
-    switch (store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value, &cas, NULL, NULL)) {
+    enum store_status st = store_delta_meta(store_of(r), r->key, r->h.keylen, &how, &value,
+                                            &cas, NULL, NULL);
+    /* A miss with an initial value creates the item: not counted (memcached). */
+    bool creates = st == STORE_NOT_FOUND && load_be32(r->extras + 16) != BIN_DELTA_NO_INITIAL;
+    if (!creates)
+        exec_count_delta(r->pc->stats, incr, st, false);
+    switch (st) {
     case STORE_DELTA_OK: {
-        if (incr)
-            STAT_INC(ts, incr_hits);
-        else
-            STAT_INC(ts, decr_hits);
         uint64_t body = htobe64(value);
         reply_ok(r, &body, sizeof(body), cas);
         break;
@@ -336,15 +338,10 @@ static void run_delta(struct bin_request *r)
         reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
         break;
     case STORE_NOT_FOUND:
-        if (load_be32(r->extras + 16) != BIN_DELTA_NO_INITIAL) {
+        if (creates)
             store_initial(r, load_be64(r->extras + 8));
-            break;
-        }
-        if (incr)
-            STAT_INC(ts, incr_misses);
         else
-            STAT_INC(ts, decr_misses);
-        reply_error(r, BIN_KEY_ENOENT, NULL, 0);
+            reply_error(r, BIN_KEY_ENOENT, NULL, 0);
         break;
     default:
         reply_error(r, BIN_ENOMEM, "Out of memory incrementing value", 0);
@@ -360,8 +357,8 @@ static void run_flush(struct bin_request *r)
         reply_error(r, BIN_AUTH_ERROR, NULL, 0);
         return;
     }
-    protocol_flush(r->pc->env,
-                   r->h.extlen == BIN_EXTLEN_EXPIRY ? (int64_t)load_be32(r->extras) : 0);
+    exec_flush(store_of(r), r->pc->env->settings->use_cas,
+               r->h.extlen == BIN_EXTLEN_EXPIRY ? (int64_t)load_be32(r->extras) : 0);
     STAT_INC(r->pc->stats, cmd_flush);
     reply_ok(r, NULL, 0, 0);
 }

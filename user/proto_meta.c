@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "exec.h"
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
@@ -460,7 +461,7 @@ static void mg_on_item(void *ctx, const struct item_view *it, bool created,
     line_put(&l, "\r\n", 2);
     obuf_append(r->out, l.text, l.len);
     if (st->f->value) {
-        obuf_append(r->out, it->value, it->nvalue);
+        obuf_append_value(r->out, store_of(r), it);
         obuf_append(r->out, "\r\n", 2);
     }
     /* A plain read, as the fast path would answer it: it may admit the key. */
@@ -485,7 +486,7 @@ static void cmd_mg(struct text_request *r)
         return;
     }
     /* A T on a miss is not a touch: memcached learns of it only on a hit. */
-    protocol_count_lookup(r->pc->stats, found, found == STORE_HIT && st.ttl_set);
+    exec_count_lookup(r->pc->stats, found, found == STORE_HIT && st.ttl_set);
     if (found == STORE_HIT)
         return;
     struct meta_line l;
@@ -602,7 +603,7 @@ static void cmd_ms(struct text_request *r)
 /* The reply code of a store, and the counters memcached keeps for it. */
 static const char *ms_code(struct text_request *r, enum store_mode mode, enum store_status st)
 {
-    protocol_count_cas(r->pc->stats, mode, st);
+    exec_count_cas(r->pc->stats, mode, st);
     switch (st) {
     case STORE_STORED:
         return "HD";
@@ -667,9 +668,8 @@ static void cmd_md(struct text_request *r)
                                              f.has_cas ? &f.cas : NULL,
                                              f.invalidate, f.has_ttl ? &f.exptime : NULL);
     bool done = st == STORE_DELETED || st == STORE_INVALIDATED;
-    if (st == STORE_DELETED)
-        STAT_INC(r->pc->stats, delete_hits);
-    else if (!done)
+    exec_count_delete(r->pc->stats, st);
+    if (st == STORE_EXISTS) /* memcached's md counts a CAS mismatch as a miss */
         STAT_INC(r->pc->stats, delete_misses);
     if (!done)
         memcpy(l.text, st == STORE_EXISTS ? "EX" : "NF", 2);
@@ -759,20 +759,17 @@ static void cmd_ma(struct text_request *r)
     };
     struct ma_state st = { .r = r, .f = &f, .now = clock_now() };
     const struct text_token *key = &r->tokens[1];
-    struct thread_stats *ts = r->pc->stats;
     uint64_t number;
     enum store_status status = store_delta_meta(store_of(r), key->value, key->length, &how,
                                                 &number, NULL, ma_on_item, &st);
+    if (!(status == STORE_DELTA_OK && st.opaque_too_long))
+        exec_count_delta(r->pc->stats, incr, status, st.created);
     switch (status) {
     case STORE_DELTA_OK:
         if (st.opaque_too_long) {
             reply_error(r, ERR_OPAQUE);
             return;
         }
-        if (!st.created && incr)
-            STAT_INC(ts, incr_hits);
-        else if (!st.created)
-            STAT_INC(ts, decr_hits);
         break;
     case STORE_NON_NUMERIC:
         reply_error(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
@@ -782,10 +779,6 @@ static void cmd_ma(struct text_request *r)
                                 : "SERVER_ERROR out of memory");
         return;
     default: /* NOT_FOUND, EXISTS */
-        if (status == STORE_NOT_FOUND && incr)
-            STAT_INC(ts, incr_misses);
-        else if (status == STORE_NOT_FOUND)
-            STAT_INC(ts, decr_misses);
         line_start(&st.line, status == STORE_EXISTS ? "EX" : "NF");
         if (!line_opaque_and_key(&st.line, r, f.key_binary)) {
             reply_error(r, ERR_OPAQUE);

@@ -5,7 +5,6 @@
  * test depend on the exact bytes: the same tokenizer (spaces only, at most
  * 24 tokens per pass), the same number parsing (strtoul/strtol with
  * memcached's checks), the same order of checks in each command. */
-#define _GNU_SOURCE /* mempcpy */
 #include "proto_text.h"
 
 #include <errno.h>
@@ -16,7 +15,7 @@
 #include <strings.h>
 
 #include "clock.h"
-#include "decimal.h"
+#include "exec.h"
 #include "keydump.h"
 #include "prefix_stats.h"
 #include "proto_meta.h"
@@ -25,6 +24,7 @@
 #include "stats.h"
 #include "stats_report.h"
 #include "store.h"
+#include "wire.h"
 
 #define MAX_VERBOSITY 2
 
@@ -155,79 +155,108 @@ static const struct settings *settings_of(const struct text_request *r)
 
 /* ---- retrieval ------------------------------------------------------------- */
 
+/* Thin wrappers of wire.h's formatter, for xdp_mirror.c. */
 size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes)
 {
-    size_t n = 0;
-    buf[n++] = ' ';
-    n += format_decimal(buf + n, flags);
-    buf[n++] = ' ';
-    n += format_decimal(buf + n, nbytes);
-    return n;
+    return wire_value_fields(buf, flags, nbytes);
 }
 
 size_t proto_text_cas_field(char *buf, uint64_t cas)
 {
-    buf[0] = ' ';
-    return 1 + format_decimal(buf + 1, cas);
+    return wire_cas_field(buf, cas);
 }
 
 struct value_writer {
-    struct obuf *out;
+    struct obuf *out;                   /* NULL: look up and count only */
+    struct store *store;
     bool with_cas;
     /* env->udp_read_hit for a get/gets over UDP, else NULL */
     void (*read_hit)(void *ctx, const struct item_view *item);
     void *read_ctx;
 };
 
-/* Runs under the store's shard lock: only copies bytes out. The fields come
- * from the same formatter as the XDP cache entries (xdp_mirror.c), so that
- * the fast path's replies are these bytes. */
+/* Runs under the store's shard lock: copies the VALUE line and references
+ * (or copies, when small) the value. The line comes from the same
+ * formatter as the XDP cache entries (wire.h), so that the fast path's
+ * replies are these bytes. */
 static void write_value(void *ctx, const struct item_view *it)
 {
     struct value_writer *w = ctx;
-    char fields[2 * PROTO_TEXT_VALUE_FIELDS_MAX];
-    size_t nfields = proto_text_value_fields(fields, it->flags, it->nvalue);
-    if (w->with_cas)
-        nfields += proto_text_cas_field(fields + nfields, it->cas);
-    size_t total = 6 + it->nkey + nfields + 2 + it->nvalue + 2;
-    char *p = obuf_reserve(w->out, total);
-    if (p) {
-        p = mempcpy(p, "VALUE ", 6);
-        p = mempcpy(p, it->key, it->nkey);
-        p = mempcpy(p, fields, nfields);
-        p = mempcpy(p, "\r\n", 2);
-        p = mempcpy(p, it->value, it->nvalue);
-        memcpy(p, "\r\n", 2);
-        obuf_commit(w->out, total);
-    }
     if (w->read_hit)
         w->read_hit(w->read_ctx, it);
+    if (!w->out)
+        return;
+    char *line = obuf_reserve(w->out, WIRE_VALUE_LINE_MAX);
+    if (!line)
+        return;
+    obuf_commit(w->out, wire_value_line(line, it, w->with_cas));
+    obuf_append_value(w->out, w->store, it);
+    obuf_append(w->out, "\r\n", 2);
 }
 
-/* get, gets, gat, gats: every key after the first starts a response of its
- * own (this shows over UDP); the key list may span several tokenizer passes. */
-static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
-{
-    struct text_token *key = &r->tokens[1];
-    rel_time_t exptime = 0;
-    size_t get_start = r->resp_off;
-    const struct proto_env *env = r->pc->env;
-    struct value_writer writer = { r->out, with_cas, NULL, NULL };
+/* A retrieval's replies are written in parts of about this many bytes of
+ * buffer (values sent by reference count as their reference). */
+#define RETRIEVAL_PART (64 * 1024)
 
+/* What the output buffer holds for its content (not its capacity). */
+static size_t out_footprint(const struct obuf *out)
+{
+    return out->data_len + out->nrefs * sizeof(struct obuf_ref) + out->nresp * sizeof(size_t);
+}
+
+/* Whether a key from `key` on is too long: the rest of this tokenizer pass,
+ * then the untokenized remainder of the line. */
+static bool later_key_too_long(const struct text_token *key)
+{
+    for (; key->length != 0; key++)
+        if (key->length > STORE_KEY_MAX)
+            return true;
+    size_t run = 0;
+    for (const char *p = key->value; p && *p; p++) {
+        run = *p == ' ' ? 0 : run + 1;
+        if (run > STORE_KEY_MAX)
+            return true;
+    }
+    return false;
+}
+
+/* Ends this part of a retrieval before `key`. The spaces the tokenizer
+ * replaced from there to the end of its pass come back, so that the next
+ * part tokenizes the rest of the line afresh. */
+static void suspend_retrieval(struct text_request *r, struct text_retrieval *g,
+                              const struct text_token *key)
+{
+    const struct text_token *last = key;
+    while (last[1].length != 0)
+        last++;
+    size_t from = (size_t)(key->value - r->line);
+    size_t to = (size_t)(last->value - r->line) + last->length + 1; /* its terminator too */
+    for (size_t i = from; i < to && i < r->line_end; i++)
+        if (r->line[i] == '\0')
+            r->line[i] = ' ';
+    g->next = from;
+    g->line_end = r->line_end;
+    g->active = true;
+    r->pc->transmit = true;
+}
+
+/* get, gets, gat, gats from `key` on: every key after the first starts a
+ * response of its own (this shows over UDP); the key list may span several
+ * tokenizer passes. Once a part's replies are big enough the retrieval is
+ * suspended, unless a later key is too long: then memcached drops the whole
+ * reply, so the rest is only looked up (and counted), not written. */
+static void retrieve_keys(struct text_request *r, struct text_retrieval *g,
+                          struct text_token *key, size_t get_start)
+{
+    const struct proto_env *env = r->pc->env;
+    struct value_writer writer = { r->out, env->store, g->with_cas, NULL, NULL };
+    size_t part_start = out_footprint(r->out);
+
+    g->active = false;
     /* Only get/gets: they are what the fast path answers. */
-    if (r->pc->udp && !touch) {
+    if (r->pc->udp && !g->touch) {
         writer.read_hit = env->udp_read_hit;
         writer.read_ctx = env->udp_read_ctx;
-    }
-
-    if (touch) {
-        int32_t exptime_arg;
-        if (!text_parse_i32(r->tokens[1].value, &exptime_arg)) {
-            text_reply(r, "CLIENT_ERROR invalid exptime argument");
-            return;
-        }
-        exptime = text_exptime_from_client(exptime_arg);
-        key++;
     }
     for (;;) {
         for (; key->length != 0; key++) {
@@ -237,22 +266,57 @@ static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
                 text_reply(r, "CLIENT_ERROR bad command line format");
                 return;
             }
+            if (writer.out && out_footprint(r->out) - part_start >= RETRIEVAL_PART) {
+                if (g->keys_checked || !later_key_too_long(key)) {
+                    g->keys_checked = true;
+                    suspend_retrieval(r, g, key);
+                    return;
+                }
+                writer.out = NULL;
+            }
             enum store_lookup found = store_get(store_of(r), key->value, key->length,
-                                                touch ? &exptime : NULL, write_value, &writer);
-            protocol_count_lookup(r->pc->stats, found, touch);
+                                                g->touch ? &g->exptime : NULL, write_value,
+                                                &writer);
+            exec_count_lookup(r->pc->stats, found, g->touch);
             prefix_stats_record(env->prefix_stats, key->value, key->length,
                                 found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
-            if (key[1].length != 0)
+            if (key[1].length != 0 && writer.out)
                 text_resp_start(r);
         }
         if (key->value == NULL)
             break;
         r->ntokens = text_tokenize(key->value, r->tokens, TEXT_MAX_TOKENS);
         key = r->tokens;
-        text_resp_start(r);
+        if (writer.out)
+            text_resp_start(r);
     }
     obuf_append(r->out, "END\r\n", 5);
     r->pc->transmit = true;
+}
+
+static void run_retrieval(struct text_request *r, bool with_cas, bool touch)
+{
+    struct text_retrieval *g = &r->pc->retrieval;
+    *g = (struct text_retrieval){ .with_cas = with_cas, .touch = touch };
+    if (touch) {
+        int32_t exptime_arg;
+        if (!text_parse_i32(r->tokens[1].value, &exptime_arg)) {
+            text_reply(r, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        g->exptime = text_exptime_from_client(exptime_arg);
+    }
+    retrieve_keys(r, g, &r->tokens[touch ? 2 : 1], r->resp_off);
+}
+
+/* The next part of a suspended retrieval; line is the request's first byte. */
+static void resume_retrieval(struct text_request *r, char *line)
+{
+    struct text_retrieval *g = &r->pc->retrieval;
+    r->line = line;
+    r->line_end = g->line_end;
+    r->ntokens = text_tokenize(line + g->next, r->tokens, TEXT_MAX_TOKENS);
+    retrieve_keys(r, g, r->tokens, r->resp_off);
 }
 
 static void cmd_get(struct text_request *r) { run_retrieval(r, false, false); }
@@ -307,7 +371,7 @@ static void begin_store(struct text_request *r, enum store_mode mode)
 static const char *store_reply(struct text_request *r, enum store_mode mode, enum store_status st)
 {
     struct thread_stats *ts = r->pc->stats;
-    protocol_count_cas(ts, mode, st);
+    exec_count_cas(ts, mode, st);
     switch (st) {
     case STORE_STORED:
         return "STORED";
@@ -365,7 +429,6 @@ static void cmd_cas(struct text_request *r) { begin_store(r, STORE_CAS); }
 
 static void run_delta(struct text_request *r, bool incr)
 {
-    struct thread_stats *ts = r->pc->stats;
     uint64_t delta, value;
     char number[24];
 
@@ -378,13 +441,11 @@ static void run_delta(struct text_request *r, bool incr)
         text_reply(r, "CLIENT_ERROR invalid numeric delta argument");
         return;
     }
-    switch (store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length, incr, delta,
-                        &value, NULL)) {
+    enum store_status st = store_delta(store_of(r), r->tokens[1].value, r->tokens[1].length,
+                                       incr, delta, &value, NULL);
+    exec_count_delta(r->pc->stats, incr, st, false);
+    switch (st) {
     case STORE_DELTA_OK:
-        if (incr)
-            STAT_INC(ts, incr_hits);
-        else
-            STAT_INC(ts, decr_hits);
         snprintf(number, sizeof(number), "%llu", (unsigned long long)value);
         text_reply(r, number);
         break;
@@ -392,10 +453,6 @@ static void run_delta(struct text_request *r, bool incr)
         text_reply(r, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
     case STORE_NOT_FOUND:
-        if (incr)
-            STAT_INC(ts, incr_misses);
-        else
-            STAT_INC(ts, decr_misses);
         text_reply(r, "NOT_FOUND");
         break;
     default:
@@ -426,13 +483,9 @@ static void cmd_delete(struct text_request *r)
     }
     prefix_stats_record(r->pc->env->prefix_stats, r->tokens[1].value, r->tokens[1].length,
                         PREFIX_DELETE);
-    if (store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length) == STORE_DELETED) {
-        STAT_INC(r->pc->stats, delete_hits);
-        text_reply(r, "DELETED");
-    } else {
-        STAT_INC(r->pc->stats, delete_misses);
-        text_reply(r, "NOT_FOUND");
-    }
+    enum store_status st = store_delete(store_of(r), r->tokens[1].value, r->tokens[1].length);
+    exec_count_delete(r->pc->stats, st);
+    text_reply(r, st == STORE_DELETED ? "DELETED" : "NOT_FOUND");
 }
 
 static void cmd_touch(struct text_request *r)
@@ -447,15 +500,10 @@ static void cmd_touch(struct text_request *r)
         text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    STAT_INC(r->pc->stats, cmd_touch);
-    if (store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
-                    text_exptime_from_client(exptime)) == STORE_TOUCHED) {
-        STAT_INC(r->pc->stats, touch_hits);
-        text_reply(r, "TOUCHED");
-    } else {
-        STAT_INC(r->pc->stats, touch_misses);
-        text_reply(r, "NOT_FOUND");
-    }
+    bool touched = store_touch(store_of(r), r->tokens[1].value, r->tokens[1].length,
+                               text_exptime_from_client(exptime)) == STORE_TOUCHED;
+    exec_count_lookup(r->pc->stats, touched ? STORE_HIT : STORE_MISS, true);
+    text_reply(r, touched ? "TOUCHED" : "NOT_FOUND");
 }
 
 /* ---- server commands ------------------------------------------------------- */
@@ -475,7 +523,7 @@ static void cmd_flush_all(struct text_request *r)
         text_reply(r, "CLIENT_ERROR invalid exptime argument");
         return;
     }
-    protocol_flush(r->pc->env, delay);
+    exec_flush(store_of(r), s->use_cas, delay);
     text_reply(r, "OK");
 }
 
@@ -605,6 +653,8 @@ static const struct command commands[] = {
 static void run_command(struct text_request *r, char *line)
 {
     text_resp_start(r);
+    r->line = line;
+    r->line_end = strlen(line);
     r->ntokens = text_tokenize(line, r->tokens, TEXT_MAX_TOKENS);
     const struct text_token *name = &r->tokens[0];
     if (r->ntokens < 2 || name->length < 2) {
@@ -659,6 +709,10 @@ static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
 {
     struct text_request r = { .pc = pc, .out = out, .resp_off = out->len };
 
+    if (pc->retrieval.active) {
+        resume_retrieval(&r, in);
+        return pc->retrieval.active ? 0 : pc->retrieval.length;
+    }
     if (pc->pending.active) {
         size_t total = pc->pending.nvalue + 2;
         if (len < total) {
@@ -678,6 +732,10 @@ static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
         end--;
     *end = '\0';
     run_command(&r, in);
+    if (pc->retrieval.active) {
+        pc->retrieval.length = (size_t)(newline - in) + 1;
+        return 0;
+    }
     return (size_t)(newline - in) + 1;
 }
 

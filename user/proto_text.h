@@ -12,6 +12,7 @@
 
 #include "obuf.h"
 #include "proto.h"
+#include "wire.h"
 
 /* Runs the requests at the start of in[0, len), appending replies to out.
  * Stops at the first incomplete request, after max_reqs requests (0 = no
@@ -22,10 +23,9 @@
 size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       unsigned max_reqs, unsigned *nreqs);
 
-/* The parts of a VALUE line after the key, as every reply writes them:
- * " <flags> <bytes>" and " <cas>". They return the length written (always
- * below PROTO_TEXT_VALUE_FIELDS_MAX, which buf must hold). */
-#define PROTO_TEXT_VALUE_FIELDS_MAX 48
+/* wire.h's VALUE fields under their old names, for xdp_mirror.c: " <flags>
+ * <bytes>" and " <cas>", each below PROTO_TEXT_VALUE_FIELDS_MAX bytes. */
+#define PROTO_TEXT_VALUE_FIELDS_MAX WIRE_VALUE_FIELDS_MAX
 size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes);
 size_t proto_text_cas_field(char *buf, uint64_t cas);
 

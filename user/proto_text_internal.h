@@ -27,6 +27,8 @@ struct text_request {
     struct obuf *out;
     struct text_token tokens[TEXT_MAX_TOKENS];
     size_t ntokens;     /* including the terminal token, as memcached counts */
+    char *line;         /* the request's first byte */
+    size_t line_end;    /* the length of the line as a string */
     size_t resp_off;    /* where the current response starts in out */
     bool noreply;
 };

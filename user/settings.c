@@ -47,6 +47,7 @@
 #define DEFAULT_XDP_MEMORY_MB   64
 #define XDP_MEMORY_MAX_MB       65536    /* 2^30 chunks of 64 bytes */
 #define DEFAULT_XDP_MAX_VALUE   1024
+#define DEFAULT_BUFFER_MEMORY_MB  32
 /* The largest value whose get reply fits one datagram: with a one-byte key,
  * flags 0 and no CAS, "VALUE k 0 1369\r\n" <value> "\r\nEND\r\n". */
 #define XDP_MAX_VALUE_LIMIT     1369
@@ -76,6 +77,7 @@ enum {
     OPT_METRICS_LISTEN,
     OPT_CPU_LIST,
     OPT_CONFIG_FILE,
+    OPT_BUFFER_MEMORY,
 };
 
 struct flag {
@@ -186,6 +188,11 @@ static const struct flag flag_table[] = {
       "read flags from <file> first, one per line as in\n"
       "memcached.conf ('#' comments); the command line's\n"
       "flags come after it. Spelled in full" },
+    { OPT_BUFFER_MEMORY, "buffer-memory", "<num>",
+      "megabytes all connections together may hold in\n"
+      "buffers and unsent replies; a connection over\n"
+      "its share is not read until it drains\n"
+      "(default: " STR(DEFAULT_BUFFER_MEMORY_MB) ")" },
     { 'o', "extended", "<opts>", "comma separated list of extended options:" },
 };
 
@@ -336,6 +343,7 @@ void settings_init(struct settings *s)
     s->xdp_entries = DEFAULT_XDP_ENTRIES;
     s->xdp_memory = (size_t)DEFAULT_XDP_MEMORY_MB * MB;
     s->xdp_max_value = DEFAULT_XDP_MAX_VALUE;
+    s->buffer_memory = (size_t)DEFAULT_BUFFER_MEMORY_MB * MB;
 }
 
 static struct span whole(const char *text)
@@ -668,6 +676,16 @@ static int add_cpu_range(struct parse *p, struct span item)
                           STR(SETTINGS_MAX_CPUS) " CPUs");
         s->cpus[s->ncpus++] = (unsigned short)cpu;
     }
+    return KEEP_GOING;
+}
+
+static int set_buffer_memory(struct parse *p, const char *arg)
+{
+    long long megabytes;
+    if (!parse_ranged(p->err, OPT_BUFFER_MEMORY, whole(arg), whole(arg), 1,
+                      (long long)(SIZE_MAX / MB), &megabytes))
+        return exit_code_for(OPT_BUFFER_MEMORY);
+    p->s->buffer_memory = (size_t)megabytes * MB;
     return KEEP_GOING;
 }
 
@@ -1044,6 +1062,7 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case OPT_CONFIG_FILE:
         return refuse(p->err, c, ": only on the command line, spelled in full "
                       "(--config-file FILE or --config-file=FILE)");
+    case OPT_BUFFER_MEMORY: return set_buffer_memory(p, arg);
     case ':': case '?': return refuse_getopt_error(p, c, argv);
     default:
         return handle_foreign_flag(p, find_foreign_flag(c));

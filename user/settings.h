@@ -93,6 +93,9 @@ struct settings {
     size_t xdp_max_value;        /* --xdp-max-value, bytes. Default 1024 */
     struct allow_list udp_allow; /* --udp-allow, repeatable comma lists */
     bool udp_allow_given;        /* false: main() fills in the default list */
+    size_t buffer_memory;        /* --buffer-memory in megabytes, stored in bytes:
+                                    connection buffers and unsent replies of all
+                                    connections together. Default 32 MB */
 };
 
 /* The verbosity level, which the `verbosity` command changes while worker

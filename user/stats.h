@@ -35,6 +35,10 @@ struct thread_stats {
 #define X(name) uint64_t name;
     THREAD_STATS_ALL_FIELDS(X)
 #undef X
+    /* Not a counter: what the worker's connections hold in buffers and
+     * unsent replies now (conn.c; --buffer-memory bounds the sum). One
+     * per worker, so that no cache line is shared by every request. */
+    uint64_t conn_memory;
 };
 
 /* Single writer: a relaxed store keeps concurrent readers race-free. */

@@ -97,6 +97,23 @@ struct shard_counters {
     uint64_t expired_unfetched;
 };
 
+/* Items pinned by readers (store_pin): how many pins each has, and whether
+ * it was unlinked meanwhile, in which case the last unpin frees it. An
+ * open-addressing table keyed by the item's address, empty (cap 0) unless
+ * pins are held: the header has no room for a reference count, and only
+ * the few items whose values go out by reference are ever pinned. */
+struct pin_slot {
+    struct item *item;           /* NULL = free slot */
+    uint32_t pins;
+    bool unlinked;
+};
+
+struct pin_table {
+    struct pin_slot *slots;
+    size_t cap;                  /* a power of two, or 0 */
+    size_t count;
+};
+
 struct shard {
     _Alignas(64) pthread_mutex_t lock;  /* shards never share a cache line */
     struct item **buckets;       /* 2^power chains */
@@ -107,6 +124,7 @@ struct shard {
     size_t clock_hand;           /* eviction position */
     size_t reclaim_hand;         /* store_tick's expiry scan position */
     struct shard_counters counters;
+    struct pin_table pinned;
 };
 
 struct store {
@@ -263,7 +281,7 @@ static struct item_view item_view_of(const struct store *s, struct item *it, rel
         .flags = item_flags(s, it), .cas = item_cas(s, it), .exptime = it->exptime,
         .last_access = now - ((now - it->atime) & ATIME_MASK),
         .fetched = (it->bits & ITEM_FETCHED) != 0, .key_binary = it->key_binary,
-        .stale = it->stale, .win_token_sent = it->win_token_sent,
+        .stale = it->stale, .win_token_sent = it->win_token_sent, .item = it,
     };
 }
 
@@ -323,10 +341,94 @@ static void bytes_release(struct store *s, size_t n)
     atomic_fetch_sub_explicit(&s->bytes_used, n, memory_order_relaxed);
 }
 
-static void item_free(struct store *s, struct item *it)
+static size_t item_free(struct store *s, struct item *it)
 {
-    bytes_release(s, item_chunk(s, it));
+    size_t chunk = item_chunk(s, it);
+    bytes_release(s, chunk);
     free(it);
+    return chunk;
+}
+
+/* ---- pins ------------------------------------------------------------ */
+
+static size_t pin_home(const struct pin_table *t, const struct item *it)
+{
+    return (size_t)(((uintptr_t)it >> 4) * 0x9e3779b97f4a7c15ull >> 32) & (t->cap - 1);
+}
+
+/* The item's slot, or NULL when it is not pinned. */
+static struct pin_slot *pin_find(const struct pin_table *t, const struct item *it)
+{
+    if (t->count == 0)
+        return NULL;
+    for (size_t i = pin_home(t, it);; i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i].item == it)
+            return &t->slots[i];
+        if (!t->slots[i].item)
+            return NULL;
+    }
+}
+
+static struct pin_slot *pin_insert_slot(struct pin_table *t, struct item *it)
+{
+    size_t i = pin_home(t, it);
+    while (t->slots[i].item)
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i] = (struct pin_slot){ .item = it };
+    t->count++;
+    return &t->slots[i];
+}
+
+/* Keeps the table at most half full. */
+static bool pin_table_make_room(struct pin_table *t)
+{
+    if (2 * (t->count + 1) <= t->cap)
+        return true;
+    struct pin_table bigger = { calloc(t->cap ? 2 * t->cap : 16, sizeof(struct pin_slot)),
+                                t->cap ? 2 * t->cap : 16, 0 };
+    if (!bigger.slots)
+        return false;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].item)
+            *pin_insert_slot(&bigger, t->slots[i].item) = t->slots[i];
+    free(t->slots);
+    *t = bigger;
+    return true;
+}
+
+/* Empties a slot, moving later entries of its probe run back (no tombstones). */
+static void pin_remove_slot(struct pin_table *t, struct pin_slot *slot)
+{
+    size_t hole = (size_t)(slot - t->slots);
+    size_t mask = t->cap - 1;
+    t->slots[hole].item = NULL;
+    t->count--;
+    for (size_t i = (hole + 1) & mask; t->slots[i].item; i = (i + 1) & mask) {
+        size_t home = pin_home(t, t->slots[i].item);
+        /* Movable when its home is not in (hole, i], cyclically. */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            t->slots[hole] = t->slots[i];
+            t->slots[i].item = NULL;
+            hole = i;
+        }
+    }
+    if (t->count == 0) {
+        free(t->slots);
+        *t = (struct pin_table){ NULL, 0, 0 };
+    }
+}
+
+/* An item leaves its chain: freed now, or by its last unpin (it keeps
+ * counting against the limit until then, as memcached's referenced items
+ * hold their slab memory). Returns the bytes freed now. */
+static size_t item_unlinked(struct store *s, struct shard *sh, struct item *it)
+{
+    struct pin_slot *slot = pin_find(&sh->pinned, it);
+    if (slot) {
+        slot->unlinked = true;
+        return 0;
+    }
+    return item_free(s, it);
 }
 
 /* ---- shard tables --------------------------------------------------- */
@@ -404,8 +506,9 @@ static void shard_maybe_grow(struct shard *sh)
     sh->migrate_next = 0;
 }
 
-/* Unlinks *link (the caller's pointer then names the next item) and frees it. */
-static void shard_drop(struct store *s, struct shard *sh, struct item **link,
+/* Unlinks *link (the caller's pointer then names the next item) and frees
+ * it unless pinned. Returns the bytes freed. */
+static size_t shard_drop(struct store *s, struct shard *sh, struct item **link,
                        enum drop_reason why)
 {
     struct item *it = *link;
@@ -422,7 +525,7 @@ static void shard_drop(struct store *s, struct shard *sh, struct item **link,
     }
     if (why != DROP_FLUSHED)
         notify_removed(s, it);
-    item_free(s, it);
+    return item_unlinked(s, sh, it);
 }
 
 /* Links a new item in place of *link, or as a new entry when link is NULL,
@@ -437,7 +540,7 @@ static void shard_link(struct store *s, struct shard *sh, uint64_t hash,
         struct item *old = *link;
         it->next = old->next;
         *link = it;
-        item_free(s, old);
+        item_unlinked(s, sh, old);
     } else {
         struct item **chain = shard_chain(sh, hash);
         it->next = *chain;
@@ -577,8 +680,7 @@ static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_ti
                     link = &it->next;
                     continue;
                 }
-                freed += item_chunk(s, it);
-                shard_drop(s, sh, link, expired ? DROP_RECLAIMED : DROP_EVICTED);
+                freed += shard_drop(s, sh, link, expired ? DROP_RECLAIMED : DROP_EVICTED);
             }
         }
         sh->clock_hand = (sh->clock_hand + 1) & (npos - 1);
@@ -885,7 +987,8 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     char digits[24];
     size_t ndigits = format_decimal(digits, value);
     struct item *it = old;
-    if (ndigits <= nold) {
+    /* A pinned value is being sent: it must not change under the reader. */
+    if (ndigits <= nold && !pin_find(&sh->pinned, old)) {
         memcpy(item_value(s, old), digits, ndigits);
         memset(item_value(s, old) + ndigits, ' ', nold - ndigits);
         item_new_cas(s, old);
@@ -974,6 +1077,7 @@ void store_destroy(struct store *s)
         if (sh->buckets)
             shard_free_all(s, sh);
         free(sh->buckets);
+        free(sh->pinned.slots);   /* empty: every reader has unpinned */
         pthread_mutex_destroy(&sh->lock);
     }
     free(s->shards);
@@ -1322,6 +1426,38 @@ void store_walk(struct store *s, store_walk_fn fn, void *ctx)
         go_on = shard_walk(s, sh, now, fn, ctx);
         pthread_mutex_unlock(&sh->lock);
     }
+}
+
+bool store_pin(struct store *s, const struct item_view *view, struct store_pin *pin)
+{
+    struct item *it = (struct item *)view->item;
+    unsigned shard = (unsigned)(hash64(view->key, view->nkey, s->hash_seed) >> (64 - STORE_SHARD_BITS));
+    struct pin_table *t = &s->shards[shard].pinned;
+    struct pin_slot *slot = pin_find(t, it);
+    if (!slot) {
+        if (!pin_table_make_room(t))
+            return false;
+        slot = pin_insert_slot(t, it);
+    }
+    slot->pins++;
+    *pin = (struct store_pin){ s, it, shard };
+    return true;
+}
+
+void store_unpin(const struct store_pin *pin)
+{
+    struct store *s = pin->store;
+    struct shard *sh = &s->shards[pin->shard];
+    struct item *it = (struct item *)pin->item;
+    pthread_mutex_lock(&sh->lock);
+    struct pin_slot *slot = pin_find(&sh->pinned, it);
+    assert(slot && slot->pins > 0);
+    bool free_now = --slot->pins == 0 && slot->unlinked;
+    if (slot->pins == 0)
+        pin_remove_slot(&sh->pinned, slot);
+    pthread_mutex_unlock(&sh->lock);
+    if (free_now)
+        item_free(s, it);
 }
 
 void store_get_stats(struct store *s, struct store_stats *out)

@@ -42,6 +42,7 @@ struct item_view {
     bool key_binary;         /* stored under a key the client sent base64-encoded */
     bool stale;              /* invalidated: still readable, but marked stale */
     bool win_token_sent;     /* a reader was told it won the right to recache it */
+    const void *item;        /* the store's item, for store_pin() */
 };
 
 typedef void (*store_view_fn)(void *ctx, const struct item_view *item);
@@ -185,6 +186,26 @@ void store_set_observer(struct store *store, const struct store_observer *observ
 void store_mark_used(struct store *store, const char *key, size_t nkey);
 
 void store_get_stats(struct store *store, struct store_stats *out);
+
+/* ---- replies by reference --------------------------------------------------- */
+
+/* An item held for a reader past its lookup: its value stays in place and
+ * unchanged until store_unpin(), whatever happens to the key meanwhile (an
+ * incr writes a new item instead of the pinned one). An item unlinked while
+ * pinned is freed by its last unpin and counts against mem_limit until then,
+ * as memcached's referenced items do. */
+struct store_pin {
+    struct store *store;
+    const void *item;
+    unsigned shard;
+};
+
+/* Pins the item of a view; only from inside a store_view_fn or store_meta_fn
+ * (it relies on the shard lock held there). False when out of memory. */
+bool store_pin(struct store *store, const struct item_view *item, struct store_pin *pin);
+
+/* Releases a pin; takes the item's shard lock, so never from a callback. */
+void store_unpin(const struct store_pin *pin);
 
 /* ---- for memcached's meta commands ---------------------------------------- */
 

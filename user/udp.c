@@ -39,6 +39,9 @@
 /* Replies beyond this are sent at once and their buffer is given back, so a
  * batch of big multi-gets does not pile up (or keep) megabytes. */
 #define UDP_OUT_KEEP (64 * 1024)
+/* Pieces of the reply stream in one datagram: a response is its copied
+ * lines around at most one referenced value, and never shares a datagram. */
+#define UDP_DATAGRAM_PIECES 4
 
 /* Where the replies to one request datagram go. */
 struct udp_peer {
@@ -47,13 +50,15 @@ struct udp_peer {
     uint16_t request_id;
 };
 
-/* Datagrams waiting for one sendmmsg(). Their payloads are offsets into the
- * worker's out buffer, which may still move (grow) until they are sent. */
+/* Datagrams waiting for one sendmmsg(). Their payloads are ranges of the
+ * worker's out buffer, whose copied bytes may still move (grow) until they
+ * are sent: the iovecs are filled in just before. */
 struct udp_send_queue {
     struct mmsghdr msgs[UDP_SEND_BATCH];
-    struct iovec iov[UDP_SEND_BATCH][2];
+    struct iovec iov[UDP_SEND_BATCH][1 + UDP_DATAGRAM_PIECES];
     struct mc_udp_header hdr[UDP_SEND_BATCH];
-    size_t data_off[UDP_SEND_BATCH];
+    size_t payload_at[UDP_SEND_BATCH];
+    size_t payload_len[UDP_SEND_BATCH];
     unsigned n;
 };
 
@@ -109,7 +114,9 @@ static void udp_send_queued(struct udp_worker *u)
     uint64_t bytes = 0;
     unsigned done = 0;
     for (unsigned i = 0; i < q->n; i++)
-        q->iov[i][1].iov_base = u->out.data + q->data_off[i];
+        q->msgs[i].msg_hdr.msg_iovlen = 1 + obuf_iov(&u->out, q->payload_at[i],
+                                                     q->payload_at[i] + q->payload_len[i],
+                                                     &q->iov[i][1], UDP_DATAGRAM_PIECES);
     /* The socket blocks on send: a full send buffer delays this worker a
      * little rather than losing replies. */
     while (done < q->n) {
@@ -143,7 +150,7 @@ static void udp_flush(struct udp_worker *u)
 }
 
 static void udp_queue_datagram(struct udp_worker *u, const struct udp_peer *peer, uint16_t seq,
-                               uint16_t total, size_t data_off, size_t len)
+                               uint16_t total, size_t payload_at, size_t len)
 {
     struct udp_send_queue *q = &u->sendq;
     if (q->n == UDP_SEND_BATCH)
@@ -152,12 +159,11 @@ static void udp_queue_datagram(struct udp_worker *u, const struct udp_peer *peer
     *hdr = (struct mc_udp_header){
         .request_id = htons(peer->request_id), .sequence = htons(seq), .total = htons(total),
     };
-    q->data_off[q->n] = data_off;
+    q->payload_at[q->n] = payload_at;
+    q->payload_len[q->n] = len;
     q->iov[q->n][0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(*hdr) };
-    q->iov[q->n][1] = (struct iovec){ .iov_len = len };
     q->msgs[q->n].msg_hdr = (struct msghdr){
-        .msg_name = peer->addr, .msg_namelen = peer->addrlen,
-        .msg_iov = q->iov[q->n], .msg_iovlen = len > 0 ? 2 : 1,
+        .msg_name = peer->addr, .msg_namelen = peer->addrlen, .msg_iov = q->iov[q->n],
     };
     q->n++;
 }
@@ -184,11 +190,12 @@ static void udp_queue_response(struct udp_worker *u, const struct udp_peer *peer
  * only when it heads the queue; after sending any response,
  * _transmit_post() also retires the empty ones right behind it without
  * sending them. So only the first response of a transmission may go out
- * empty. */
-static void udp_transmit(struct udp_worker *u, const struct udp_peer *peer)
+ * empty. A retrieval run in parts is one transmission for memcached: its
+ * later parts are `continuing`, with no first response. */
+static void udp_transmit(struct udp_worker *u, const struct udp_peer *peer, bool continuing)
 {
     const struct obuf *ob = &u->out;
-    bool first = true;
+    bool first = !continuing;
     /* Response i spans [resp_starts[i-1], resp_starts[i]); bytes before the
      * first new start, if any, count as a response of their own. */
     for (size_t i = u->resp_queued; i <= ob->nresp; i++) {
@@ -227,6 +234,8 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
     unsigned per_turn = (unsigned)u->env->settings->reqs_per_event;
     unsigned ran = 0;
 
+    bool continuing = false;
+
     proto_conn_init(&u->pc, u->env, u->stats);
     u->pc.udp = true;
     while (len > 0) {
@@ -235,6 +244,13 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
         if (u->pc.close_now || u->out.oom) {
             udp_drop_untransmitted(u);
             return;
+        }
+        if (step.suspended) {
+            /* Its replies so far go out (udp_transmit frees the buffer when
+             * it is big) before the next part runs. */
+            udp_transmit(u, peer, continuing);
+            continuing = true;
+            continue;
         }
         if (step.used == 0 || u->pc.close_after_write)
             break;
@@ -248,9 +264,10 @@ static void udp_run_requests(struct udp_worker *u, const struct udp_peer *peer,
             transmit = true;
         }
         if (transmit)
-            udp_transmit(u, peer);
+            udp_transmit(u, peer, continuing);
+        continuing = false;
     }
-    udp_transmit(u, peer);
+    udp_transmit(u, peer, continuing);
 }
 
 /* memcached's try_read_udp(): datagrams of 8 bytes or less are ignored

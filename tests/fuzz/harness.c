@@ -184,7 +184,8 @@ static size_t run_requests(struct proto_conn *pc, char *in, size_t len, const ui
         }
         if (!protocol_mid_request(pc))
             obuf_reset(out);
-        if (step.used == 0)
+        /* A retrieval run in parts goes on with the same bytes. */
+        if (step.used == 0 && !step.suspended)
             break;
     }
     if (memcmp(in + used, original + used, len - used) != 0)

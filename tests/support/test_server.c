@@ -70,17 +70,31 @@ void test_conn_feed(struct test_conn *c, const char *bytes, size_t n)
     c->pending = grown;
     memcpy(c->pending + c->npending, bytes, n);
     c->npending += n;
-    size_t used = proto_text_run(&c->pc, c->pending, c->npending, &c->out, 0, NULL);
-    memmove(c->pending, c->pending + used, c->npending - used);
-    c->npending -= used;
+    size_t used;
+    do {    /* a retrieval run in parts goes on with the same bytes */
+        used = proto_text_run(&c->pc, c->pending, c->npending, &c->out, 0, NULL);
+        memmove(c->pending, c->pending + used, c->npending - used);
+        c->npending -= used;
+    } while (c->pc.retrieval.active);
 }
 
 char *test_conn_exchange(struct test_conn *c, const char *requests)
 {
     test_conn_feed(c, requests, strlen(requests));
-    char *reply = strndup(c->out.data ? c->out.data : "", c->out.len);
+    /* Copied and referenced bytes alike. */
+    char *reply = malloc(c->out.len + 1), *end = reply;
+    struct iovec iov[64];
     if (!reply)
         abort();
+    for (size_t at = 0; at < c->out.len;) {
+        size_t n = obuf_iov(&c->out, at, c->out.len, iov, 64);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(end, iov[i].iov_base, iov[i].iov_len);
+            end += iov[i].iov_len;
+            at += iov[i].iov_len;
+        }
+    }
+    *end = '\0';
     obuf_reset(&c->out);
     return reply;
 }

@@ -423,10 +423,86 @@ static void test_value_fields_match_printf(void **state)
     }
 }
 
+/* A get whose replies would pile up runs in parts: one call stops after
+ * about 64 KB of buffered reply, and the parts together are the reply. */
+static char *get_line(const char *key, int nkeys, const char *tail)
+{
+    size_t n = 3 + (strlen(key) + 1) * (size_t)nkeys + strlen(tail) + 3;
+    char *line = malloc(n), *p = line;
+    p += sprintf(p, "get");
+    for (int i = 0; i < nkeys; i++)
+        p += sprintf(p, " %s", key);
+    sprintf(p, "%s\r\n", tail);
+    return line;
+}
+
+static void test_long_get_runs_in_parts(void **state)
+{
+    struct fixture *f = *state;
+    const int nkeys = 2000;
+    char value[501];
+    memset(value, 'v', 500);
+    value[500] = '\0';
+    char set[600];
+    sprintf(set, "set k 0 0 500\r\n%s\r\n", value);
+    expect(f, set, "STORED\r\n");
+
+    char *line = get_line("k", nkeys, "");
+    size_t len = strlen(line);
+    char *copy = strdup(line);
+    size_t used = proto_text_run(&f->conn.pc, copy, len, &f->conn.out, 0, NULL);
+    assert_int_equal(used, 0);
+    assert_true(f->conn.pc.retrieval.active);
+    assert_true(f->conn.out.len < 80 * 1024);
+    obuf_reset(&f->conn.out);
+    free(copy);
+    test_conn_destroy(&f->conn);
+    test_conn_init(&f->conn, &f->srv);
+
+    uint64_t hits_before = f->srv.thread_stats.get_hits;
+    char *got = test_conn_exchange(&f->conn, line);
+    char one[600];
+    size_t none = (size_t)sprintf(one, "VALUE k 0 500\r\n%s\r\n", value);
+    assert_int_equal(strlen(got), none * nkeys + 5);
+    for (int i = 0; i < nkeys; i++)
+        assert_memory_equal(got + none * (size_t)i, one, none);
+    assert_string_equal(got + none * nkeys, "END\r\n");
+    assert_false(f->conn.pc.retrieval.active);
+    assert_int_equal(f->srv.thread_stats.get_hits - hits_before, nkeys);
+    expect(f, "get nothing\r\n", "END\r\n");     /* the connection goes on */
+    free(got);
+    free(line);
+}
+
+/* A too-long key late in a long get: memcached drops the whole reply, so
+ * the keys before it are only counted, and nothing was sent in parts. */
+static void test_long_get_with_a_bad_late_key(void **state)
+{
+    struct fixture *f = *state;
+    char bad[300];
+    memset(bad, 'x', 251);
+    bad[0] = ' ';
+    bad[252] = '\0';
+    char set[600];
+    char value[501];
+    memset(value, 'v', 500);
+    value[500] = '\0';
+    sprintf(set, "set k 0 0 500\r\n%s\r\n", value);
+    expect(f, set, "STORED\r\n");
+    char *line = get_line("k", 2000, bad);
+    expect(f, line, "CLIENT_ERROR bad command line format\r\n");
+    assert_int_equal(f->srv.thread_stats.get_hits, 2000);
+    assert_false(f->conn.pc.retrieval.active);
+    expect(f, "get nothing\r\n", "END\r\n");
+    free(line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_then_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_get_runs_in_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_get_with_a_bad_late_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bare_newlines_and_pipelining, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_by_byte_equals_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_waits_for_its_data, setup, teardown),
