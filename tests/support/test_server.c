@@ -78,16 +78,14 @@ void test_conn_feed(struct test_conn *c, const char *bytes, size_t n)
     } while (c->pc.retrieval.active);
 }
 
-char *test_conn_exchange(struct test_conn *c, const char *requests)
+char *test_obuf_bytes(const struct obuf *ob)
 {
-    test_conn_feed(c, requests, strlen(requests));
-    /* Copied and referenced bytes alike. */
-    char *reply = malloc(c->out.len + 1), *end = reply;
+    char *bytes = malloc(ob->len + 1), *end = bytes;
     struct iovec iov[64];
-    if (!reply)
+    if (!bytes)
         abort();
-    for (size_t at = 0; at < c->out.len;) {
-        size_t n = obuf_iov(&c->out, at, c->out.len, iov, 64);
+    for (size_t at = 0; at < ob->len;) {
+        size_t n = obuf_iov(ob, at, ob->len, iov, 64);
         for (size_t i = 0; i < n; i++) {
             memcpy(end, iov[i].iov_base, iov[i].iov_len);
             end += iov[i].iov_len;
@@ -95,6 +93,13 @@ char *test_conn_exchange(struct test_conn *c, const char *requests)
         }
     }
     *end = '\0';
+    return bytes;
+}
+
+char *test_conn_exchange(struct test_conn *c, const char *requests)
+{
+    test_conn_feed(c, requests, strlen(requests));
+    char *reply = test_obuf_bytes(&c->out);
     obuf_reset(&c->out);
     return reply;
 }

@@ -53,4 +53,8 @@ void test_conn_feed(struct test_conn *c, const char *bytes, size_t n);
  * (NUL-terminated; the caller frees them). */
 char *test_conn_exchange(struct test_conn *c, const char *requests);
 
+/* The stream's bytes, copied and referenced alike (NUL-terminated; the
+ * caller frees them). */
+char *test_obuf_bytes(const struct obuf *ob);
+
 #endif

@@ -199,6 +199,13 @@ static size_t daemon_run(const struct proto_env *penv, const void *req, size_t l
     obuf_reset(reply);
     size_t used = proto_text_run(&pc, copy, len, reply, 0, NULL);
     free(copy);
+    /* Values the reply references in their items, copied in, so that the
+     * test reads reply->data whole. */
+    char *bytes = test_obuf_bytes(reply);
+    size_t n = reply->len;
+    obuf_reset(reply);
+    obuf_append(reply, bytes, n);
+    free(bytes);
     return used;
 }
 
