@@ -149,15 +149,24 @@ GLOBAL int copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
     return 0;
 }
 
-/* Marks slot way of bucket b as answered, for the daemon's eviction; only
- * when not marked yet, so a hot key does not write its bucket's line on
- * every hit. */
-static __always_inline void mark_used(struct xdp_bucket *b, __u32 way)
+/* Marks the slots of the first n keys as answered, for the daemon's
+ * eviction, once the reply is sure to go out; a bit is written only when
+ * clear, so a hot key does not write its bucket's line on every hit. */
+GLOBAL int mark_used(struct scratch *s, __u32 n)
 {
-    __u32 bit = 1u << way;
+    if (!s)
+        return 0;
+    for (__u32 i = 0; i < XDP_MULTIGET_MAX; i++) {
+        __u32 bucket = s->found[i].bucket, bit = 1u << (s->found[i].way & 7);
+        struct xdp_bucket *b;
 
-    if (!(*(volatile __u32 *)&b->used & bit))
-        __sync_fetch_and_or(&b->used, bit);
+        if (i >= n)
+            break;
+        b = bpf_map_lookup_elem(&cache_index, &bucket);
+        if (b && !(*(volatile __u32 *)&b->used & bit))
+            __sync_fetch_and_or(&b->used, bit);
+    }
+    return 0;
 }
 
 /* Finds key i in its bucket and stages its record: 0, or the reason to pass
@@ -186,7 +195,8 @@ GLOBAL int find_key(struct scratch *s, __u32 i)
             continue;
         if (found < 0)
             return -found;
-        mark_used(b, way);
+        s->found[i & KEYS_MASK].bucket = bucket;
+        s->found[i & KEYS_MASK].way = way;
         return PASS_NONE;
     }
     return PASS_misses;

@@ -185,10 +185,15 @@ GLOBAL int put_mg_flag(struct scratch *s, __u32 i, __u32 at)
     out_byte(s, at, ' ');
     if (c == 'O') {
         n = s->mg.opaque_len;
-        if (n > MG_OPAQUE_MAX + 1)
-            return at;
-        bpf_probe_read_kernel(&s->out[OUT_HDR_ROOM + ((at + 1) & OUT_MASK)], n,
-                              &s->req[s->mg.opaque_off & REQ_MASK]);
+        from = s->mg.opaque_off;
+        /* In words: the bytes after the token are overwritten next. */
+#pragma clang loop unroll(full)
+        for (__u32 w = 0; w < (MG_OPAQUE_MAX + 1 + 7) / 8; w++) {
+            if (w * 8 >= n)
+                break;
+            store_word(&s->out[OUT_HDR_ROOM + ((at + 1 + w * 8) & OUT_MASK)],
+                       load_word(&s->req[(from + w * 8) & REQ_MASK]));
+        }
         return at + 1 + n;
     }
     out_byte(s, at + 1, c);

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "csum.h"
+#include "lookup.h"
 #include "parse.h"
 #include "reasons.h"
 #include "scratch.h"
@@ -154,6 +155,7 @@ static __always_inline int send_reply(struct xdp_md *ctx, const struct frame *f,
      * (visible as the xdp:xdp_exception tracepoint). */
     if (bpf_xdp_store_bytes(ctx, 0, &s->out[OUT_HDR_ROOM - hdr_len], frame_len))
         return XDP_ABORTED;
+    mark_used(s, rp->nkeys);
     c->replies++;
     c->hits += rp->nkeys;
     c->bytes_sent += frame_len;

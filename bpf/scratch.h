@@ -79,6 +79,11 @@ struct scratch {
     struct staged_record staged;
     struct key_ref keys[XDP_MULTIGET_MAX];
     __u32 nkeys;
+    /* Where each key was found: its bucket and way (lookup.h, mark_used). */
+    struct {
+        __u32 bucket;
+        __u32 way;
+    } found[XDP_MULTIGET_MAX];
     /* The reply being built: its text after the frame header so far, and
      * that text's one's complement sum (memory order, unfolded). */
     __u32 out_len;

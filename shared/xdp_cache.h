@@ -21,7 +21,7 @@
  * cache-line traffic between CPUs; a reader that meets a writer passes the
  * request to the daemon instead of waiting. A record's first chunk is a
  * record's first chunk for as long as the map lives (chunks are carved into
- * records of one size class once: user/xdp_mirror.c), so its seq is never
+ * records of one size class once: user/xdp_records.c), so its seq is never
  * overwritten by anything but a seq. */
 #ifndef XDPCACHED_SHARED_XDP_CACHE_H
 #define XDPCACHED_SHARED_XDP_CACHE_H

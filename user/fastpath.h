@@ -1,5 +1,5 @@
-/* fastpath.h - the XDP fast path in the daemon (docs/xdp.md, "Attaching,
- * pinning, failing safe"): loads bpf/xdpcached.bpf.c through its skeleton,
+/* fastpath.h - the XDP fast path in the daemon (docs/xdp.md, "Loading,
+ * attaching, pinning, failing safe"): loads bpf/xdpcached.bpf.c through its skeleton,
  * maps its cache for the mirror (user/xdp_mirror.c), fills its allow list,
  * attaches it to the --xdp-iface interfaces through bpf_links that only
  * this process holds (so the kernel detaches it however the daemon ends),

@@ -345,6 +345,8 @@ static void clear_way(struct xdp_mirror *m, uint32_t bucket, int way)
 static void drop_way(struct xdp_mirror *m, uint32_t bucket, int way)
 {
     uint32_t chunk = slot_read(m, bucket, way).chunk;
+    if (chunk == 0)
+        return;
     clear_way(m, bucket, way);
     xdp_records_free(m->records, chunk);
 }
@@ -358,20 +360,19 @@ struct reclaim {
     unsigned estimate;              /* the newcomer's reads */
 };
 
-/* Evicts the key in slot `owner` if it is colder than the newcomer. Under
- * the allocator's lock, which frees the record itself. */
-static bool evict_colder(void *ctx, uint32_t owner)
+/* Evicts the key in slot `owner` if it still holds the record at chunk and
+ * is colder than the newcomer. Under the allocator's lock, which frees the
+ * record itself; the victim's bucket lock is only tried. */
+static bool evict_colder(void *ctx, uint32_t owner, uint32_t chunk)
 {
     struct reclaim *rc = ctx;
     struct xdp_mirror *m = rc->m;
     uint32_t bucket = owner / XDP_BUCKET_SLOTS;
     int way = (int)(owner % XDP_BUCKET_SLOTS);
     bool own = bucket == rc->locked_bucket;
-    if (m->recent[owner] >= rc->estimate)
-        return false;
     if (!own && pthread_mutex_trylock(&m->locks[bucket]) != 0)
         return false;
-    bool evict = slot_read(m, bucket, way).chunk != 0 && m->recent[owner] < rc->estimate;
+    bool evict = slot_read(m, bucket, way).chunk == chunk && m->recent[owner] < rc->estimate;
     if (evict) {
         clear_way(m, bucket, way);
         stat_add(&m->stats.evictions, 1);
@@ -382,52 +383,67 @@ static bool evict_colder(void *ctx, uint32_t owner)
 }
 
 /* A record for the image, owned by slot `owner`: from the allocator, else
- * after evicting colder keys of its size class. 0 when there is none. */
+ * after evicting a key of its size class colder than `estimate` reads. 0
+ * when there is none. */
 static uint32_t record_for(struct xdp_mirror *m, const struct record_image *img, uint32_t owner,
                            uint32_t locked_bucket, unsigned estimate)
 {
     uint32_t need = xdp_record_chunks(img->head.text_len);
     uint32_t chunk = xdp_records_alloc(m->records, need, owner);
     struct reclaim rc = { .m = m, .locked_bucket = locked_bucket, .estimate = estimate };
-    if (chunk == 0 && xdp_records_reclaim(m->records, need, RECLAIM_TRIES, evict_colder, &rc))
+    if (chunk == 0 && estimate > 0 &&
+        xdp_records_reclaim(m->records, need, RECLAIM_TRIES, evict_colder, &rc))
         chunk = xdp_records_alloc(m->records, need, owner);
     return chunk;
 }
 
-/* Writes the image into a record and points slot `way` at it. */
+/* Writes the image into a new record for slot `way` and points the slot at
+ * it; the key the slot held, if any, is evicted, but only once the record
+ * is there. False (the slot as it was) when there is no record. */
 static bool fill_way(struct xdp_mirror *m, uint32_t bucket, int way, const struct record_image *img,
                      unsigned estimate)
 {
-    uint32_t owner = slot_index(bucket, way);
-    uint32_t chunk = record_for(m, img, owner, bucket, estimate);
+    uint32_t chunk = record_for(m, img, slot_index(bucket, way), bucket, estimate);
     if (chunk == 0)
         return false;
     struct xdp_record *rec = record_at(m, chunk);
     rec->nchunks = (uint8_t)xdp_records_class_chunks(xdp_record_chunks(img->head.text_len));
     record_write(rec, img);
+    if (slot_read(m, bucket, way).chunk != 0) {
+        drop_way(m, bucket, way);
+        stat_add(&m->stats.evictions, 1);
+    }
     slot_write(m, bucket, way, img->head.key_hash, chunk);
     stat_add(&m->stats.entries, 1);
     return true;
 }
 
 /* The key in slot `way` changed: rewritten in place when its record is big
- * enough, else moved to a new one (the old one freed after the slot points
- * away from it); removed when neither can be. */
-static void rewrite_way(struct xdp_mirror *m, uint32_t bucket, int way,
+ * enough, else moved to a new one (evicting colder keys for it if need be;
+ * the slot points at the new record before the old one is freed). Returns
+ * false when it could not stay: it was removed. */
+static bool rewrite_way(struct xdp_mirror *m, uint32_t bucket, int way,
                         const struct record_image *img)
 {
+    uint32_t owner = slot_index(bucket, way);
     uint32_t old = slot_read(m, bucket, way).chunk;
     struct xdp_record *rec = record_at(m, old);
     if (xdp_record_chunks(img->head.text_len) <= rec->nchunks) {
         record_write(rec, img);
-        return;
+        return true;
     }
-    uint32_t recent = m->recent[slot_index(bucket, way)];
-    drop_way(m, bucket, way);
-    if (fill_way(m, bucket, way, img, 0))
-        m->recent[slot_index(bucket, way)] = recent;
-    else
-        stat_add(&m->stats.removals, 1);
+    uint32_t chunk = record_for(m, img, owner, bucket, m->recent[owner]);
+    if (chunk == 0) {
+        drop_way(m, bucket, way);
+        return false;
+    }
+    struct xdp_record *moved = record_at(m, chunk);
+    moved->nchunks = (uint8_t)xdp_records_class_chunks(xdp_record_chunks(img->head.text_len));
+    record_write(moved, img);
+    slot_write(m, bucket, way, img->head.key_hash, chunk);
+    record_clear(rec);
+    xdp_records_free(m->records, old);
+    return true;
 }
 
 /* When the record stops being served: the item's expiry, or a pending
@@ -496,8 +512,8 @@ static void on_changed(void *ctx, const struct item_view *item)
     if (way >= 0) {
         if (render(m, item, hash, &img)) {
             img.head.expire_ns = expire_ns_of(m, item->exptime);
-            rewrite_way(m, bucket, way, &img);
-            stat_add(&m->stats.updates, 1);
+            bool stayed = rewrite_way(m, bucket, way, &img);
+            stat_add(stayed ? &m->stats.updates : &m->stats.removals, 1);
         } else {
             drop_way(m, bucket, way);
             stat_add(&m->stats.removals, 1);
@@ -589,8 +605,7 @@ static unsigned sketch_add(struct xdp_mirror *m, uint32_t hash)
 
 /* The way a newcomer with this estimate may take: an empty one, else the one
  * with the fewest recent hits if the newcomer is hotter (TinyLFU's rule:
- * one-hit wonders cannot push hot keys out), which is emptied. -1 when it
- * may take none. */
+ * one-hit wonders cannot push hot keys out). -1 when it may take none. */
 static int admission_way(struct xdp_mirror *m, uint32_t bucket, unsigned estimate)
 {
     int victim = 0;
@@ -600,11 +615,7 @@ static int admission_way(struct xdp_mirror *m, uint32_t bucket, unsigned estimat
         if (m->recent[slot_index(bucket, way)] < m->recent[slot_index(bucket, victim)])
             victim = way;
     }
-    if (estimate <= m->recent[slot_index(bucket, victim)])
-        return -1;
-    drop_way(m, bucket, victim);
-    stat_add(&m->stats.evictions, 1);
-    return victim;
+    return estimate > m->recent[slot_index(bucket, victim)] ? victim : -1;
 }
 
 /* Puts the key in the map if there is room for it. Its recent-hit count
@@ -640,8 +651,8 @@ void xdp_mirror_read(void *mirror, const struct item_view *item)
         /* In the map but no longer served (capped by a flush whose time has
          * passed), while the store says the item is live: the daemon keeps
          * getting its reads, so bring the record up to date. */
-        if (rec->expire_ns <= mono_now_ns())
-            rewrite_way(m, bucket, way, &img);
+        if (rec->expire_ns <= mono_now_ns() && !rewrite_way(m, bucket, way, &img))
+            stat_add(&m->stats.removals, 1);
     }
     pthread_mutex_unlock(&m->locks[bucket]);
 }

@@ -32,19 +32,12 @@ struct xdp_records {
     uint32_t nchunks;
     uint32_t npages;
     uint32_t next_page;                 /* pages not given to a class yet start here */
+    unsigned classes_without_page;
     uint32_t *owner;                    /* per chunk: its record's owner + 1 */
     uint32_t *next_free;                /* per chunk: the next free record of its class */
     uint8_t *page_class;                /* per page */
     struct size_class classes[NCLASSES];
 };
-
-uint32_t xdp_records_class_chunks(uint32_t need)
-{
-    for (unsigned c = 0; c < NCLASSES; c++)
-        if (need <= class_chunks[c])
-            return class_chunks[c];
-    return 0;
-}
 
 static int class_of(uint32_t need)
 {
@@ -52,6 +45,12 @@ static int class_of(uint32_t need)
         if (need <= class_chunks[c])
             return (int)c;
     return -1;
+}
+
+uint32_t xdp_records_class_chunks(uint32_t need)
+{
+    int c = class_of(need);
+    return c < 0 ? 0 : class_chunks[c];
 }
 
 static uint32_t page_start(uint32_t page)
@@ -66,12 +65,18 @@ static uint32_t page_end(const struct xdp_records *r, uint32_t page)
     return end < r->nchunks ? (uint32_t)end : r->nchunks;
 }
 
-/* Gives the next page to class c; false when none is left. */
+/* Gives the next page to class c; false when none is left for it. Pages
+ * are never taken back, so the last ones are kept for the classes that have
+ * none yet: a daemon that first met only small values can still cache a
+ * large one (evicting within its class). */
 static bool grow_class(struct xdp_records *r, unsigned c)
 {
     struct size_class *sc = &r->classes[c];
-    if (r->next_page == r->npages)
+    uint32_t left = r->npages - r->next_page;
+    if (left == 0 || (sc->npages > 0 && left <= r->classes_without_page))
         return false;
+    if (sc->npages == 0 && r->classes_without_page > 0)
+        r->classes_without_page--;
     uint32_t page = r->next_page++;
     sc->pages[sc->npages++] = page;
     r->page_class[page] = (uint8_t)c;
@@ -114,6 +119,8 @@ uint32_t xdp_records_alloc(struct xdp_records *r, uint32_t need, uint32_t owner)
 
 static void free_locked(struct xdp_records *r, uint32_t chunk)
 {
+    if (chunk == 0 || chunk >= r->nchunks || r->owner[chunk] == NO_OWNER)
+        abort();        /* not a record handed out: a bug of the caller's */
     struct size_class *sc = &r->classes[r->page_class[chunk / XDP_RECORDS_PAGE_CHUNKS]];
     r->owner[chunk] = NO_OWNER;
     r->next_free[chunk] = sc->free;
@@ -124,13 +131,6 @@ void xdp_records_free(struct xdp_records *r, uint32_t chunk)
 {
     pthread_mutex_lock(&r->lock);
     free_locked(r, chunk);
-    pthread_mutex_unlock(&r->lock);
-}
-
-void xdp_records_set_owner(struct xdp_records *r, uint32_t chunk, uint32_t owner)
-{
-    pthread_mutex_lock(&r->lock);
-    r->owner[chunk] = owner + 1;
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -150,7 +150,7 @@ static uint32_t hand_next(const struct xdp_records *r, struct size_class *sc, un
 }
 
 bool xdp_records_reclaim(struct xdp_records *r, uint32_t need, unsigned tries,
-                         bool (*evict)(void *ctx, uint32_t owner), void *ctx)
+                         bool (*evict)(void *ctx, uint32_t owner, uint32_t chunk), void *ctx)
 {
     int c = class_of(need);
     bool freed = false;
@@ -160,7 +160,7 @@ bool xdp_records_reclaim(struct xdp_records *r, uint32_t need, unsigned tries,
     struct size_class *sc = &r->classes[c];
     for (unsigned i = 0; i < tries && sc->npages && !freed; i++) {
         uint32_t chunk = hand_next(r, sc, (unsigned)c);
-        if (r->owner[chunk] != NO_OWNER && evict(ctx, r->owner[chunk] - 1)) {
+        if (r->owner[chunk] != NO_OWNER && evict(ctx, r->owner[chunk] - 1, chunk)) {
             free_locked(r, chunk);
             freed = true;
         }
@@ -183,6 +183,7 @@ struct xdp_records *xdp_records_create(uint32_t nchunks)
     r->owner = calloc(nchunks, sizeof(*r->owner));
     r->next_free = calloc(nchunks, sizeof(*r->next_free));
     r->page_class = calloc(r->npages, 1);
+    r->classes_without_page = r->npages >= 2 * NCLASSES ? NCLASSES : 0;
     bool ok = r->owner && r->next_free && r->page_class;
     for (unsigned c = 0; ok && c < NCLASSES; c++)
         ok = (r->classes[c].pages = calloc(r->npages, sizeof(uint32_t))) != NULL;

@@ -4,8 +4,9 @@
  * The map is cut into pages of XDP_RECORDS_PAGE_CHUNKS chunks; a page is
  * given to one size class the first time that class needs room, and carved
  * into records of that class's size for as long as the map lives (as
- * memcached's slabs without reassignment). So a record's first chunk is
- * always a record's first chunk, and the seq word the XDP program reads
+ * memcached's slabs without reassignment); when there are at least twice
+ * as many pages as classes, the last pages are kept for the classes that
+ * have none yet. So a record's first chunk is always a record's first chunk, and the seq word the XDP program reads
  * there is never overwritten by text (xdp_cache.h). Chunk 0 is never handed
  * out: a slot whose chunk is 0 is empty.
  *
@@ -38,16 +39,13 @@ uint32_t xdp_records_alloc(struct xdp_records *r, uint32_t need, uint32_t owner)
 /* Gives back the record at chunk (from xdp_records_alloc). */
 void xdp_records_free(struct xdp_records *r, uint32_t chunk);
 
-/* Moves a record to another owner. */
-void xdp_records_set_owner(struct xdp_records *r, uint32_t chunk, uint32_t owner);
-
 /* When the class that holds `need` chunks is full: offers its records in
  * turn (a clock hand per class, so each call goes on where the last one
- * stopped), at most `tries` of them, to evict(ctx, owner), which returns
- * true when the owner gave its record up; the record is then free. Returns
- * true once one was. evict() runs under the allocator's lock, so it must
- * call nothing of this module. */
+ * stopped), at most `tries` of them, to evict(ctx, owner, chunk), which
+ * returns true when the owner gave up its record at chunk; the record is
+ * then free. Returns true once one was. evict() runs under the allocator's
+ * lock, so it must call nothing of this module. */
 bool xdp_records_reclaim(struct xdp_records *r, uint32_t need, unsigned tries,
-                         bool (*evict)(void *ctx, uint32_t owner), void *ctx);
+                         bool (*evict)(void *ctx, uint32_t owner, uint32_t chunk), void *ctx);
 
 #endif

@@ -199,7 +199,7 @@ static struct xdp_mirror_stats stats_of(struct fixture *f)
 }
 
 /* The record's value bytes (after "\r\n" at the end of the head and CAS). */
-static const char *entry_value(const struct xdp_record *e)
+static const char *record_value(const struct xdp_record *e)
 {
     return text_of(e) + e->head_len + e->cas_len + 2;
 }
@@ -284,7 +284,7 @@ static char *xdp_reply(const struct xdp_record *e, bool with_cas)
     return reply;
 }
 
-static void test_entry_text_is_the_daemon_reply(void **state)
+static void test_record_text_is_the_daemon_reply(void **state)
 {
     struct fixture *f = *state;
     expect(f, "set key:1 4294967295 0 12\r\nhello\r\nworld\r\n", "STORED\r\n");
@@ -385,11 +385,11 @@ static void test_changes_rewrite(void **state)
     struct fixture *f = *state;
     admit_key(f, "c", "10");
     expect(f, "set c 3 0 3\r\n100\r\n", "STORED\r\n");
-    assert_memory_equal(entry_value(lookup(f, "c")), "100\r\n", 5);
+    assert_memory_equal(record_value(lookup(f, "c")), "100\r\n", 5);
     expect(f, "incr c 5\r\n", "105\r\n");
-    assert_memory_equal(entry_value(lookup(f, "c")), "105\r\n", 5);
+    assert_memory_equal(record_value(lookup(f, "c")), "105\r\n", 5);
     expect(f, "append c 0 0 1\r\nx\r\n", "STORED\r\n");
-    assert_memory_equal(entry_value(lookup(f, "c")), "105x\r\n", 6);
+    assert_memory_equal(record_value(lookup(f, "c")), "105x\r\n", 6);
     rel_time_t before = clock_now();
     expect(f, "touch c 100\r\n", "TOUCHED\r\n");
     expect_expiry(lookup(f, "c"), before, 100);
@@ -504,7 +504,7 @@ static void test_flush_later_caps(void **state)
  * store may still hold items it is about to flush): an entry admitted in
  * that second is never served. Once the time is past, the next read of the
  * live item brings the entry back. */
-static void test_entry_capped_by_a_past_flush_comes_back(void **state)
+static void test_record_capped_by_a_past_flush_comes_back(void **state)
 {
     struct fixture *f = *state;
     f->observer.flushed(f->observer.ctx, clock_now());
@@ -585,7 +585,7 @@ static const char *torn_in(const struct record_copy *copy, size_t head_and_cas)
         return "key";
     if (copy->head.text_len != head_and_cas + 2 + TORN_VALUE_LEN + 2)
         return "length";
-    const char *data = entry_value(&copy->head);
+    const char *data = record_value(&copy->head);
     if (data[0] != 'A' && data[0] != 'B')
         return "letter";
     for (size_t i = 1; i < TORN_VALUE_LEN; i++)
@@ -594,7 +594,7 @@ static const char *torn_in(const struct record_copy *copy, size_t head_and_cas)
     return NULL;
 }
 
-static void test_reader_never_sees_a_torn_entry(void **state)
+static void test_reader_never_sees_a_torn_record(void **state)
 {
     struct fixture *f = *state;
     static char value[TORN_VALUE_LEN + 1];
@@ -618,13 +618,13 @@ static void test_reader_never_sees_a_torn_entry(void **state)
         }
         reads++;
         torn = torn_in(&copy, head_and_cas);
-        letters[entry_value(&copy.head)[0] == 'B']++;
+        letters[record_value(&copy.head)[0] == 'B']++;
     }
     /* The writer stops before anything fails, or the next test meets it. */
     __atomic_store_n(&w.reader_done, 1, __ATOMIC_RELAXED);
     pthread_join(writer, NULL);
     if (torn)
-        fail_msg("torn entry after %lu consistent reads: %s", reads, torn);
+        fail_msg("torn record after %lu consistent reads: %s", reads, torn);
     assert_int_equal(stats_of(f).updates, w.writes);
     printf("# %lu writes; %lu consistent reads (%lu A, %lu B), %lu retried\n", w.writes,
            reads, letters[0], letters[1], retries);
@@ -819,6 +819,133 @@ static void test_full_memory_evicts_colder_records(void **state)
     xdp_mirror_destroy(m);
 }
 
+/* A mirror of its own over calloc'ed maps of the given sizes. */
+struct small_mirror {
+    struct xdp_bucket *buckets;
+    struct xdp_chunk *chunks;
+    struct xdp_mirror *m;
+    struct store_observer observer;
+};
+
+static void small_mirror_init(struct small_mirror *sm, uint32_t nbuckets, uint32_t nchunks)
+{
+    sm->buckets = calloc(nbuckets, sizeof(*sm->buckets));
+    sm->chunks = calloc(nchunks, sizeof(*sm->chunks));
+    sm->m = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = sm->buckets, .nbuckets = nbuckets, .chunks = sm->chunks, .nchunks = nchunks,
+        .max_value = MAX_VALUE });
+    assert_non_null(sm->m);
+    xdp_mirror_observer(sm->m, &sm->observer);
+}
+
+static void small_mirror_destroy(struct small_mirror *sm)
+{
+    xdp_mirror_destroy(sm->m);
+    free(sm->buckets);
+    free(sm->chunks);
+}
+
+static void reads(struct xdp_mirror *m, const struct item_view *item, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        xdp_mirror_read(m, item);
+}
+
+/* What the XDP program does when it answers key: sets its slot's bit. */
+static void small_mirror_answers(struct small_mirror *sm, uint32_t nbuckets, const char *key)
+{
+    const struct xdp_record *rec = xdp_mirror_lookup(sm->m, key, strlen(key));
+    assert_non_null(rec);
+    uint32_t chunk = (uint32_t)((const struct xdp_chunk *)rec - sm->chunks);
+    struct xdp_bucket *b = &sm->buckets[hash_of(key) & (nbuckets - 1)];
+    for (int way = 0; way < XDP_BUCKET_SLOTS; way++)
+        if (b->slots[way].chunk == chunk)
+            b->used |= 1u << way;
+}
+
+static void ignore_used(void *ctx, const char *key, size_t nkey)
+{
+    (void)ctx, (void)key, (void)nkey;
+}
+
+/* Two pages: one for small records, one that big ones fill. A newcomer no
+ * hotter than the big keys gets no record and evicts nobody; a hot key that
+ * grows takes a colder big key's record. */
+static void test_growth_and_newcomers_when_memory_is_full(void **state)
+{
+    (void)state;
+    enum { BUCKETS = 64 };
+    struct small_mirror sm;
+    small_mirror_init(&sm, BUCKETS, 2048);
+    static char big[MAX_VALUE + 1];
+    memset(big, 'b', MAX_VALUE);
+    struct item_view hot = item_of("hot", "v", 1), late = item_of("late", big, 1);
+    struct xdp_mirror_stats st;
+    reads(sm.m, &hot, XDP_ADMIT_READS);
+    assert_non_null(xdp_mirror_lookup(sm.m, "hot", 3));
+    char key[16];
+    uint64_t before = 0;
+    for (unsigned i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "big%u", i);
+        struct item_view item = item_of(key, big, 1);
+        reads(sm.m, &item, XDP_ADMIT_READS);
+        xdp_mirror_get_stats(sm.m, &st);
+        if (st.entries == before)
+            break;
+        before = st.entries;
+    }
+    assert_true(st.entries >= 40);      /* 44 records of 23 chunks in a page */
+
+    reads(sm.m, &late, XDP_ADMIT_READS);
+    assert_null(xdp_mirror_lookup(sm.m, "late", 4));
+    xdp_mirror_get_stats(sm.m, &st);
+    assert_int_equal(st.entries, before);
+    assert_int_equal(st.evictions, 0);
+
+    /* XDP answered hot: its recent hits pass every big key's. */
+    small_mirror_answers(&sm, BUCKETS, "hot");
+    xdp_mirror_harvest(sm.m, ignore_used, NULL);
+    hot = item_of("hot", big, 2);
+    sm.observer.changed(sm.observer.ctx, &hot);
+    const struct xdp_record *rec = xdp_mirror_lookup(sm.m, "hot", 3);
+    assert_non_null(rec);
+    assert_int_equal(rec->text_len - rec->head_len - rec->cas_len, MAX_VALUE + 4);
+    xdp_mirror_get_stats(sm.m, &st);
+    assert_int_equal(st.updates, 1);
+    assert_int_equal(st.evictions, 1);
+    assert_int_equal(st.entries, before - 1);
+    assert_int_equal(st.admissions - st.evictions - st.removals, st.entries);
+    small_mirror_destroy(&sm);
+}
+
+/* Pages are never taken back, but small keys that fill the memory first
+ * leave a page for each size class that has none: a big value that comes
+ * later is still admitted. */
+static void test_every_class_keeps_a_page(void **state)
+{
+    (void)state;
+    enum { PAGES = 18, CHUNKS = PAGES * 1024 };
+    struct small_mirror sm;
+    small_mirror_init(&sm, 4096, CHUNKS);
+    char key[16];
+    struct xdp_mirror_stats st = { 0 };
+    for (unsigned i = 0; i < CHUNKS; i++) {
+        snprintf(key, sizeof(key), "s%u", i);
+        struct item_view item = item_of(key, "v", 1);
+        reads(sm.m, &item, XDP_ADMIT_READS);
+    }
+    xdp_mirror_get_stats(sm.m, &st);
+    /* One-chunk records took all but the pages kept for the 8 other classes. */
+    assert_true(st.entries <= (PAGES - 8) * 1024);
+    assert_true(st.entries >= (PAGES - 9) * 1024);
+    static char big[MAX_VALUE + 1];
+    memset(big, 'b', MAX_VALUE);
+    struct item_view item = item_of("big", big, 1);
+    reads(sm.m, &item, XDP_ADMIT_READS);
+    assert_non_null(xdp_mirror_lookup(sm.m, "big", 3));
+    small_mirror_destroy(&sm);
+}
+
 /* A change that needs a bigger record moves the key to one; the old record
  * is freed and says so to a reader still holding it. */
 static void test_growing_value_moves_record(void **state)
@@ -877,7 +1004,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_misses_tcp_and_gat_do_not_admit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_not_admitted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sketch_ages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_entry_text_is_the_daemon_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_text_is_the_daemon_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_in_mono_ns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mg_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_state_not_admitted, setup, teardown),
@@ -887,15 +1014,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_now_empties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_later_caps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_entry_capped_by_a_past_flush_comes_back, setup,
+        cmocka_unit_test_setup_teardown(test_record_capped_by_a_past_flush_comes_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_flush_later_reaches_the_map, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_never_sees_a_torn_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_never_sees_a_torn_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_takes_the_least_hit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_harvest_reports_and_decays, setup, teardown),
         cmocka_unit_test(test_full_memory_evicts_colder_records),
         cmocka_unit_test_setup_teardown(test_growing_value_moves_record, setup, teardown),
+        cmocka_unit_test(test_growth_and_newcomers_when_memory_is_full),
+        cmocka_unit_test(test_every_class_keeps_a_page),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_buckets_for),
     };

@@ -1022,7 +1022,7 @@ static void test_hash_collision(void **state)
 }
 
 /* The test plays the writer of a record, as the mirror does. */
-static struct xdp_record *entry_of(const char *key)
+static struct xdp_record *record_of_key(const char *key)
 {
     struct xdp_record *rec = record_of(key, strlen(key));
     assert_non_null(rec);
@@ -1033,7 +1033,7 @@ static void test_expired(void **state)
 {
     (void)state;
     need_bpf();
-    struct xdp_record *e = entry_of("k3");
+    struct xdp_record *e = record_of_key("k3");
     uint64_t expire = e->expire_ns;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1054,7 +1054,7 @@ static void test_race(void **state)
 {
     (void)state;
     need_bpf();
-    struct xdp_record *e = entry_of("k4");
+    struct xdp_record *e = record_of_key("k4");
     /* A writer in the middle of its update. */
     e->seq++;
     struct spec s = spec4("get k1 k4\r\n");
@@ -1148,7 +1148,7 @@ static void test_mg_ttl(void **state)
     s = spec4("mg ttl-abs t\r\n");
     expect_tx(&s);
     /* A delayed flush_all caps the entry's expiry, not the TTL printed. */
-    struct xdp_record *e = entry_of("ttl");
+    struct xdp_record *e = record_of_key("ttl");
     uint64_t expire = e->expire_ns;
     e->expire_ns = clock_rel_to_mono_ns(clock_now() + 50);
     s = spec4("mg ttl t\r\n");
@@ -1206,7 +1206,7 @@ static void test_mg_pass(void **state)
         expect_pass(&s, PASSED(pass_not_get));
     }
     /* Expired, and a writer in the middle of an update, as for a get. */
-    struct xdp_record *e = entry_of("k5");
+    struct xdp_record *e = record_of_key("k5");
     uint64_t expire = e->expire_ns;
     e->expire_ns = 1;
     s = spec4("mg k5 v\r\n");
