@@ -23,7 +23,8 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-2400}
 export PYTHONDONTWRITEBYTECODE=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ulimit -c 0 2>/dev/null || true
+# Soft limit only: -r (memcached's "raise the core limit") must still work.
+ulimit -S -c 0 2>/dev/null || true
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
