@@ -76,8 +76,12 @@ def test_costs_instructions_and_memory_were_measured(quick_run):
     _, data, _ = quick_run
     assert {(c["program"], c["mode"]) for c in data["xdp_cost"]} == \
         {(p, m) for p in ("ceiling", "xdpcached") for m in ("native", "generic")}
+    assert {(c["workload"], c["program"]) for c in data["xdp_cost"]} == \
+        {("W1", "ceiling"), ("W1", "xdpcached"), ("W2", "xdpcached")}
     for c in data["xdp_cost"]:
         assert c["run_cnt"] > 0 and c["ns_per_run"] > 0, c
+    assert set(data["verified_insns"]) == {"xdpcached", "xdpcached_mg"}
+    assert all(0 < n <= 200000 for n in data["verified_insns"].values()), data["verified_insns"]
     assert {(i["server"], i["protocol"]) for i in data["instructions"]} == \
         {(s, p) for s in ("xdpcached", "memcached") for p in ("udp", "tcp")}
     for i in data["instructions"]:
@@ -88,7 +92,8 @@ def test_costs_instructions_and_memory_were_measured(quick_run):
 
 def test_open_loop_stepped_up_the_rates(quick_run):
     _, data, _ = quick_run
-    assert len(data["open_loop"]) == 6
+    assert len(data["open_loop"]) == 7
+    assert "xdpcached no fast path, workers pinned" in {s["server"] for s in data["open_loop"]}
     for s in data["open_loop"]:
         assert s["steps"], s
         for st in s["steps"]:
