@@ -178,6 +178,7 @@ static void start_fastpath(struct daemon *d, const struct settings *s,
     if (!d->fastpath)
         return;
     env->server_stats->fastpath = d->fastpath;
+    env->server_stats->reset_fastpath = fastpath_reset_stats;
     env->udp_read_hit = fastpath_read_hit;
     env->udp_read_ctx = d->fastpath;
     /* -u would take away bpf() from the loader halfway. */

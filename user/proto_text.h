@@ -12,7 +12,6 @@
 
 #include "obuf.h"
 #include "proto.h"
-#include "wire.h"
 
 /* Runs the requests at the start of in[0, len), appending replies to out.
  * Stops at the first incomplete request, after max_reqs requests (0 = no
@@ -22,12 +21,6 @@
  * *nreqs (when not NULL) receives the number of requests run. */
 size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       unsigned max_reqs, unsigned *nreqs);
-
-/* wire.h's VALUE fields under their old names, for xdp_mirror.c: " <flags>
- * <bytes>" and " <cas>", each below PROTO_TEXT_VALUE_FIELDS_MAX bytes. */
-#define PROTO_TEXT_VALUE_FIELDS_MAX WIRE_VALUE_FIELDS_MAX
-size_t proto_text_value_fields(char *buf, uint32_t flags, size_t nbytes);
-size_t proto_text_cas_field(char *buf, uint64_t cas);
 
 /* Longest request line accepted without a newline, except for get/gets whose
  * key lists may be longer (memcached closes the connection otherwise). */

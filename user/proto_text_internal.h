@@ -1,6 +1,7 @@
-/* proto_text_internal.h - the parts of the text protocol that the meta
- * commands (proto_meta.c) share: memcached's tokenizer, its number parsing,
- * and the reply helpers. Not for other modules: proto_text.h is the API. */
+/* proto_text_internal.h - the parts of the text protocol that its command
+ * modules (proto_text.c, proto_meta.c, keydump.c) share, in text_common.c:
+ * memcached's tokenizer, its number parsing, and the reply helpers. Not for
+ * other modules: proto_text.h is the API. */
 #ifndef XDPCACHED_PROTO_TEXT_INTERNAL_H
 #define XDPCACHED_PROTO_TEXT_INTERNAL_H
 

@@ -1,6 +1,5 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
-#include "fastpath.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +41,8 @@ void stats_reset(struct server_stats *server)
     pthread_mutex_lock(&server->reset_lock);
     sum_raw(server, &server->baseline);
     pthread_mutex_unlock(&server->reset_lock);
-    fastpath_reset_stats(server->fastpath);
+    if (server->fastpath && server->reset_fastpath)
+        server->reset_fastpath(server->fastpath);
     atomic_store(&server->total_connections, 0);
     atomic_store(&server->rejected_connections, 0);
 }

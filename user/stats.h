@@ -61,6 +61,9 @@ struct server_stats {
     struct thread_stats baseline;    /* sums at the last stats reset */
     struct fastpath *fastpath;       /* the XDP fast path when it is up, else
                                         NULL; keeps its own reset baseline */
+    /* Called by stats_reset() with fastpath when that is not NULL (main.c
+     * sets fastpath_reset_stats): stats knows nothing of the fast path. */
+    void (*reset_fastpath)(struct fastpath *fastpath);
 };
 
 /* Where stat lines go: the text protocol writes "STAT name value\r\n". */

@@ -1,7 +1,6 @@
 /* wire.h - memcached's text reply formats that more than one module writes:
  * the VALUE line of get/gets replies. The text composer (proto_text.c) and
- * the XDP fast path's cache entries (xdp_mirror.c, through proto_text.h's
- * wrappers) use these, so that the fast path replies with the same bytes. */
+ * the XDP fast path's records (xdp_mirror.c) use these, so that the fast path replies with the same bytes. */
 #ifndef XDPCACHED_WIRE_H
 #define XDPCACHED_WIRE_H
 

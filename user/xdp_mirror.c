@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "proto_text.h"
+#include "wire.h"
 #include "xdp_records.h"
 
 #define SKETCH_ROWS 4
@@ -216,15 +216,15 @@ static uint32_t exptime_sec_of(rel_time_t exptime)
     return exptime == 0 ? 0 : (uint32_t)(clock_rel_to_mono_ns(exptime) / 1000000000u);
 }
 
-/* Renders the item as the daemon replies to get/gets (write_value in
- * proto_text.c, same formatter), and what mg needs besides; all but
+/* Renders the item as the daemon replies to get/gets (user/wire.c, the
+ * formatter of the text protocol's VALUE lines), and what mg needs besides; all but
  * expire_ns, which is read under the bucket lock (expire_ns_of). False when
  * no record is to hold it: a value over --xdp-max-value, or a single-key
  * reply over one datagram. */
 static bool render(const struct xdp_mirror *m, const struct item_view *item, uint32_t hash,
                    struct record_image *img)
 {
-    char fields[PROTO_TEXT_VALUE_FIELDS_MAX], cas[PROTO_TEXT_VALUE_FIELDS_MAX];
+    char fields[WIRE_VALUE_FIELDS_MAX], cas[WIRE_VALUE_FIELDS_MAX];
     if (item->nkey == 0 || item->nkey > XDP_KEY_MAX || item->nvalue > m->max_value)
         return false;
     /* A meta get of it answers W, X or Z, which the fast path cannot. */
@@ -234,8 +234,8 @@ static bool render(const struct xdp_mirror *m, const struct item_view *item, uin
      * where the program would print the raw bytes. */
     if (item->key_binary)
         return false;
-    size_t nfields = proto_text_value_fields(fields, item->flags, item->nvalue);
-    size_t ncas = proto_text_cas_field(cas, item->cas);
+    size_t nfields = wire_value_fields(fields, item->flags, item->nvalue);
+    size_t ncas = wire_cas_field(cas, item->cas);
     size_t head = XDP_VALUE_PREFIX_LEN + item->nkey + nfields;
     size_t total = head + ncas + 2 + item->nvalue + 2;
     if (total > XDP_TEXT_MAX)

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "proto_text.h"
+#include "wire.h"
 #include "test_server.h"
 
 struct fixture {
@@ -408,15 +409,15 @@ static void test_value_fields_match_printf(void **state)
         0, 1, 9, 10, 99, 100, 65535, 1000000, UINT32_MAX, (uint64_t)UINT32_MAX + 1,
         10000000000000000000u, UINT64_MAX,
     };
-    char got[PROTO_TEXT_VALUE_FIELDS_MAX], want[PROTO_TEXT_VALUE_FIELDS_MAX];
+    char got[WIRE_VALUE_FIELDS_MAX], want[WIRE_VALUE_FIELDS_MAX];
     size_t count = sizeof(numbers) / sizeof(numbers[0]);
     for (size_t i = 0; i < count; i++) {
         uint64_t a = numbers[i], b = numbers[count - 1 - i];
-        size_t n = proto_text_value_fields(got, (uint32_t)a, (size_t)b);
+        size_t n = wire_value_fields(got, (uint32_t)a, (size_t)b);
         int len = snprintf(want, sizeof(want), " %u %zu", (uint32_t)a, (size_t)b);
         assert_int_equal(n, (size_t)len);
         assert_memory_equal(got, want, n);
-        n = proto_text_cas_field(got, a);
+        n = wire_cas_field(got, a);
         len = snprintf(want, sizeof(want), " %llu", (unsigned long long)a);
         assert_int_equal(n, (size_t)len);
         assert_memory_equal(got, want, n);
