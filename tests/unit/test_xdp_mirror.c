@@ -24,14 +24,44 @@
 #define NCHUNKS 4096                    /* 256 KB of records */
 #define MAX_VALUE 1000
 
+/* A mirror over calloc'ed maps of the given sizes. */
+struct test_mirror {
+    struct xdp_bucket *buckets;
+    struct xdp_chunk *chunks;
+    struct xdp_mirror *m;
+    struct store_observer observer;
+};
+
+static void test_mirror_init(struct test_mirror *sm, uint32_t nbuckets, uint32_t nchunks)
+{
+    sm->buckets = calloc(nbuckets, sizeof(*sm->buckets));
+    sm->chunks = calloc(nchunks, sizeof(*sm->chunks));
+    sm->m = xdp_mirror_create(&(struct xdp_mirror_config){
+        .buckets = sm->buckets, .nbuckets = nbuckets, .chunks = sm->chunks, .nchunks = nchunks,
+        .max_value = MAX_VALUE });
+    assert_non_null(sm->m);
+    xdp_mirror_observer(sm->m, &sm->observer);
+}
+
+static void test_mirror_destroy(struct test_mirror *sm)
+{
+    xdp_mirror_destroy(sm->m);
+    free(sm->buckets);
+    free(sm->chunks);
+}
+
+/* Counts n reads of the item, as the UDP get path does. */
+static void reads(struct xdp_mirror *m, const struct item_view *item, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        xdp_mirror_read(m, item);
+}
+
 struct fixture {
     struct test_server srv;
     struct proto_conn pc;
     struct obuf out;
-    struct xdp_bucket *buckets;
-    struct xdp_chunk *chunks;
-    struct xdp_mirror *mirror;
-    struct store_observer observer;
+    struct test_mirror mm;
 };
 
 static int setup(void **state)
@@ -39,16 +69,10 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_true(test_server_init(&f->srv));
     assert_true(test_server_new_store(&f->srv));
-    f->buckets = calloc(NBUCKETS, sizeof(*f->buckets));
-    f->chunks = calloc(NCHUNKS, sizeof(*f->chunks));
-    f->mirror = xdp_mirror_create(&(struct xdp_mirror_config){
-        .buckets = f->buckets, .nbuckets = NBUCKETS, .chunks = f->chunks, .nchunks = NCHUNKS,
-        .max_value = MAX_VALUE });
-    assert_non_null(f->mirror);
-    xdp_mirror_observer(f->mirror, &f->observer);
-    store_set_observer(f->srv.store, &f->observer);
+    test_mirror_init(&f->mm, NBUCKETS, NCHUNKS);
+    store_set_observer(f->srv.store, &f->mm.observer);
     f->srv.env.udp_read_hit = xdp_mirror_read;
-    f->srv.env.udp_read_ctx = f->mirror;
+    f->srv.env.udp_read_ctx = f->mm.m;
     proto_conn_init(&f->pc, &f->srv.env, &f->srv.thread_stats);
     f->pc.udp = true;
     obuf_init(&f->out);
@@ -60,9 +84,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     test_server_destroy(&f->srv);
-    xdp_mirror_destroy(f->mirror);
-    free(f->buckets);
-    free(f->chunks);
+    test_mirror_destroy(&f->mm);
     obuf_free(&f->out);
     free(f);
     return 0;
@@ -117,11 +139,11 @@ static int slot_of(struct fixture *f, const char *key)
     size_t nkey = strlen(key);
     uint32_t b = bucket_of(key);
     for (int way = 0; way < XDP_BUCKET_SLOTS; way++) {
-        const struct xdp_slot *slot = &f->buckets[b].slots[way];
+        const struct xdp_slot *slot = &f->mm.buckets[b].slots[way];
         if (slot->chunk == 0 || slot->hash != hash_of(key))
             continue;
         assert_in_range(slot->chunk, 1, NCHUNKS - 1);
-        const struct xdp_record *rec = (const struct xdp_record *)&f->chunks[slot->chunk];
+        const struct xdp_record *rec = (const struct xdp_record *)&f->mm.chunks[slot->chunk];
         if (rec->key_hash == hash_of(key) && rec->key_len == nkey &&
             memcmp(text_of(rec) + XDP_VALUE_PREFIX_LEN, key, nkey) == 0)
             return (int)(b * XDP_BUCKET_SLOTS) + way;
@@ -135,8 +157,8 @@ static const struct xdp_record *lookup(struct fixture *f, const char *key)
     int slot = slot_of(f, key);
     if (slot < 0)
         return NULL;
-    uint32_t chunk = f->buckets[slot / XDP_BUCKET_SLOTS].slots[slot % XDP_BUCKET_SLOTS].chunk;
-    return (const struct xdp_record *)&f->chunks[chunk];
+    uint32_t chunk = f->mm.buckets[slot / XDP_BUCKET_SLOTS].slots[slot % XDP_BUCKET_SLOTS].chunk;
+    return (const struct xdp_record *)&f->mm.chunks[chunk];
 }
 
 static unsigned entries_in_use(struct fixture *f)
@@ -144,7 +166,7 @@ static unsigned entries_in_use(struct fixture *f)
     unsigned n = 0;
     for (unsigned b = 0; b < NBUCKETS; b++)
         for (int way = 0; way < XDP_BUCKET_SLOTS; way++)
-            n += f->buckets[b].slots[way].chunk != 0;
+            n += f->mm.buckets[b].slots[way].chunk != 0;
     return n;
 }
 
@@ -164,13 +186,6 @@ static struct item_view item_of(const char *key, const char *value, uint64_t cas
 {
     return (struct item_view){ .key = key, .nkey = strlen(key), .value = value,
                                .nvalue = strlen(value), .flags = 0, .cas = cas };
-}
-
-/* Counts n reads of the item, as the UDP get path does. */
-static void read_n(struct fixture *f, const struct item_view *item, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        xdp_mirror_read(f->mirror, item);
 }
 
 static void set_key(struct fixture *f, const char *key, const char *value)
@@ -194,7 +209,7 @@ static void admit_key(struct fixture *f, const char *key, const char *value)
 static struct xdp_mirror_stats stats_of(struct fixture *f)
 {
     struct xdp_mirror_stats s;
-    xdp_mirror_get_stats(f->mirror, &s);
+    xdp_mirror_get_stats(f->mm.m, &s);
     return s;
 }
 
@@ -248,11 +263,11 @@ static void test_too_large_not_admitted(void **state)
     memset(value, 'x', sizeof(value) - 1);
     value[sizeof(value) - 1] = '\0';
     struct item_view item = item_of("big", value, 1);
-    read_n(f, &item, 4 * XDP_ADMIT_READS);
+    reads(f->mm.m, &item, 4 * XDP_ADMIT_READS);
     assert_int_equal(entries_in_use(f), 0);
     value[MAX_VALUE] = '\0';
     item = item_of("big", value, 1);
-    read_n(f, &item, 1);
+    reads(f->mm.m, &item, 1);
     assert_non_null(lookup(f, "big"));
 }
 
@@ -262,11 +277,11 @@ static void test_sketch_ages(void **state)
 {
     struct fixture *f = *state;
     struct item_view old = item_of("old", "v", 1), other = item_of("other", "v", 1);
-    read_n(f, &old, 1);
-    read_n(f, &other, 10 * NSLOTS - 1);
-    read_n(f, &old, 1);
+    reads(f->mm.m, &old, 1);
+    reads(f->mm.m, &other, 10 * NSLOTS - 1);
+    reads(f->mm.m, &old, 1);
     assert_null(lookup(f, "old"));
-    read_n(f, &old, 1);
+    reads(f->mm.m, &old, 1);
     assert_non_null(lookup(f, "old"));
 }
 
@@ -352,11 +367,11 @@ static void test_meta_state_not_admitted(void **state)
     stale.stale = true;
     won.win_token_sent = true;
     binary.key_binary = true;
-    read_n(f, &stale, 4 * XDP_ADMIT_READS);
-    read_n(f, &won, 4 * XDP_ADMIT_READS);
-    read_n(f, &binary, 4 * XDP_ADMIT_READS);
+    reads(f->mm.m, &stale, 4 * XDP_ADMIT_READS);
+    reads(f->mm.m, &won, 4 * XDP_ADMIT_READS);
+    reads(f->mm.m, &binary, 4 * XDP_ADMIT_READS);
     assert_int_equal(entries_in_use(f), 0);
-    read_n(f, &plain, XDP_ADMIT_READS);
+    reads(f->mm.m, &plain, XDP_ADMIT_READS);
     assert_int_equal(entries_in_use(f), 1);
 }
 
@@ -424,7 +439,7 @@ static void test_datagram_limit(void **state)
 {
     struct fixture *f = *state;
     struct xdp_mirror *m = xdp_mirror_create(&(struct xdp_mirror_config){
-        .buckets = f->buckets, .nbuckets = NBUCKETS, .chunks = f->chunks, .nchunks = NCHUNKS,
+        .buckets = f->mm.buckets, .nbuckets = NBUCKETS, .chunks = f->mm.chunks, .nchunks = NCHUNKS,
         .max_value = 4096 });
     struct store_observer obs;
     xdp_mirror_observer(m, &obs);
@@ -454,7 +469,7 @@ static void test_removed(void **state)
     expect(f, "delete r\r\n", "DELETED\r\n");
     assert_null(lookup(f, "r"));
     assert_non_null(lookup(f, "s"));
-    f->observer.removed(f->observer.ctx, "absent", 6);
+    f->mm.observer.removed(f->mm.observer.ctx, "absent", 6);
     assert_int_equal(stats_of(f).removals, 1);
     assert_int_equal(stats_of(f).entries, 1);
 }
@@ -482,7 +497,7 @@ static void test_flush_later_caps(void **state)
 
     rel_time_t at = clock_now() + 10;
     uint64_t cap = clock_rel_to_mono_ns(at);
-    f->observer.flushed(f->observer.ctx, at);
+    f->mm.observer.flushed(f->mm.observer.ctx, at);
     assert_int_equal(lookup(f, "forever")->expire_ns, cap);
     assert_int_equal(lookup(f, "late")->expire_ns, cap);
     assert_int_equal(lookup(f, "soon")->expire_ns, soon_ns);
@@ -491,7 +506,7 @@ static void test_flush_later_caps(void **state)
     set_key(f, "forever", "w");
     assert_int_equal(lookup(f, "forever")->expire_ns, cap);
     struct item_view newcomer = item_of("new", "v", 1);
-    read_n(f, &newcomer, XDP_ADMIT_READS);
+    reads(f->mm.m, &newcomer, XDP_ADMIT_READS);
     assert_int_equal(lookup(f, "new")->expire_ns, cap);
 
     /* Once the flush time is past, writes are not capped any more. */
@@ -507,14 +522,14 @@ static void test_flush_later_caps(void **state)
 static void test_record_capped_by_a_past_flush_comes_back(void **state)
 {
     struct fixture *f = *state;
-    f->observer.flushed(f->observer.ctx, clock_now());
+    f->mm.observer.flushed(f->mm.observer.ctx, clock_now());
     struct item_view item = item_of("k", "v", 1);
-    read_n(f, &item, XDP_ADMIT_READS);
+    reads(f->mm.m, &item, XDP_ADMIT_READS);
     assert_non_null(lookup(f, "k"));
     assert_true(lookup(f, "k")->expire_ns <= clock_rel_to_mono_ns(clock_now()));
 
     clock_advance_for_tests(2);
-    read_n(f, &item, 1);
+    reads(f->mm.m, &item, 1);
     assert_int_equal(lookup(f, "k")->expire_ns, UINT64_MAX);
 }
 
@@ -600,12 +615,12 @@ static void test_reader_never_sees_a_torn_record(void **state)
     static char value[TORN_VALUE_LEN + 1];
     memset(value, 'A', TORN_VALUE_LEN);
     struct item_view item = item_of("t", value, 7);
-    read_n(f, &item, XDP_ADMIT_READS);
+    reads(f->mm.m, &item, XDP_ADMIT_READS);
     const struct xdp_record *e = lookup(f, "t");
     assert_non_null(e);
     size_t head_and_cas = e->head_len + e->cas_len;   /* the same in every write */
 
-    struct torn_writer w = { .observer = f->observer };
+    struct torn_writer w = { .observer = f->mm.observer };
     pthread_t writer;
     assert_int_equal(pthread_create(&writer, NULL, torn_write_loop, &w), 0);
     static struct record_copy copy;
@@ -666,7 +681,7 @@ static void test_concurrent_workers(void **state)
     struct mix_worker workers[MIX_THREADS];
     pthread_t threads[MIX_THREADS];
     for (unsigned t = 0; t < MIX_THREADS; t++) {
-        workers[t] = (struct mix_worker){ f->mirror, f->observer, t };
+        workers[t] = (struct mix_worker){ f->mm.m, f->mm.observer, t };
         assert_int_equal(pthread_create(&threads[t], NULL, mix_loop, &workers[t]), 0);
     }
     for (unsigned t = 0; t < MIX_THREADS; t++)
@@ -697,7 +712,7 @@ static void fill_bucket(struct fixture *f, char keys[][16], struct item_view *it
 {
     for (int i = 0; i < XDP_BUCKET_SLOTS; i++) {
         items[i] = item_of(keys[i], "v", 1);
-        read_n(f, &items[i], XDP_ADMIT_READS);
+        reads(f->mm.m, &items[i], XDP_ADMIT_READS);
         assert_non_null(lookup(f, keys[i]));
     }
 }
@@ -707,7 +722,7 @@ static void xdp_answers(struct fixture *f, const char *key)
 {
     int slot = slot_of(f, key);
     assert_true(slot >= 0);
-    f->buckets[slot / XDP_BUCKET_SLOTS].used |= 1u << (slot % XDP_BUCKET_SLOTS);
+    f->mm.buckets[slot / XDP_BUCKET_SLOTS].used |= 1u << (slot % XDP_BUCKET_SLOTS);
 }
 
 static void test_eviction_takes_the_least_hit(void **state)
@@ -724,13 +739,13 @@ static void test_eviction_takes_the_least_hit(void **state)
         if (i != 1)
             xdp_answers(f, keys[i]);
     struct used_keys used = { 0 };
-    xdp_mirror_harvest(f->mirror, record_used, &used);
+    xdp_mirror_harvest(f->mm.m, record_used, &used);
     assert_int_equal(used.n, XDP_BUCKET_SLOTS - 1);
-    assert_int_equal(f->buckets[bucket_of(keys[0])].used, 0);
+    assert_int_equal(f->mm.buckets[bucket_of(keys[0])].used, 0);
     int coldest = slot_of(f, keys[1]);
 
     struct item_view newcomer = item_of(keys[XDP_BUCKET_SLOTS], "v", 1);
-    read_n(f, &newcomer, XDP_ADMIT_READS);
+    reads(f->mm.m, &newcomer, XDP_ADMIT_READS);
     assert_int_equal(slot_of(f, keys[XDP_BUCKET_SLOTS]), coldest);
     assert_null(lookup(f, keys[1]));
     for (int i = 0; i < XDP_BUCKET_SLOTS; i++)
@@ -755,30 +770,30 @@ static void test_harvest_reports_and_decays(void **state)
     for (int i = 0; i < XDP_BUCKET_SLOTS; i++)
         xdp_answers(f, keys[i]);
     struct used_keys used = { 0 };
-    xdp_mirror_harvest(f->mirror, record_used, &used);
+    xdp_mirror_harvest(f->mm.m, record_used, &used);
     assert_int_equal(used.n, XDP_BUCKET_SLOTS);
     for (unsigned i = 0; i < used.n; i++)
         assert_int_equal(slot_of(f, used.keys[i]) % XDP_BUCKET_SLOTS, i);
 
     /* Too cold for any of them. */
     items[XDP_BUCKET_SLOTS] = item_of(keys[XDP_BUCKET_SLOTS], "v", 1);
-    read_n(f, &items[XDP_BUCKET_SLOTS], 5);
+    reads(f->mm.m, &items[XDP_BUCKET_SLOTS], 5);
     assert_null(lookup(f, keys[XDP_BUCKET_SLOTS]));
 
     /* keys[0] answered again: 17 -> 8 + 16 = 24 -> 12 -> 6; the others
      * 17 -> 8 -> 4 -> 2. */
     used.n = 0;
     xdp_answers(f, keys[0]);
-    xdp_mirror_harvest(f->mirror, record_used, &used);
+    xdp_mirror_harvest(f->mm.m, record_used, &used);
     assert_int_equal(used.n, 1);
     assert_string_equal(used.keys[0], keys[0]);
-    xdp_mirror_harvest(f->mirror, record_used, &used);
-    xdp_mirror_harvest(f->mirror, record_used, &used);
+    xdp_mirror_harvest(f->mm.m, record_used, &used);
+    xdp_mirror_harvest(f->mm.m, record_used, &used);
     assert_int_equal(used.n, 1);
 
     /* The sixth read (estimate 6 > 2) now takes a cold way, not keys[0]'s. */
     assert_int_equal(stats_of(f).evictions, 0);
-    read_n(f, &items[XDP_BUCKET_SLOTS], 1);
+    reads(f->mm.m, &items[XDP_BUCKET_SLOTS], 1);
     assert_non_null(lookup(f, keys[XDP_BUCKET_SLOTS]));
     assert_non_null(lookup(f, keys[0]));
     assert_int_equal(stats_of(f).evictions, 1);
@@ -789,70 +804,34 @@ static void test_harvest_reports_and_decays(void **state)
 static void test_full_memory_evicts_colder_records(void **state)
 {
     (void)state;
-    /* One page of 64 chunks less chunk 0: two records of the largest class. */
-    static struct xdp_bucket buckets[NBUCKETS];
-    static struct xdp_chunk chunks[64];
-    struct xdp_mirror *m = xdp_mirror_create(&(struct xdp_mirror_config){
-        .buckets = buckets, .nbuckets = NBUCKETS, .chunks = chunks, .nchunks = 64,
-        .max_value = MAX_VALUE });
-    assert_non_null(m);
+    /* 64 chunks less chunk 0: two records of the largest class. */
+    struct test_mirror sm;
+    test_mirror_init(&sm, NBUCKETS, 64);
+    struct xdp_mirror *m = sm.m;
     static char value[MAX_VALUE + 1];
     memset(value, 'v', MAX_VALUE);
     struct item_view a = item_of("a", value, 1), b = item_of("b", value, 1),
                      c = item_of("c", value, 1);
-    struct fixture fx = { .mirror = m };
-    read_n(&fx, &a, XDP_ADMIT_READS);
-    read_n(&fx, &b, XDP_ADMIT_READS);
+    reads(m, &a, XDP_ADMIT_READS);
+    reads(m, &b, XDP_ADMIT_READS);
     /* c is no hotter than a or b (2 reads each): no room. */
-    read_n(&fx, &c, XDP_ADMIT_READS);
+    reads(m, &c, XDP_ADMIT_READS);
     struct xdp_mirror_stats s;
     xdp_mirror_get_stats(m, &s);
     assert_int_equal(s.entries, 2);
     assert_null(xdp_mirror_lookup(m, "c", 1));
     /* A third read makes it hotter than the first the clock hand meets. */
-    read_n(&fx, &c, 1);
+    reads(m, &c, 1);
     xdp_mirror_get_stats(m, &s);
     assert_int_equal(s.entries, 2);
     assert_int_equal(s.evictions, 1);
     assert_non_null(xdp_mirror_lookup(m, "c", 1));
     assert_true((xdp_mirror_lookup(m, "a", 1) == NULL) != (xdp_mirror_lookup(m, "b", 1) == NULL));
-    xdp_mirror_destroy(m);
-}
-
-/* A mirror of its own over calloc'ed maps of the given sizes. */
-struct small_mirror {
-    struct xdp_bucket *buckets;
-    struct xdp_chunk *chunks;
-    struct xdp_mirror *m;
-    struct store_observer observer;
-};
-
-static void small_mirror_init(struct small_mirror *sm, uint32_t nbuckets, uint32_t nchunks)
-{
-    sm->buckets = calloc(nbuckets, sizeof(*sm->buckets));
-    sm->chunks = calloc(nchunks, sizeof(*sm->chunks));
-    sm->m = xdp_mirror_create(&(struct xdp_mirror_config){
-        .buckets = sm->buckets, .nbuckets = nbuckets, .chunks = sm->chunks, .nchunks = nchunks,
-        .max_value = MAX_VALUE });
-    assert_non_null(sm->m);
-    xdp_mirror_observer(sm->m, &sm->observer);
-}
-
-static void small_mirror_destroy(struct small_mirror *sm)
-{
-    xdp_mirror_destroy(sm->m);
-    free(sm->buckets);
-    free(sm->chunks);
-}
-
-static void reads(struct xdp_mirror *m, const struct item_view *item, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        xdp_mirror_read(m, item);
+    test_mirror_destroy(&sm);
 }
 
 /* What the XDP program does when it answers key: sets its slot's bit. */
-static void small_mirror_answers(struct small_mirror *sm, uint32_t nbuckets, const char *key)
+static void test_mirror_answers(struct test_mirror *sm, uint32_t nbuckets, const char *key)
 {
     const struct xdp_record *rec = xdp_mirror_lookup(sm->m, key, strlen(key));
     assert_non_null(rec);
@@ -875,8 +854,8 @@ static void test_growth_and_newcomers_when_memory_is_full(void **state)
 {
     (void)state;
     enum { BUCKETS = 64 };
-    struct small_mirror sm;
-    small_mirror_init(&sm, BUCKETS, 2048);
+    struct test_mirror sm;
+    test_mirror_init(&sm, BUCKETS, 2048);
     static char big[MAX_VALUE + 1];
     memset(big, 'b', MAX_VALUE);
     struct item_view hot = item_of("hot", "v", 1), late = item_of("late", big, 1);
@@ -903,7 +882,7 @@ static void test_growth_and_newcomers_when_memory_is_full(void **state)
     assert_int_equal(st.evictions, 0);
 
     /* XDP answered hot: its recent hits pass every big key's. */
-    small_mirror_answers(&sm, BUCKETS, "hot");
+    test_mirror_answers(&sm, BUCKETS, "hot");
     xdp_mirror_harvest(sm.m, ignore_used, NULL);
     hot = item_of("hot", big, 2);
     sm.observer.changed(sm.observer.ctx, &hot);
@@ -915,7 +894,7 @@ static void test_growth_and_newcomers_when_memory_is_full(void **state)
     assert_int_equal(st.evictions, 1);
     assert_int_equal(st.entries, before - 1);
     assert_int_equal(st.admissions - st.evictions - st.removals, st.entries);
-    small_mirror_destroy(&sm);
+    test_mirror_destroy(&sm);
 }
 
 /* Pages are never taken back, but small keys that fill the memory first
@@ -925,8 +904,8 @@ static void test_every_class_keeps_a_page(void **state)
 {
     (void)state;
     enum { PAGES = 18, CHUNKS = PAGES * 1024 };
-    struct small_mirror sm;
-    small_mirror_init(&sm, 4096, CHUNKS);
+    struct test_mirror sm;
+    test_mirror_init(&sm, 4096, CHUNKS);
     char key[16];
     struct xdp_mirror_stats st = { 0 };
     for (unsigned i = 0; i < CHUNKS; i++) {
@@ -943,7 +922,7 @@ static void test_every_class_keeps_a_page(void **state)
     struct item_view item = item_of("big", big, 1);
     reads(sm.m, &item, XDP_ADMIT_READS);
     assert_non_null(xdp_mirror_lookup(sm.m, "big", 3));
-    small_mirror_destroy(&sm);
+    test_mirror_destroy(&sm);
 }
 
 /* A change that needs a bigger record moves the key to one; the old record
