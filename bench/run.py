@@ -11,7 +11,9 @@ measures:
           under 2 ms, for the fast path, the daemon and memcached;
   cost    the XDP programs' own run time per packet (kernel.bpf_stats_enabled);
           user-space instructions per request (callgrind), ours and memcached's;
-  memory  resident bytes per item for 1,000,000 W3 items, ours and memcached's.
+  memory  resident bytes per item for 1,000,000 W3 items, ours and memcached's;
+  hits    the miss ratio of W3's Zipf 0.99 get/set mix on 1,000,000 keys when
+          -m holds about a third of them, ours and memcached's at the same -m.
 It writes bench/results/<timestamp>.json, .md and .png (bench/report.py) and
 prints the Markdown. Needs root (namespaces, XDP).
 """
@@ -211,10 +213,10 @@ def _verified(srv):
             "xdpcached_mg": int(st["xdp_verified_insns_mg"])}
 
 
-def daemon(bed, kind, threads, fastpath_mode=None):
+def daemon(bed, kind, threads, fastpath_mode=None, memory_mb=SERVER_MEMORY_MB):
     """kind: "xdpcached", "xdpcached pinned" (worker i on CPU i, --cpu-list)
     or "memcached"."""
-    extra = ["-m", SERVER_MEMORY_MB]
+    extra = ["-m", memory_mb]
     if kind == "xdpcached pinned":
         extra += ["--cpu-list", ",".join(str(cpu) for cpu in range(threads))]
     if kind.startswith("xdpcached"):
@@ -349,7 +351,49 @@ def memory(bed, plan):
     return out
 
 
+# memcached stores a W3 item in a 384-byte slab chunk: -m for a third of
+# W3's keys is keys * 384 / 3 (122 MB for 1,000,000 keys), and at least
+# 8 MB, so that --quick's few keys still run memcached's slab classes.
+MEMCACHED_W3_CHUNK = 384
+HIT_RATIO_MIN_MB = 8
+
+
+def hit_ratio_memory_mb(keys):
+    return max(HIT_RATIO_MIN_MB, keys * MEMCACHED_W3_CHUNK // (3 << 20))
+
+
+def hit_ratio(bed, plan):
+    """The miss ratio of W3's mix (Zipf 0.99 over 1,000,000 keys, 80% gets,
+    20% sets) with memory for about a third of the keys, the same -m for
+    both servers: every key is stored once (so the cache starts full and
+    evicting), a warm-up run lets the eviction policy settle, and the
+    measured run's gets give the ratio."""
+    w = plan.workload("W3")
+    memory_mb = hit_ratio_memory_mb(w["keys"])
+    out = []
+    for kind in ("xdpcached", "memcached"):
+        srv = daemon(bed, kind, 2, memory_mb=memory_mb)
+        try:
+            preload(bed, w)
+            bed.mcload(load_args(w, "tcp", duration=plan.duration), plan.duration)
+            result = bed.mcload(load_args(w, "tcp", duration=plan.duration), plan.duration)
+            stats = srv.stats()
+        finally:
+            srv.stop()
+        reads = result["hits"] + result["misses"]
+        out.append({"server": kind, "memory_mb": memory_mb, "gets": reads,
+                    "misses": result["misses"], "miss_ratio": result["misses"] / reads if reads else None,
+                    "items": int(stats["curr_items"]), "evictions": int(stats["evictions"])})
+        print(f"  hit ratio {kind} -m {memory_mb}: {out[-1]['items']} items held, "
+              f"miss ratio {out[-1]['miss_ratio']:.4f} ({result['misses']} of {reads} gets)", flush=True)
+    return out
+
+
 # -- the run -------------------------------------------------------------------
+
+# The store's own measurements, which --only runs alone.
+STORE_STEPS = {"memory": memory, "hit_ratio": hit_ratio}
+
 
 def machine():
     cpu = ""
@@ -368,6 +412,8 @@ def main():
     ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="results directory")
     ap.add_argument("--quick", action="store_true", help="a smoke run: every step, tiny sizes and "
                     "durations (for the test suite; the numbers mean nothing)")
+    ap.add_argument("--only", choices=sorted(STORE_STEPS), help="run only this measurement and "
+                    "print its JSON (no report files)")
     opts = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces, XDP)")
@@ -379,6 +425,9 @@ def main():
             "workloads": {n: plan.workload(n) for n in WORKLOADS}}
     with tempfile.TemporaryDirectory(prefix="xdpcached-bench-") as tmp, \
             Testbed(opts.build, tmp) as bed:
+        if opts.only:
+            print(json.dumps(STORE_STEPS[opts.only](bed, plan), indent=1))
+            return
         costs, verifier = [], {}
         data["closed_loop"] = closed_loop(bed, plan, costs, verifier)
         data["xdp_cost"] = costs
@@ -386,6 +435,7 @@ def main():
         data["open_loop"] = open_loop(bed, plan)
         data["instructions"] = instructions(bed, plan, Path(tmp))
         data["memory"] = memory(bed, plan)
+        data["hit_ratio"] = hit_ratio(bed, plan)
     base = out_dir / stamp
     base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     markdown = report.markdown(data)

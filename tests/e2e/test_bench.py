@@ -90,6 +90,14 @@ def test_costs_instructions_and_memory_were_measured(quick_run):
     assert {m["server"]: m["items"] for m in data["memory"]} == {"xdpcached": keys, "memcached": keys}
 
 
+def test_hit_ratio_was_measured(quick_run):
+    _, data, _ = quick_run
+    assert [h["server"] for h in data["hit_ratio"]] == ["xdpcached", "memcached"]
+    for h in data["hit_ratio"]:
+        assert h["gets"] > 0 and 0 <= h["miss_ratio"] <= 1 and h["items"] > 0, h
+        assert h["memory_mb"] == data["hit_ratio"][0]["memory_mb"], data["hit_ratio"]
+
+
 def test_open_loop_stepped_up_the_rates(quick_run):
     _, data, _ = quick_run
     assert len(data["open_loop"]) == 7
