@@ -2,7 +2,12 @@
 #include "exec.h"
 
 #include "clock.h"
+#include "prefix_stats.h"
+#include "settings.h"
 #include "stats.h"
+
+/* memcached's highest verbosity level; a larger one is taken as it. */
+#define MAX_VERBOSITY 2
 
 void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
 {
@@ -68,4 +73,191 @@ void exec_flush(struct store *store, bool use_cas, int64_t delay)
      * bound is one second earlier, which makes a 1-second delay immediate. */
     rel_time_t oldest = delay > 0 ? clock_realtime(delay) : clock_now();
     store_flush(store, use_cas ? oldest - 1 : oldest);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* A hit seen by the fast path's read hook, then by the reply writer. */
+struct read_relay {
+    const struct proto_env *env;
+    exec_hit_fn hit;
+    void *hit_ctx;
+};
+
+static void relay_read_hit(void *ctx, const struct item_view *item)
+{
+    struct read_relay *relay = ctx;
+    relay->env->udp_read_hit(relay->env->udp_read_ctx, item);
+    relay->hit(relay->hit_ctx, item);
+}
+
+/* The hit of a lookup that is only counted. */
+static void ignore_hit(void *ctx, const struct item_view *item)
+{
+    (void)ctx;
+    (void)item;
+}
+
+enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
+                           const char *key, size_t nkey, exec_hit_fn hit, void *hit_ctx)
+{
+    const struct proto_env *env = x->env;
+    rel_time_t exptime = req->exptime;
+    enum store_lookup found;
+    if (!hit)
+        hit = ignore_hit;
+    /* Only get/gets over UDP: they are what the fast path answers. */
+    if (x->udp && !req->touch && env->udp_read_hit) {
+        struct read_relay relay = { env, hit, hit_ctx };
+        found = store_get(env->store, key, nkey, NULL, relay_read_hit, &relay);
+    } else {
+        found = store_get(env->store, key, nkey, req->touch ? &exptime : NULL, hit, hit_ctx);
+    }
+    exec_count_lookup(x->stats, found, req->touch);
+    prefix_stats_record(env->prefix_stats, key, nkey,
+                        found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
+    return found;
+}
+
+/* A store that failed must not leave the old value readable. */
+static void drop_old_value(struct store *store, const struct request *req)
+{
+    if (req->mode == STORE_SET || req->failure_drops_old)
+        store_delete(store, req->key, req->nkey);
+}
+
+bool exec_store_admit(const struct exec_ctx *x, const struct request *req)
+{
+    struct store *store = x->env->store;
+    prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_SET);
+    if (store_item_size_ok(store, req->nkey, req->flags, req->nvalue))
+        return true;
+    STAT_INC(x->stats, store_too_large);
+    drop_old_value(store, req);
+    return false;
+}
+
+void exec_store(const struct exec_ctx *x, const struct request *req, struct exec_result *res)
+{
+    struct store *store = x->env->store;
+    bool concat = req->mode == STORE_APPEND || req->mode == STORE_PREPEND;
+
+    STAT_INC(x->stats, cmd_set);
+    *res = (struct exec_result){ .status = EXEC_BAD_ARG };
+    if (req->arg_error)
+        return;
+    struct store_write w = {
+        .key = req->key, .nkey = req->nkey, .value = req->value, .nvalue = req->nvalue,
+        .flags = req->flags, .exptime = req->exptime, .cas = req->cas,
+        .key_binary = req->key_binary, .invalidate = req->invalidate,
+    };
+    enum store_status st = store_write(store, req->mode, &w, &res->cas);
+    exec_count_cas(x->stats, req->mode, st);
+    switch (st) {
+    case STORE_STORED: res->status = EXEC_DONE; break;
+    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
+    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
+    case STORE_NO_MEMORY:
+    case STORE_TOO_LARGE:
+        /* append/prepend that cannot allocate the joined item: memcached
+         * says NOT_STORED. */
+        if (concat) {
+            res->status = EXEC_NOT_STORED;
+            break;
+        }
+        STAT_INC(x->stats, store_no_memory);
+        drop_old_value(store, req);
+        res->status = EXEC_NO_MEMORY;
+        break;
+    default: res->status = EXEC_NOT_STORED; break;
+    }
+}
+
+static void run_delta(const struct exec_ctx *x, const struct request *req,
+                      struct exec_result *res)
+{
+    enum store_status st = store_delta(x->env->store, req->key, req->nkey, req->incr,
+                                       req->delta, &res->number, NULL);
+    exec_count_delta(x->stats, req->incr, st, false);
+    switch (st) {
+    case STORE_DELTA_OK: res->status = EXEC_NUMBER; break;
+    case STORE_NON_NUMERIC: res->status = EXEC_NON_NUMERIC; break;
+    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
+    default: res->status = EXEC_NO_MEMORY; break;
+    }
+}
+
+static void run_delete(const struct exec_ctx *x, const struct request *req,
+                       struct exec_result *res)
+{
+    prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_DELETE);
+    enum store_status st = store_delete(x->env->store, req->key, req->nkey);
+    exec_count_delete(x->stats, st);
+    res->status = st == STORE_DELETED ? EXEC_DONE : EXEC_NOT_FOUND;
+}
+
+static void run_touch(const struct exec_ctx *x, const struct request *req,
+                      struct exec_result *res)
+{
+    bool touched = store_touch(x->env->store, req->key, req->nkey, req->exptime) ==
+                   STORE_TOUCHED;
+    exec_count_lookup(x->stats, touched ? STORE_HIT : STORE_MISS, true);
+    res->status = touched ? EXEC_DONE : EXEC_NOT_FOUND;
+}
+
+/* memcached counts a flush_all before it checks that flushing is allowed. */
+static void run_flush(const struct exec_ctx *x, const struct request *req,
+                      struct exec_result *res)
+{
+    const struct settings *s = x->env->settings;
+    STAT_INC(x->stats, cmd_flush);
+    if (!s->flush_enabled) {
+        res->status = EXEC_NOT_ALLOWED;
+    } else if (req->arg_error) {
+        res->status = EXEC_BAD_ARG;
+    } else {
+        exec_flush(x->env->store, s->use_cas, req->flush_delay);
+        res->status = EXEC_DONE;
+    }
+}
+
+static void run_shutdown(const struct exec_ctx *x, const struct request *req,
+                         struct exec_result *res)
+{
+    if (!x->env->settings->shutdown_command) {
+        res->status = EXEC_NOT_ALLOWED;
+    } else if (req->arg_error) {
+        res->status = EXEC_BAD_ARG;
+    } else {
+        x->env->shutdown();
+        res->status = EXEC_DONE;
+    }
+}
+
+void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_result *res)
+{
+    *res = (struct exec_result){ .status = EXEC_DONE };
+    switch (req->type) {
+    case REQ_DELTA: run_delta(x, req, res); break;
+    case REQ_DELETE: run_delete(x, req, res); break;
+    case REQ_TOUCH: run_touch(x, req, res); break;
+    case REQ_FLUSH: run_flush(x, req, res); break;
+    case REQ_SHUTDOWN: run_shutdown(x, req, res); break;
+    case REQ_VERBOSITY:
+        settings_set_verbosity(x->env->settings, req->verbosity > MAX_VERBOSITY
+                                                     ? MAX_VERBOSITY : (int)req->verbosity);
+        break;
+    default: break;
+    }
+}
+
+void exec_stats_reset(const struct exec_ctx *x)
+{
+    stats_reset(x->env->server_stats);
+    prefix_stats_clear(x->env->prefix_stats);
+}
+
+void exec_stats_detail(const struct exec_ctx *x, bool on)
+{
+    prefix_stats_enable(x->env->prefix_stats, on);
 }

@@ -198,9 +198,9 @@ static bool line_opaque(struct meta_line *l, const struct text_token *t)
 static bool line_opaque_and_key(struct meta_line *l, const struct text_request *r,
                                 bool binary)
 {
-    const struct text_token *key = &r->tokens[1];
-    for (size_t i = 2; i < r->ntokens - 1; i++) {
-        const struct text_token *t = &r->tokens[i];
+    const struct text_token *key = &r->p.tokens[1];
+    for (size_t i = 2; i < r->p.ntokens - 1; i++) {
+        const struct text_token *t = &r->p.tokens[i];
         if (t->value[0] == 'O' && !line_opaque(l, t))
             return false;
         if (t->value[0] == 'k')
@@ -243,7 +243,7 @@ static bool parse_flag(struct text_request *r, const struct text_token *t,
     const char *arg = t->value + 1;
     switch (t->value[0]) {
     case 'b': {
-        struct text_token *key = &r->tokens[1];
+        struct text_token *key = &r->p.tokens[1];
         f->key_binary = true;
         if (proto_meta_base64_decode(key->value, &key->length))
             return true;
@@ -308,8 +308,8 @@ static bool parse_flags(struct text_request *r, size_t first, struct meta_flags 
     static const char known[] = "bNTRlOPLkstcfvhuqFCMJDI";
     bool seen[128] = { false };
     bool ok = true;
-    for (size_t i = first; r->tokens[i].length != 0; i++) {
-        const struct text_token *t = &r->tokens[i];
+    for (size_t i = first; r->p.tokens[i].length != 0; i++) {
+        const struct text_token *t = &r->p.tokens[i];
         unsigned char c = (unsigned char)t->value[0];
         if (c >= 127 || seen[c]) {
             *error = "CLIENT_ERROR duplicate flag";
@@ -331,15 +331,15 @@ static bool parse_flags(struct text_request *r, size_t first, struct meta_flags 
  * a key, a key not too long, not too many tokens. */
 static bool meta_line_ok(struct text_request *r, const char *too_long)
 {
-    if (r->ntokens < 3) {
+    if (r->p.ntokens < 3) {
         text_reply(r, "ERROR");
         return false;
     }
-    if (r->tokens[1].length > STORE_KEY_MAX) {
+    if (r->p.tokens[1].length > STORE_KEY_MAX) {
         reply_error(r, ERR_BAD_FORMAT);
         return false;
     }
-    if (r->ntokens > META_MAX_TOKENS) {
+    if (r->p.ntokens > META_MAX_TOKENS) {
         reply_error(r, too_long);
         return false;
     }
@@ -395,8 +395,8 @@ static bool mg_put_flags(struct mg_state *st, const struct item_view *it, bool c
     const struct meta_flags *f = st->f;
     struct text_request *r = st->r;
     change->exptime = it->exptime;
-    for (size_t i = 2; i < r->ntokens - 1; i++) {
-        const struct text_token *t = &r->tokens[i];
+    for (size_t i = 2; i < r->p.ntokens - 1; i++) {
+        const struct text_token *t = &r->p.tokens[i];
         switch (t->value[0]) {
         case 'T':
             st->ttl_set = change->set_exptime = true;
@@ -478,7 +478,7 @@ static void cmd_mg(struct text_request *r)
         return;
     struct mg_state st = { .r = r, .f = &f, .now = clock_now() };
     struct store_meta_read how = { .vivify = f.vivify, .bump = !f.no_update };
-    const struct text_token *key = &r->tokens[1];
+    const struct text_token *key = &r->p.tokens[1];
     enum store_lookup found = store_get_meta(store_of(r), key->value, key->length, &how,
                                              mg_on_item, &st);
     if (st.opaque_too_long) {
@@ -521,8 +521,8 @@ static bool ms_mode(const struct meta_flags *f, enum store_mode *mode)
 static bool ms_note_returns(struct text_request *r, struct pending_store *p)
 {
     size_t n = 0;
-    for (size_t i = 3; i < r->ntokens - 1; i++) {
-        const struct text_token *t = &r->tokens[i];
+    for (size_t i = 3; i < r->p.ntokens - 1; i++) {
+        const struct text_token *t = &r->p.tokens[i];
         char c = t->value[0];
         if (c == 'O') {
             if (t->length > META_MAX_OPAQUE)
@@ -556,11 +556,11 @@ static void cmd_ms(struct text_request *r)
     if (!meta_line_ok(r, "CLIENT_ERROR options flags too long"))
         return;
     /* No value length. */
-    if (r->ntokens == 3) {
+    if (r->p.ntokens == 3) {
         reply_error(r, ERR_BAD_FORMAT);
         return;
     }
-    if (!text_parse_i32(r->tokens[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
+    if (!text_parse_i32(r->p.tokens[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
         reply_error(r, ERR_BAD_FORMAT);
         return;
     }
@@ -578,7 +578,7 @@ static void cmd_ms(struct text_request *r)
         ms_refuse(r, ERR_OPAQUE, (size_t)vlen);
         return;
     }
-    const struct text_token *key = &r->tokens[1];
+    const struct text_token *key = &r->p.tokens[1];
     if (!store_item_size_ok(store_of(r), key->length, f.client_flags, (size_t)vlen)) {
         STAT_INC(r->pc->stats, store_too_large);
         /* A failed store must not leave the old value readable. */
@@ -587,67 +587,53 @@ static void cmd_ms(struct text_request *r)
         return;
     }
     p->active = true;
-    p->noreply = f.quiet;
-    p->mode = mode;
-    p->nkey = key->length;
+    p->req.noreply = f.quiet;
+    p->req.mode = mode;
+    p->req.nkey = key->length;
     memcpy(p->key, key->value, key->length);
-    p->flags = f.client_flags;
-    p->exptime = f.has_ttl ? f.exptime : 0;
-    p->cas = f.cas;
-    p->nvalue = (size_t)vlen;
-    p->key_binary = f.key_binary;
-    p->invalidate = f.invalidate && mode == STORE_CAS;
+    p->req.flags = f.client_flags;
+    p->req.exptime = f.has_ttl ? f.exptime : 0;
+    p->req.cas = f.cas;
+    p->req.nvalue = (size_t)vlen;
+    p->req.key_binary = f.key_binary;
+    p->req.invalidate = f.invalidate && mode == STORE_CAS;
+    p->req.failure_drops_old = true;
     obuf_truncate(r->out, r->resp_off); /* the reply comes after the data */
 }
 
-/* The reply code of a store, and the counters memcached keeps for it. */
-static const char *ms_code(struct text_request *r, enum store_mode mode, enum store_status st)
+/* The reply code of a store. */
+static const char *ms_code(enum exec_status status)
 {
-    exec_count_cas(r->pc->stats, mode, st);
-    switch (st) {
-    case STORE_STORED:
-        return "HD";
-    case STORE_EXISTS:
-        return "EX";
-    case STORE_NOT_FOUND:
-        return "NF";
-    default:
-        return "NS";
+    switch (status) {
+    case EXEC_DONE: return "HD";
+    case EXEC_EXISTS: return "EX";
+    case EXEC_NOT_FOUND: return "NF";
+    default: return "NS";
     }
 }
 
-void proto_meta_finish_set(struct text_request *r, const char *data)
+void proto_meta_finish_set(struct text_request *r, const struct exec_result *res)
 {
     struct pending_store *p = &r->pc->pending;
-    struct store_write w = {
-        .key = p->key, .nkey = p->nkey, .value = data, .nvalue = p->nvalue,
-        .flags = p->flags, .exptime = p->exptime, .cas = p->cas,
-        .key_binary = p->key_binary, .invalidate = p->invalidate,
-    };
-    uint64_t cas = 0;
     text_resp_start(r); /* a response of its own, after the data block */
-    enum store_status st = store_write(store_of(r), p->mode, &w, &cas);
-    bool concat = p->mode == STORE_APPEND || p->mode == STORE_PREPEND;
-    if (st == STORE_NO_MEMORY && !concat) {
-        STAT_INC(r->pc->stats, store_no_memory);
-        store_delete(store_of(r), p->key, p->nkey);
+    if (res->status == EXEC_NO_MEMORY) {
         reply_error(r, "SERVER_ERROR out of memory storing object");
         return;
     }
     struct meta_line l;
-    line_start(&l, ms_code(r, p->mode, st));
+    line_start(&l, ms_code(res->status));
     for (const char *c = p->meta_returns; *c; c++) {
         if (*c == 'O') {
             line_put(&l, " O", 2);
             line_put(&l, p->opaque, p->nopaque);
         } else if (*c == 'k') {
-            line_key(&l, p->key, p->nkey, p->key_binary);
+            line_key(&l, p->key, p->req.nkey, p->req.key_binary);
         } else {
             line_flag(&l, 'c');
-            line_u64(&l, st == STORE_STORED ? cas : 0);
+            line_u64(&l, res->status == EXEC_DONE ? res->cas : 0);
         }
     }
-    send_line(r, &l, p->noreply && st == STORE_STORED);
+    send_line(r, &l, p->req.noreply && res->status == EXEC_DONE);
 }
 
 /* ---- md ---------------------------------------------------------------------------- */
@@ -663,7 +649,7 @@ static void cmd_md(struct text_request *r)
         reply_error(r, ERR_OPAQUE);
         return;
     }
-    const struct text_token *key = &r->tokens[1];
+    const struct text_token *key = &r->p.tokens[1];
     enum store_status st = store_delete_meta(store_of(r), key->value, key->length,
                                              f.has_cas ? &f.cas : NULL,
                                              f.invalidate, f.has_ttl ? &f.exptime : NULL);
@@ -709,8 +695,8 @@ static void ma_on_item(void *ctx, const struct item_view *it, bool created,
     } else {
         line_put(l, "HD", 2);
     }
-    for (size_t i = 2; i < r->ntokens - 1; i++) {
-        const struct text_token *t = &r->tokens[i];
+    for (size_t i = 2; i < r->p.ntokens - 1; i++) {
+        const struct text_token *t = &r->p.tokens[i];
         switch (t->value[0]) {
         case 'c': line_flag(l, 'c'); line_u64(l, it->cas); break;
         case 't': line_ttl(l, exptime, st->now); break;
@@ -731,7 +717,7 @@ static void ma_on_item(void *ctx, const struct item_view *it, bool created,
                 return;
             }
             break;
-        case 'k': line_key(l, r->tokens[1].value, r->tokens[1].length, st->f->key_binary); break;
+        case 'k': line_key(l, r->p.tokens[1].value, r->p.tokens[1].length, st->f->key_binary); break;
         }
     }
     change->exptime = exptime;
@@ -758,7 +744,7 @@ static void cmd_ma(struct text_request *r)
         .incr = incr, .delta = f.delta, .cas = f.cas, .vivify = f.vivify, .initial = f.initial,
     };
     struct ma_state st = { .r = r, .f = &f, .now = clock_now() };
-    const struct text_token *key = &r->tokens[1];
+    const struct text_token *key = &r->p.tokens[1];
     uint64_t number;
     enum store_status status = store_delta_meta(store_of(r), key->value, key->length, &how,
                                                 &number, NULL, ma_on_item, &st);
@@ -842,13 +828,13 @@ static void me_on_item(void *ctx, const struct item_view *it, bool created,
 
 static void cmd_me(struct text_request *r)
 {
-    struct text_token *key = &r->tokens[1];
+    struct text_token *key = &r->p.tokens[1];
     STAT_INC(r->pc->stats, cmd_meta);     /* memcached counts only me here */
-    if (r->ntokens < 3 || key->length > STORE_KEY_MAX) {
+    if (r->p.ntokens < 3 || key->length > STORE_KEY_MAX) {
         text_reply(r, ERR_BAD_FORMAT);
         return;
     }
-    if (r->ntokens >= 4 && strcmp(r->tokens[2].value, "b") == 0 &&
+    if (r->p.ntokens >= 4 && strcmp(r->p.tokens[2].value, "b") == 0 &&
         !proto_meta_base64_decode(key->value, &key->length)) {
         text_reply(r, ERR_BAD_FORMAT);
         return;
@@ -861,7 +847,7 @@ static void cmd_me(struct text_request *r)
 
 void proto_meta_run(struct text_request *r)
 {
-    switch (r->tokens[0].value[1]) {
+    switch (r->p.tokens[0].value[1]) {
     case 'g': cmd_mg(r); break;
     case 's': cmd_ms(r); break;
     case 'd': cmd_md(r); break;

@@ -12,9 +12,8 @@
  * pending.meta set) or swallowing it after an error. */
 void proto_meta_run(struct text_request *r);
 
-/* The data block of a pending ms is in data[0, nvalue + 2) and ends in
- * CRLF: store it and answer. */
-void proto_meta_finish_set(struct text_request *r, const char *data);
+/* The data block of a pending ms was stored (res): answer. */
+void proto_meta_finish_set(struct text_request *r, const struct exec_result *res);
 
 /* memcached's base64 as meta keys use it. decode: in place; false when
  * memcached refuses the text (its length becomes 0). encode: out must hold
