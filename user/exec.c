@@ -129,7 +129,8 @@ static void drop_old_value(struct store *store, const struct request *req)
 bool exec_store_admit(const struct exec_ctx *x, const struct request *req)
 {
     struct store *store = x->env->store;
-    prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_SET);
+    if (!req->no_detail_stats)
+        prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_SET);
     if (store_item_size_ok(store, req->nkey, req->flags, req->nvalue))
         return true;
     STAT_INC(x->stats, store_too_large);
@@ -190,10 +191,21 @@ static void run_delta(const struct exec_ctx *x, const struct request *req,
 static void run_delete(const struct exec_ctx *x, const struct request *req,
                        struct exec_result *res)
 {
-    prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_DELETE);
-    enum store_status st = store_delete(x->env->store, req->key, req->nkey);
+    uint64_t cas = req->cas;
+    rel_time_t exptime = req->exptime;
+    if (!req->no_detail_stats)
+        prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_DELETE);
+    enum store_status st = store_delete_meta(x->env->store, req->key, req->nkey,
+                                             req->compare_cas ? &cas : NULL, req->invalidate,
+                                             req->set_exptime ? &exptime : NULL);
     exec_count_delete(x->stats, st);
-    res->status = st == STORE_DELETED ? EXEC_DONE : EXEC_NOT_FOUND;
+    if (st == STORE_EXISTS && req->cas_mismatch_is_miss)
+        STAT_INC(x->stats, delete_misses);
+    switch (st) {
+    case STORE_DELETED: case STORE_INVALIDATED: res->status = EXEC_DONE; break;
+    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
+    default: res->status = EXEC_NOT_FOUND; break;
+    }
 }
 
 static void run_touch(const struct exec_ctx *x, const struct request *req,
@@ -248,6 +260,60 @@ void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_r
                                                      ? MAX_VERBOSITY : (int)req->verbosity);
         break;
     default: break;
+    }
+}
+
+/* ---- meta reads and arithmetic ------------------------------------------ */
+
+/* A meta command's item, seen by its reply writer, then (a plain read of a
+ * get over UDP) by the fast path's read hook. */
+struct meta_relay {
+    const struct proto_env *env;
+    store_meta_fn fn;
+    void *ctx;
+    const struct exec_meta_reply *reply;
+};
+
+static void relay_meta_item(void *ctx, const struct item_view *item, bool created,
+                            struct store_meta_change *change)
+{
+    struct meta_relay *relay = ctx;
+    relay->fn(relay->ctx, item, created, change);
+    /* A plain read, as the fast path would answer it: it may admit the key. */
+    if (!relay->reply->refused && !created && !change->set_exptime && !change->win_token &&
+        !item->stale && !item->win_token_sent)
+        relay->env->udp_read_hit(relay->env->udp_read_ctx, item);
+}
+
+enum store_lookup exec_meta_get(const struct exec_ctx *x, const struct request *req,
+                                const struct store_meta_read *how, store_meta_fn fn, void *ctx,
+                                const struct exec_meta_reply *reply)
+{
+    const struct proto_env *env = x->env;
+    struct meta_relay relay = { env, fn, ctx, reply };
+    bool hook = x->udp && env->udp_read_hit;
+    enum store_lookup found = store_get_meta(env->store, req->key, req->nkey, how,
+                                             hook ? relay_meta_item : fn, hook ? &relay : ctx);
+    /* A T on a miss is not a touch: memcached learns of it only on a hit. */
+    if (!reply->refused)
+        exec_count_lookup(x->stats, found, found == STORE_HIT && reply->touched);
+    return found;
+}
+
+void exec_meta_delta(const struct exec_ctx *x, const struct request *req,
+                     const struct store_delta_meta *how, store_meta_fn fn, void *ctx,
+                     const struct exec_meta_reply *reply, struct exec_result *res)
+{
+    enum store_status st = store_delta_meta(x->env->store, req->key, req->nkey, how,
+                                            &res->number, NULL, fn, ctx);
+    if (!(st == STORE_DELTA_OK && reply->refused))
+        exec_count_delta(x->stats, how->incr, st, reply->created);
+    switch (st) {
+    case STORE_DELTA_OK: res->status = EXEC_NUMBER; break;
+    case STORE_NON_NUMERIC: res->status = EXEC_NON_NUMERIC; break;
+    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
+    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
+    default: res->status = EXEC_NO_MEMORY; break;
     }
 }
 

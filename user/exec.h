@@ -78,8 +78,29 @@ bool exec_store_admit(const struct exec_ctx *x, const struct request *req);
  * A result's cas is the new item's. */
 void exec_store(const struct exec_ctx *x, const struct request *req, struct exec_result *res);
 
-/* incr/decr, delete, touch, flush_all, verbosity, shutdown: runs req. */
+/* incr/decr, delete (md too), touch, flush_all, verbosity, shutdown: runs req. */
 void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_result *res);
+
+/* What a meta command's reply writer (its store_meta_fn, run under the
+ * shard lock) tells the executor about the request. */
+struct exec_meta_reply {
+    bool refused;       /* the reply became an error (an opaque too long):
+                           memcached counts nothing for it */
+    bool touched;       /* mg: a T was applied, counted as a touch */
+    bool created;       /* ma: the counter was created (N), not counted as a hit */
+};
+
+/* mg: reads req's key as `how` says, fn writing the reply; counts it, and
+ * tells the fast path of a plain read over UDP. */
+enum store_lookup exec_meta_get(const struct exec_ctx *x, const struct request *req,
+                                const struct store_meta_read *how, store_meta_fn fn, void *ctx,
+                                const struct exec_meta_reply *reply);
+
+/* ma: the arithmetic `how` says on req's key, fn writing the reply of a
+ * changed or created counter; counts it. */
+void exec_meta_delta(const struct exec_ctx *x, const struct request *req,
+                     const struct store_delta_meta *how, store_meta_fn fn, void *ctx,
+                     const struct exec_meta_reply *reply, struct exec_result *res);
 
 /* stats reset, stats detail on|off. */
 void exec_stats_reset(const struct exec_ctx *x);

@@ -43,6 +43,10 @@ struct request {
      * value whatever the mode, as memcached's ms does; otherwise only a set
      * does. */
     bool failure_drops_old;
+    bool no_detail_stats;   /* meta commands: not counted by stats detail */
+    bool compare_cas;       /* REQ_DELETE: cas must match, 0 included (md C) */
+    bool set_exptime;       /* REQ_DELETE with invalidate: exptime is the new one (md T) */
+    bool cas_mismatch_is_miss; /* REQ_DELETE: a CAS mismatch counts as a miss (md) */
     enum store_mode mode;   /* REQ_STORE */
     const char *key;
     size_t nkey;

@@ -28,8 +28,10 @@
 
 #include "clock.h"
 #include "decimal.h"
+#include "meta_parse.h"
 #include "proto.h"
 #include "test_server.h"
+#include "text_parse.h"
 
 /* Small enough that a few hundred inputs fill it and eviction begins, and
  * that the hash table stays small: flush_all, `stats sizes` and the expiry
@@ -305,4 +307,92 @@ void bytes_free(struct bytes *b)
 {
     free(b->data);
     *b = (struct bytes){ 0 };
+}
+
+/* ---- the parsers alone ------------------------------------------------------ */
+
+/* Parser contracts: a request uses at least one byte and no more than it
+ * was given, its key lies inside its line and is no longer than the store
+ * takes, an error has a reply, a `need` asks for more than there is. */
+static void check(bool ok)
+{
+    if (!ok) {
+        fprintf(stderr, "fuzz harness: a parser broke its contract\n");
+        abort();
+    }
+}
+
+/* What every parsed request must satisfy. */
+static void check_request(const struct text_parsed *p, const char *in, size_t len)
+{
+    const struct request *req = &p->req;
+    check(p->used > 0 && p->used <= len);
+    check(p->line == in && p->line_end < p->used);
+    switch (req->type) {
+    case REQ_ERROR:
+        check(req->error != NULL && req->error[0] != '\0');
+        break;
+    case REQ_STORE: case REQ_DELTA: case REQ_DELETE: case REQ_TOUCH:
+        check(req->key >= in && req->key + req->nkey <= in + p->line_end);
+        check(req->nkey > 0 && req->nkey <= STORE_KEY_MAX);
+        break;
+    case REQ_GET:
+        check(p->first_key < p->ntokens);
+        break;
+    default:
+        break;
+    }
+    for (size_t i = 0; i + 1 < p->ntokens; i++)
+        check(p->tokens[i].value >= in && p->tokens[i].value + p->tokens[i].length <=
+                                              in + p->line_end);
+}
+
+/* A meta command: parsed, or refused with a reply; only a refused ms
+ * swallows, its data block. */
+static void check_meta(struct text_parsed *p)
+{
+    struct meta_request m;
+    const char *line_end = p->line + p->line_end;
+    if (!meta_parse(p, &m)) {
+        check(m.error != NULL && m.error[0] != '\0');
+        check(m.swallow == 0 || (m.command == 's' && m.swallow == m.nvalue + 2));
+        return;
+    }
+    check(m.error == NULL && m.swallow == 0);
+    if (m.command != 'n' && m.command != 'e')
+        check(m.req.key >= p->line && m.req.key + m.req.nkey <= line_end &&
+              m.req.nkey <= STORE_KEY_MAX);
+}
+
+void harness_parse_text(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return;
+    char *buf = malloc(size);
+    if (!buf)
+        abort();
+    memcpy(buf, data, size);
+    size_t at = 0;
+    while (at < size) {
+        struct text_parsed p;
+        size_t len = size - at;
+        enum text_parse_status st = text_parse(buf + at, len, &p);
+        if (st == TEXT_NEED_MORE) {
+            check(p.need == 0 || p.need > len);
+            break;
+        }
+        if (st == TEXT_CLOSE)
+            break;
+        check_request(&p, buf + at, len);
+        if (p.req.type == REQ_META)
+            check_meta(&p);
+        at += p.used;
+        if (p.req.type == REQ_STORE) {
+            if (size - at < p.req.nvalue + 2)
+                break;
+            (void)text_data_ok(buf + at, p.req.nvalue);
+            at += p.req.nvalue + 2;
+        }
+    }
+    free(buf);
 }
