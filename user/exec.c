@@ -2,6 +2,7 @@
 #include "exec.h"
 
 #include "clock.h"
+#include "decimal.h"
 #include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
@@ -9,7 +10,10 @@
 /* memcached's highest verbosity level; a larger one is taken as it. */
 #define MAX_VERBOSITY 2
 
-void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
+/* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
+ * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
+ * every protocol. */
+static void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
 {
     if (found == STORE_MISS_EXPIRED)
         STAT_INC(stats, get_expired);
@@ -28,7 +32,9 @@ void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool
     }
 }
 
-void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st)
+/* Counts a compare-and-swap's outcome (cas_hits, cas_badval, cas_misses);
+ * nothing for other modes. */
+static void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st)
 {
     if (mode != STORE_CAS)
         return;
@@ -40,7 +46,9 @@ void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store
         STAT_INC(stats, cas_misses);
 }
 
-void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status st, bool created)
+/* Counts an incr/decr's final outcome: a hit when it changed a counter
+ * (not when it created one), a miss when the key stays missing. */
+static void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status st, bool created)
 {
     if (st == STORE_DELTA_OK && !created) {
         if (incr)
@@ -55,7 +63,9 @@ void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status s
     }
 }
 
-void exec_count_delete(struct thread_stats *stats, enum store_status st)
+/* Counts a delete's outcome: delete_hits when it deleted, delete_misses
+ * when the key was missing. */
+static void exec_count_delete(struct thread_stats *stats, enum store_status st)
 {
     if (st == STORE_DELETED)
         STAT_INC(stats, delete_hits);
@@ -63,7 +73,10 @@ void exec_count_delete(struct thread_stats *stats, enum store_status st)
         STAT_INC(stats, delete_misses);
 }
 
-void exec_flush(struct store *store, bool use_cas, int64_t delay)
+/* flush_all with memcached's rules for its delay (0 = now, up to 30 days
+ * relative, else an absolute unix time), the same in every protocol;
+ * use_cas as the server runs (-C). */
+static void exec_flush(struct store *store, bool use_cas, int64_t delay)
 {
     /* An absolute time before the process started: memcached finds no item
      * that old and flushes nothing. */
@@ -107,7 +120,7 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
     if (!hit)
         hit = ignore_hit;
     /* Only get/gets over UDP: they are what the fast path answers. */
-    if (x->udp && !req->touch && env->udp_read_hit) {
+    if (x->udp && !req->touch && !req->binary && env->udp_read_hit) {
         struct read_relay relay = { env, hit, hit_ctx };
         found = store_get(env->store, key, nkey, NULL, relay_read_hit, &relay);
     } else {
@@ -120,9 +133,10 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
 }
 
 /* A store that failed must not leave the old value readable. */
-static void drop_old_value(struct store *store, const struct request *req)
+static void drop_old_value(struct store *store, const struct request *req,
+                           enum store_mode mode)
 {
-    if (req->mode == STORE_SET || req->failure_drops_old)
+    if (mode == STORE_SET || req->failure_drops_old)
         store_delete(store, req->key, req->nkey);
 }
 
@@ -133,56 +147,104 @@ bool exec_store_admit(const struct exec_ctx *x, const struct request *req)
         prefix_stats_record(x->env->prefix_stats, req->key, req->nkey, PREFIX_SET);
     if (store_item_size_ok(store, req->nkey, req->flags, req->nvalue))
         return true;
-    STAT_INC(x->stats, store_too_large);
-    drop_old_value(store, req);
+    if (!req->binary) /* memcached's binary protocol does not count it */
+        STAT_INC(x->stats, store_too_large);
+    drop_old_value(store, req, req->mode);
     return false;
+}
+
+/* The mode and CAS a binary set/add/replace/append/prepend runs with: a CAS
+ * turns set, add and replace into a compare-and-swap. Without CAS (-C)
+ * memcached compares nothing for them, as it cannot keep the request's CAS
+ * on the new item. */
+static enum store_mode binary_mode(const struct exec_ctx *x, const struct request *req,
+                                   uint64_t *cas)
+{
+    bool use_cas = x->env->settings->use_cas;
+    bool concat = req->mode == STORE_APPEND || req->mode == STORE_PREPEND;
+    if (concat) {
+        *cas = use_cas ? req->cas : 0;
+        return req->mode;
+    }
+    return use_cas && req->cas != 0 ? STORE_CAS : req->mode;
 }
 
 void exec_store(const struct exec_ctx *x, const struct request *req, struct exec_result *res)
 {
     struct store *store = x->env->store;
     bool concat = req->mode == STORE_APPEND || req->mode == STORE_PREPEND;
+    uint64_t cas = req->cas;
+    enum store_mode mode = req->binary ? binary_mode(x, req, &cas) : req->mode;
+    /* memcached's binary update fails to allocate before it counts the set. */
+    bool count_after = req->binary && !concat;
 
-    STAT_INC(x->stats, cmd_set);
+    if (!count_after)
+        STAT_INC(x->stats, cmd_set);
     *res = (struct exec_result){ .status = EXEC_BAD_ARG };
     if (req->arg_error)
         return;
     struct store_write w = {
         .key = req->key, .nkey = req->nkey, .value = req->value, .nvalue = req->nvalue,
-        .flags = req->flags, .exptime = req->exptime, .cas = req->cas,
+        .flags = req->flags, .exptime = req->exptime, .cas = cas,
         .key_binary = req->key_binary, .invalidate = req->invalidate,
     };
-    enum store_status st = store_write(store, req->mode, &w, &res->cas);
-    exec_count_cas(x->stats, req->mode, st);
+    enum store_status st = store_write(store, mode, &w, &res->cas);
+    if (!concat && (st == STORE_NO_MEMORY || st == STORE_TOO_LARGE)) {
+        if (!req->binary)
+            STAT_INC(x->stats, store_no_memory);
+        drop_old_value(store, req, mode);
+        res->status = EXEC_NO_MEMORY;
+        return;
+    }
+    if (count_after)
+        STAT_INC(x->stats, cmd_set);
+    exec_count_cas(x->stats, mode, st);
     switch (st) {
     case STORE_STORED: res->status = EXEC_DONE; break;
     case STORE_EXISTS: res->status = EXEC_EXISTS; break;
     case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
-    case STORE_NO_MEMORY:
-    case STORE_TOO_LARGE:
-        /* append/prepend that cannot allocate the joined item: memcached
-         * says NOT_STORED. */
-        if (concat) {
-            res->status = EXEC_NOT_STORED;
-            break;
-        }
-        STAT_INC(x->stats, store_no_memory);
-        drop_old_value(store, req);
-        res->status = EXEC_NO_MEMORY;
-        break;
+    /* append/prepend that cannot allocate the joined item: memcached says
+     * NOT_STORED. */
     default: res->status = EXEC_NOT_STORED; break;
     }
+}
+
+/* A binary incr/decr's miss with an initial value stores it (as add,
+ * flags 0); not counted, as in memcached. */
+static void create_counter(const struct exec_ctx *x, const struct request *req,
+                           struct exec_result *res)
+{
+    char digits[20];
+    struct store_write w = {
+        .key = req->key, .nkey = req->nkey, .value = digits,
+        .nvalue = format_decimal(digits, req->initial), .exptime = req->exptime,
+    };
+    enum store_status st = store_write(x->env->store, STORE_ADD, &w, &res->cas);
+    res->created = true;
+    res->number = req->initial;
+    if (st == STORE_STORED)
+        res->status = EXEC_NUMBER;
+    else if (st == STORE_NO_MEMORY || st == STORE_TOO_LARGE)
+        res->status = EXEC_NO_MEMORY;
+    else
+        res->status = EXEC_NOT_STORED;
 }
 
 static void run_delta(const struct exec_ctx *x, const struct request *req,
                       struct exec_result *res)
 {
-    enum store_status st = store_delta(x->env->store, req->key, req->nkey, req->incr,
-                                       req->delta, &res->number, NULL);
+    struct store_delta_meta how = { .incr = req->incr, .delta = req->delta, .cas = req->cas };
+    enum store_status st = store_delta_meta(x->env->store, req->key, req->nkey, &how,
+                                            &res->number, &res->cas, NULL, NULL);
+    if (st == STORE_NOT_FOUND && req->has_initial) {
+        create_counter(x, req, res);
+        return;
+    }
     exec_count_delta(x->stats, req->incr, st, false);
     switch (st) {
     case STORE_DELTA_OK: res->status = EXEC_NUMBER; break;
     case STORE_NON_NUMERIC: res->status = EXEC_NON_NUMERIC; break;
+    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
     case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
     default: res->status = EXEC_NO_MEMORY; break;
     }
@@ -217,12 +279,14 @@ static void run_touch(const struct exec_ctx *x, const struct request *req,
     res->status = touched ? EXEC_DONE : EXEC_NOT_FOUND;
 }
 
-/* memcached counts a flush_all before it checks that flushing is allowed. */
+/* memcached's text flush_all is counted before it checks that flushing is
+ * allowed; its binary one only once it flushed. */
 static void run_flush(const struct exec_ctx *x, const struct request *req,
                       struct exec_result *res)
 {
     const struct settings *s = x->env->settings;
-    STAT_INC(x->stats, cmd_flush);
+    if (!req->binary || s->flush_enabled)
+        STAT_INC(x->stats, cmd_flush);
     if (!s->flush_enabled) {
         res->status = EXEC_NOT_ALLOWED;
     } else if (req->arg_error) {

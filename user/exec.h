@@ -58,6 +58,7 @@ struct exec_result {
     enum exec_status status;
     uint64_t number;
     uint64_t cas;
+    bool created;       /* a binary incr/decr created its counter (or failed to) */
 };
 
 /* Writes a hit's reply; called under the store's shard lock. */
@@ -105,13 +106,5 @@ void exec_meta_delta(const struct exec_ctx *x, const struct request *req,
 /* stats reset, stats detail on|off. */
 void exec_stats_reset(const struct exec_ctx *x);
 void exec_stats_detail(const struct exec_ctx *x, bool on);
-
-/* The counting rules the meta and binary protocols still apply themselves
- * (they move into the functions above as those protocols do). */
-void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch);
-void exec_count_cas(struct thread_stats *stats, enum store_mode mode, enum store_status st);
-void exec_count_delta(struct thread_stats *stats, bool incr, enum store_status st, bool created);
-void exec_count_delete(struct thread_stats *stats, enum store_status st);
-void exec_flush(struct store *store, bool use_cas, int64_t delay);
 
 #endif

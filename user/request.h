@@ -23,6 +23,7 @@ enum request_type {
     REQ_TOUCH,
     REQ_FLUSH,
     REQ_VERSION,
+    REQ_NOOP,           /* binary noop */
     REQ_QUIT,
     REQ_VERBOSITY,
     REQ_STATS,          /* `group` names the stats group ("" for plain stats) */
@@ -47,6 +48,12 @@ struct request {
     bool compare_cas;       /* REQ_DELETE: cas must match, 0 included (md C) */
     bool set_exptime;       /* REQ_DELETE with invalidate: exptime is the new one (md T) */
     bool cas_mismatch_is_miss; /* REQ_DELETE: a CAS mismatch counts as a miss (md) */
+    /* Came in the binary protocol: memcached's binary rules apply (exec.c:
+     * its CAS with -C, what a failed update counts, flush_all's counting,
+     * no fast path). */
+    bool binary;
+    bool has_initial;       /* REQ_DELTA: a miss creates the counter at `initial` */
+    uint64_t initial;
     enum store_mode mode;   /* REQ_STORE */
     const char *key;
     size_t nkey;
