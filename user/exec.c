@@ -88,6 +88,21 @@ static void exec_flush(struct store *store, bool use_cas, int64_t delay)
     store_flush(store, use_cas ? oldest - 1 : oldest);
 }
 
+/* What a store status means to the composers. */
+static enum exec_status status_of(enum store_status st)
+{
+    switch (st) {
+    case STORE_STORED: case STORE_DELETED: case STORE_INVALIDATED: case STORE_TOUCHED:
+        return EXEC_DONE;
+    case STORE_DELTA_OK: return EXEC_NUMBER;
+    case STORE_EXISTS: return EXEC_EXISTS;
+    case STORE_NOT_FOUND: return EXEC_NOT_FOUND;
+    case STORE_NON_NUMERIC: return EXEC_NON_NUMERIC;
+    case STORE_NOT_STORED: return EXEC_NOT_STORED;
+    default: return EXEC_NO_MEMORY;
+    }
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 /* A hit seen by the fast path's read hook, then by the reply writer. */
@@ -199,14 +214,9 @@ void exec_store(const struct exec_ctx *x, const struct request *req, struct exec
     if (count_after)
         STAT_INC(x->stats, cmd_set);
     exec_count_cas(x->stats, mode, st);
-    switch (st) {
-    case STORE_STORED: res->status = EXEC_DONE; break;
-    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
-    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
     /* append/prepend that cannot allocate the joined item: memcached says
      * NOT_STORED. */
-    default: res->status = EXEC_NOT_STORED; break;
-    }
+    res->status = status_of(st) == EXEC_NO_MEMORY ? EXEC_NOT_STORED : status_of(st);
 }
 
 /* A binary incr/decr's miss with an initial value stores it (as add,
@@ -224,10 +234,8 @@ static void create_counter(const struct exec_ctx *x, const struct request *req,
     res->number = req->initial;
     if (st == STORE_STORED)
         res->status = EXEC_NUMBER;
-    else if (st == STORE_NO_MEMORY || st == STORE_TOO_LARGE)
-        res->status = EXEC_NO_MEMORY;
     else
-        res->status = EXEC_NOT_STORED;
+        res->status = status_of(st) == EXEC_NO_MEMORY ? EXEC_NO_MEMORY : EXEC_NOT_STORED;
 }
 
 static void run_delta(const struct exec_ctx *x, const struct request *req,
@@ -241,13 +249,7 @@ static void run_delta(const struct exec_ctx *x, const struct request *req,
         return;
     }
     exec_count_delta(x->stats, req->incr, st, false);
-    switch (st) {
-    case STORE_DELTA_OK: res->status = EXEC_NUMBER; break;
-    case STORE_NON_NUMERIC: res->status = EXEC_NON_NUMERIC; break;
-    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
-    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
-    default: res->status = EXEC_NO_MEMORY; break;
-    }
+    res->status = status_of(st);
 }
 
 static void run_delete(const struct exec_ctx *x, const struct request *req,
@@ -263,11 +265,7 @@ static void run_delete(const struct exec_ctx *x, const struct request *req,
     exec_count_delete(x->stats, st);
     if (st == STORE_EXISTS && req->cas_mismatch_is_miss)
         STAT_INC(x->stats, delete_misses);
-    switch (st) {
-    case STORE_DELETED: case STORE_INVALIDATED: res->status = EXEC_DONE; break;
-    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
-    default: res->status = EXEC_NOT_FOUND; break;
-    }
+    res->status = status_of(st);
 }
 
 static void run_touch(const struct exec_ctx *x, const struct request *req,
@@ -372,13 +370,7 @@ void exec_meta_delta(const struct exec_ctx *x, const struct request *req,
                                             &res->number, NULL, fn, ctx);
     if (!(st == STORE_DELTA_OK && reply->refused))
         exec_count_delta(x->stats, how->incr, st, reply->created);
-    switch (st) {
-    case STORE_DELTA_OK: res->status = EXEC_NUMBER; break;
-    case STORE_NON_NUMERIC: res->status = EXEC_NON_NUMERIC; break;
-    case STORE_EXISTS: res->status = EXEC_EXISTS; break;
-    case STORE_NOT_FOUND: res->status = EXEC_NOT_FOUND; break;
-    default: res->status = EXEC_NO_MEMORY; break;
-    }
+    res->status = status_of(st);
 }
 
 void exec_stats_reset(const struct exec_ctx *x)
