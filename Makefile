@@ -97,8 +97,8 @@ FUZZ_OBJS      := $(DAEMON_SRCS:user/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_MAIN_OBJS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/obj/fuzz/%.o,$(wildcard tests/fuzz/*.c))
 FUZZ_SUPPORT_OBJS := $(TEST_SUPPORT:tests/support/%.c=$(FUZZ_BUILD)/obj/fuzz/%.o)
-# fuzz_store drives the store alone, against the model; the others send
-# requests through the harness.
+# fuzz_store drives the store alone, against the model; the others feed
+# the protocol parsers alone through the harness.
 FUZZ_STORE     := $(FUZZ_BUILD)/fuzz_store
 
 fuzz: $(FUZZ_TARGETS)
@@ -118,8 +118,7 @@ $(FUZZ_BUILD)/libxdpcached.a: $(FUZZ_OBJS)
 	ar rcs $@ $^
 
 $(filter-out $(FUZZ_STORE),$(FUZZ_TARGETS)): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o \
-                 $(FUZZ_BUILD)/obj/fuzz/harness.o $(FUZZ_BUILD)/obj/fuzz/test_server.o \
-                 $(FUZZ_BUILD)/libxdpcached.a
+                 $(FUZZ_BUILD)/obj/fuzz/harness.o $(FUZZ_BUILD)/libxdpcached.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 $(FUZZ_STORE): $(FUZZ_BUILD)/obj/fuzz/fuzz_store.o $(FUZZ_BUILD)/obj/fuzz/store_model.o \

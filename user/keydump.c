@@ -64,11 +64,11 @@ void keydump_cachedump(struct text_request *r)
         text_reply(r, "CLIENT_ERROR stats cachedump not allowed");
         return;
     }
-    if (r->ntokens < 5) {
+    if (r->p.ntokens < 5) {
         text_reply(r, "CLIENT_ERROR bad command line");
         return;
     }
-    if (!text_parse_u32(r->tokens[2].value, &id) || !text_parse_u32(r->tokens[3].value, &limit)) {
+    if (!text_parse_u32(r->p.tokens[2].value, &id) || !text_parse_u32(r->p.tokens[3].value, &limit)) {
         text_reply(r, "CLIENT_ERROR bad command line format");
         return;
     }
@@ -150,7 +150,7 @@ static void run_metadump(struct text_request *r)
         text_reply(r, "ERROR metadump not allowed");
         return;
     }
-    if (!parse_classes(r->tokens[2].value, &has_items)) {
+    if (!parse_classes(r->p.tokens[2].value, &has_items)) {
         text_reply(r, "BADCLASS invalid class id");
         return;
     }
@@ -162,7 +162,7 @@ static void run_metadump(struct text_request *r)
 
 void keydump_lru_crawler(struct text_request *r)
 {
-    if (r->ntokens == 4 && strcmp(r->tokens[1].value, "metadump") == 0)
+    if (r->p.ntokens == 4 && strcmp(r->p.tokens[1].value, "metadump") == 0)
         run_metadump(r);
     else
         text_reply(r, "ERROR");

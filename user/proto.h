@@ -1,5 +1,5 @@
-/* proto.h - what every wire protocol shares: the server-wide environment,
- * a connection's protocol state, and the one entry point through which
+/* proto.h - what every wire protocol shares: a connection's protocol state
+ * (the server-wide environment, struct proto_env, is the executor's: exec.h), and the one entry point through which
  * request bytes reach a protocol (protocol_run_one).
  *
  * Knows nothing of sockets: conn.c (TCP) and udp.c hand in bytes and an
@@ -11,44 +11,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec.h"
 #include "obuf.h"
+#include "request.h"
 #include "store.h"
 
-struct prefix_stats;
-struct settings;
-struct store;
-struct server_stats;
 struct thread_stats;
-
-/* What every connection of the server shares. */
-struct proto_env {
-    struct store *store;
-    struct settings *settings;          /* verbosity is changed at run time */
-    struct server_stats *server_stats;
-    struct prefix_stats *prefix_stats;  /* stats detail */
-    void (*shutdown)(void);             /* `shutdown` command (with -A) */
-    /* Told of each get/gets hit served over UDP, under the store's lock (the
-     * XDP fast path admits hot keys from here); NULL = no one listens. */
-    void (*udp_read_hit)(void *ctx, const struct item_view *item);
-    void *udp_read_ctx;
-};
 
 /* A storage command (set, add, ...) whose line was read, waiting for its
  * data block; like memcached's conn_nread state. */
 struct pending_store {
     bool active;
-    bool noreply;
-    enum store_mode mode;
+    struct request req;                 /* its key is `key` below */
     char key[STORE_KEY_MAX];
-    size_t nkey;
-    uint32_t flags;
-    rel_time_t exptime;
-    uint64_t cas;
-    size_t nvalue;                      /* without the trailing CRLF */
     /* A meta set (ms): what its reply needs once the data block is in. */
     bool meta;
-    bool key_binary;                    /* the key came base64-encoded (b) */
-    bool invalidate;                    /* I: a CAS older than the item's stores it stale */
     char meta_returns[4];               /* the return flags O, k, c in request order */
     char opaque[32];                    /* the O token after its O */
     uint8_t nopaque;
@@ -60,9 +37,8 @@ struct pending_store {
  * bytes stay at the front of the input until it is done). */
 struct text_retrieval {
     bool active;
-    bool with_cas, touch;
+    struct request req;                 /* with_cas, touch, exptime */
     bool keys_checked;                  /* no key after `next` is too long */
-    rel_time_t exptime;                 /* gat/gats */
     size_t next;                        /* offset in the request of the next key */
     size_t line_end;                    /* offset of the end of the line's string */
     size_t length;                      /* the request's bytes, newline included */

@@ -12,14 +12,7 @@
  * pending.meta set) or swallowing it after an error. */
 void proto_meta_run(struct text_request *r);
 
-/* The data block of a pending ms is in data[0, nvalue + 2) and ends in
- * CRLF: store it and answer. */
-void proto_meta_finish_set(struct text_request *r, const char *data);
-
-/* memcached's base64 as meta keys use it. decode: in place; false when
- * memcached refuses the text (its length becomes 0). encode: out must hold
- * 4 * ((n + 2) / 3) bytes; returns the length written. */
-bool proto_meta_base64_decode(char *text, size_t *len);
-size_t proto_meta_base64_encode(const char *bytes, size_t n, char *out);
+/* The data block of a pending ms was stored (res): answer. */
+void proto_meta_finish_set(struct text_request *r, const struct exec_result *res);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "obuf.h"
 #include "proto.h"
+#include "text_parse.h"   /* PROTO_TEXT_MAX_LINE, PROTO_TEXT_MAX_GET_LINE */
 
 /* Runs the requests at the start of in[0, len), appending replies to out.
  * Stops at the first incomplete request, after max_reqs requests (0 = no
@@ -21,12 +22,5 @@
  * *nreqs (when not NULL) receives the number of requests run. */
 size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       unsigned max_reqs, unsigned *nreqs);
-
-/* Longest request line accepted without a newline, except for get/gets whose
- * key lists may be longer (memcached closes the connection otherwise). */
-#define PROTO_TEXT_MAX_LINE 2048
-/* Longest get/gets line: beyond it the connection is closed. `need` never
- * asks for more than this or than a storage command's line plus its value. */
-#define PROTO_TEXT_MAX_GET_LINE (4 * 1024 * 1024)
 
 #endif

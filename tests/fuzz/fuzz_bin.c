@@ -1,5 +1,6 @@
-/* fuzz_bin.c - libFuzzer target for the binary protocol: the input is turned
- * into binary requests (magic 0x80, 24-byte header, body) whose lengths are
+/* fuzz_bin.c - libFuzzer target for the binary protocol's parser alone
+ * (bin_parse.h; no store, no connection): the input is turned into binary
+ * requests (magic 0x80, 24-byte header, body) whose lengths are
  * right unless the input asks otherwise, so that most requests get past
  * the framing to the opcode's own checks.
  *
@@ -26,8 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bin_parse.h"
 #include "harness.h"
-#include "proto_bin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -135,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cursor c = { .data = data, .len = size };
     for (uint32_t number = 0; c.pos < c.len; number++)
         put_request(&req, &c, number);
-    harness_deliver(req.data, req.len);
+    harness_parse_bin(req.data, req.len);
     bytes_free(&req);
     return 0;
 }

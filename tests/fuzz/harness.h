@@ -1,24 +1,22 @@
-/* harness.h - what the libFuzzer targets (fuzz_text, fuzz_meta, fuzz_bin)
- * share: one server environment with a real store, and the delivery of a
- * request stream to protocol_run_one() the way the daemon delivers it.
- *
- * Each target only decides which bytes to send; harness_deliver() sends
- * them three ways, each time on a fresh connection:
- *   - over TCP in one read (conn.c: run what is complete, keep the rest),
- *   - over TCP in reads of a few bytes each, so that every request is also
- *     seen cut at many places,
- *   - as one UDP datagram (udp.c: pc->udp set, what is incomplete at the
- *     end is dropped).
- * Besides what ASan and UBSan catch, the harness aborts when the protocol
- * breaks the contract of proto.h that conn.c relies on (see harness.c). */
+/* harness.h - what the protocol fuzz targets (fuzz_text, fuzz_meta,
+ * fuzz_bin) share: the parsers alone, fed a request stream as a connection
+ * would, with no store and no connection (the store is fuzzed alone by
+ * fuzz_store), each parse checked against the parser's contract (see
+ * harness.c); and byte strings for targets that turn their input into
+ * requests. */
 #ifndef XDPCACHED_FUZZ_HARNESS_H
 #define XDPCACHED_FUZZ_HARNESS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sends one request stream the three ways described above. */
-void harness_deliver(const uint8_t *data, size_t len);
+/* fuzz_text, fuzz_meta: parses a request stream with text_parse() (and
+ * meta_parse() for meta lines), skipping storage commands' data blocks. */
+void harness_parse_text(const uint8_t *data, size_t len);
+
+/* fuzz_bin: parses a request stream with bin_parse(), skipping values and
+ * the bytes an error swallows. */
+void harness_parse_bin(const uint8_t *data, size_t len);
 
 /* A growing byte string, for targets that turn their input into requests.
  * Out of memory aborts: the fuzzer's memory limit reports it. */

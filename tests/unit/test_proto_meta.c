@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "meta_parse.h"
 #include "proto_meta.h"
 #include "proto_text.h"
 #include "test_server.h"
@@ -311,7 +312,7 @@ static void check_decode(const char *text, const char *bytes, size_t nbytes)
     char buf[64];
     size_t len = strlen(text);
     memcpy(buf, text, len);
-    bool ok = proto_meta_base64_decode(buf, &len);
+    bool ok = meta_base64_decode(buf, &len);
     assert_int_equal(ok, bytes != NULL);
     assert_int_equal(len, nbytes);
     if (bytes)
@@ -332,18 +333,18 @@ static void test_base64_codec(void **state)
     check_decode("====", NULL, 0);
     check_decode("!!", NULL, 0);
     char out[16];
-    assert_int_equal(proto_meta_base64_encode("foob", 4, out), 8);
+    assert_int_equal(meta_base64_encode("foob", 4, out), 8);
     assert_memory_equal(out, "Zm9vYg==", 8);
-    assert_int_equal(proto_meta_base64_encode("fo", 2, out), 4);
+    assert_int_equal(meta_base64_encode("fo", 2, out), 4);
     assert_memory_equal(out, "Zm8=", 4);
-    assert_int_equal(proto_meta_base64_encode("", 0, out), 0);
+    assert_int_equal(meta_base64_encode("", 0, out), 0);
     /* Every 0..200-byte key survives encode then decode. */
     char key[200], text[300];
     for (size_t n = 1; n < sizeof key; n++) {
         for (size_t i = 0; i < n; i++)
             key[i] = (char)(i * 37 + n);
-        size_t len = proto_meta_base64_encode(key, n, text);
-        assert_true(proto_meta_base64_decode(text, &len));
+        size_t len = meta_base64_encode(key, n, text);
+        assert_true(meta_base64_decode(text, &len));
         assert_int_equal(len, n);
         assert_memory_equal(text, key, n);
     }

@@ -1,0 +1,156 @@
+/* Unit tests of the text protocol's parser alone: request bytes in, a
+ * struct request (or "need more", or "close") out; no store, no connection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "text_parse.h"
+
+/* Parses a copy of text (the parser writes into its input). */
+static enum text_parse_status parse(const char *text, struct text_parsed *p, char *buf,
+                                    size_t cap)
+{
+    size_t len = strlen(text);
+    assert_true(len < cap);
+    memcpy(buf, text, len + 1);
+    return text_parse(buf, len, p);
+}
+
+/* A line that parses to a REQ_ERROR with this reply. */
+static void expect_error(const char *text, const char *error, bool noreply)
+{
+    char buf[512];
+    struct text_parsed p;
+    assert_int_equal(parse(text, &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_ERROR);
+    assert_string_equal(p.req.error, error);
+    assert_int_equal(p.req.noreply, noreply);
+    assert_int_equal(p.used, strlen(text)); /* an error swallows its line only */
+}
+
+static void test_get_keys(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct text_parsed p;
+    assert_int_equal(parse("gets a bb\r\nget c\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_GET);
+    assert_true(p.req.with_cas);
+    assert_false(p.req.touch);
+    assert_int_equal(p.used, 11);
+    assert_string_equal(p.tokens[p.first_key].value, "a");
+    assert_string_equal(p.tokens[p.first_key + 1].value, "bb");
+    assert_int_equal(p.tokens[p.first_key + 2].length, 0);
+
+    assert_int_equal(parse("gat 100 k\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_GET);
+    assert_true(p.req.touch);
+    assert_int_equal(p.req.exptime, text_exptime_from_client(100));
+    assert_string_equal(p.tokens[p.first_key].value, "k");
+    expect_error("gat x k\r\n", "CLIENT_ERROR invalid exptime argument", false);
+    expect_error("get\r\n", "ERROR", false);
+}
+
+static void test_storage_line(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct text_parsed p;
+    assert_int_equal(parse("cas key 7 0 5 99 noreply\r\nhello\r\n", &p, buf, sizeof buf),
+                     TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_STORE);
+    assert_int_equal(p.req.mode, STORE_CAS);
+    assert_int_equal(p.req.nkey, 3);
+    assert_memory_equal(p.req.key, "key", 3);
+    assert_int_equal(p.req.flags, 7);
+    assert_int_equal(p.req.cas, 99);
+    assert_int_equal(p.req.nvalue, 5);
+    assert_true(p.req.noreply);
+    assert_int_equal(p.used, 26); /* the line only: the data block is the caller's */
+
+    expect_error("set k 0 0 -1\r\n", "CLIENT_ERROR bad command line format", false);
+    expect_error("set k x 0 1 noreply\r\n", "CLIENT_ERROR bad command line format", true);
+    expect_error("set k 0 0\r\n", "ERROR", false);
+    assert_true(text_data_ok("ab\r\n", 2));
+    assert_false(text_data_ok("abc\n", 2));
+}
+
+static void test_other_commands(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct text_parsed p;
+    assert_int_equal(parse("decr n 18446744073709551615\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_DELTA);
+    assert_false(p.req.incr);
+    assert_int_equal(p.req.delta, UINT64_MAX);
+    expect_error("incr n -1\r\n", "CLIENT_ERROR invalid numeric delta argument", false);
+
+    assert_int_equal(parse("delete k 0 noreply\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_DELETE);
+    assert_true(p.req.noreply);
+    expect_error("delete k 1\r\n",
+                 "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]", false);
+
+    assert_int_equal(parse("touch k 10\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_TOUCH);
+    assert_int_equal(p.req.exptime, text_exptime_from_client(10));
+
+    /* Arguments memcached checks after other things: left to the executor. */
+    assert_int_equal(parse("flush_all soon\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_FLUSH);
+    assert_string_equal(p.req.arg_error, "CLIENT_ERROR invalid exptime argument");
+    assert_int_equal(parse("flush_all 30 noreply\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_null(p.req.arg_error);
+    assert_int_equal(p.req.flush_delay, 30);
+    assert_int_equal(parse("shutdown now\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_SHUTDOWN);
+    assert_string_equal(p.req.arg_error, "CLIENT_ERROR invalid shutdown mode");
+
+    assert_int_equal(parse("verbosity 9\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.verbosity, 9);
+    assert_int_equal(parse("stats items\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_string_equal(p.req.group, "items");
+    assert_int_equal(parse("mg k v\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_META);
+    expect_error("bogus\r\n", "ERROR", false);
+    expect_error("x\r\n", "ERROR", false);
+}
+
+static void test_incomplete_and_closing(void **state)
+{
+    (void)state;
+    char buf[8192];
+    struct text_parsed p;
+    assert_int_equal(parse("get k", &p, buf, sizeof buf), TEXT_NEED_MORE);
+    assert_int_equal(p.need, 0);
+    assert_int_equal(parse("GET / HTTP/1.1\r\n", &p, buf, sizeof buf), TEXT_CLOSE);
+
+    /* Past 2048 bytes without a newline only a get may go on. */
+    char *line = malloc(3001);
+    memset(line, 'k', 3000);
+    line[3000] = '\0';
+    memcpy(line, "get ", 4);
+    assert_int_equal(text_parse(line, 3000, &p), TEXT_NEED_MORE);
+    assert_int_equal(p.need, 3001);
+    memcpy(line, "set ", 4);
+    assert_int_equal(text_parse(line, 3000, &p), TEXT_CLOSE);
+    free(line);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_keys),
+        cmocka_unit_test(test_storage_line),
+        cmocka_unit_test(test_other_commands),
+        cmocka_unit_test(test_incomplete_and_closing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,380 @@
+/* text_parse.c - see text_parse.h. The grammar, the error strings and
+ * their precedence are memcached 1.6.18's proto_text.c: the same tokenizer
+ * (spaces only, at most 24 tokens per pass), the same number parsing
+ * (strtoul/strtol with memcached's checks), the same order of checks in
+ * each command. */
+#include "text_parse.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define ERR_BAD_FORMAT "CLIENT_ERROR bad command line format"
+#define ERR_EXPTIME "CLIENT_ERROR invalid exptime argument"
+
+/* ---- tokens and numbers -------------------------------------------------- */
+
+size_t text_tokenize(char *line, struct text_token *tokens, size_t max_tokens)
+{
+    size_t ntokens = 0;
+    size_t len = strlen(line);
+    char *start = line, *end = line;
+
+    for (size_t i = 0; i < len; i++, end++) {
+        if (*end != ' ')
+            continue;
+        if (start != end) {
+            tokens[ntokens].value = start;
+            tokens[ntokens].length = end - start;
+            ntokens++;
+            *end = '\0';
+            if (ntokens == max_tokens - 1) {
+                end++;
+                start = end;
+                break;
+            }
+        }
+        start = end + 1;
+    }
+    if (start != end) {
+        tokens[ntokens].value = start;
+        tokens[ntokens].length = end - start;
+        ntokens++;
+    }
+    tokens[ntokens].value = *end == '\0' ? NULL : end;
+    tokens[ntokens].length = 0;
+    return ntokens + 1;
+}
+
+/* The digits must end the token, or be followed by white space. */
+static bool number_ends_well(const char *str, const char *end)
+{
+    return end != str && (*end == '\0' || (*end >= '\t' && *end <= '\r') || *end == ' ');
+}
+
+/* memcached's safe_strtoul: 64-bit parse, truncated to 32 bits. */
+bool text_parse_u32(const char *str, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    if ((long)v < 0 && strchr(str, '-'))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* memcached's safe_strtol: a long truncated to 32 bits. */
+bool text_parse_i32(const char *str, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+/* memcached's safe_strtoull. */
+bool text_parse_u64(const char *str, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(str, &end, 10);
+    if (errno == ERANGE || !number_ends_well(str, end))
+        return false;
+    if ((long long)v < 0 && strchr(str, '-'))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* memcached's EXPTIME_TO_POSITIVE_TIME + realtime(). */
+rel_time_t text_exptime_from_client(int32_t exptime)
+{
+    return clock_realtime(exptime < 0 ? CLOCK_MAX_RELATIVE_EXPTIME + 1 : exptime);
+}
+
+bool text_data_ok(const char *data, size_t nvalue)
+{
+    return memcmp(data + nvalue, "\r\n", 2) == 0;
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static void parse_error(struct text_parsed *p, const char *error)
+{
+    p->req.type = REQ_ERROR;
+    p->req.error = error;
+}
+
+/* memcached's set_noreply_maybe: the last token decides. */
+static bool take_noreply(struct text_parsed *p)
+{
+    const struct text_token *last = &p->tokens[p->ntokens - 2];
+    if (last->value && strcmp(last->value, "noreply") == 0)
+        p->req.noreply = true;
+    return p->req.noreply;
+}
+
+static void set_key(struct text_parsed *p, const struct text_token *key)
+{
+    p->req.key = key->value;
+    p->req.nkey = key->length;
+}
+
+/* get, gets, gat, gats: the keys are tokens from first_key on, and the rest
+ * of the line past this tokenizer pass. */
+static void parse_retrieval(struct text_parsed *p, bool with_cas, bool touch)
+{
+    p->req.type = REQ_GET;
+    p->req.with_cas = with_cas;
+    p->req.touch = touch;
+    p->first_key = touch ? 2 : 1;
+    if (touch) {
+        int32_t exptime;
+        if (!text_parse_i32(p->tokens[1].value, &exptime)) {
+            parse_error(p, ERR_EXPTIME);
+            return;
+        }
+        p->req.exptime = text_exptime_from_client(exptime);
+    }
+}
+
+static void parse_get(struct text_parsed *p) { parse_retrieval(p, false, false); }
+static void parse_gets(struct text_parsed *p) { parse_retrieval(p, true, false); }
+static void parse_gat(struct text_parsed *p) { parse_retrieval(p, false, true); }
+static void parse_gats(struct text_parsed *p) { parse_retrieval(p, true, true); }
+
+/* set/add/replace/append/prepend/cas <key> <flags> <exptime> <bytes> [<cas>] [noreply] */
+static void parse_storage(struct text_parsed *p, enum store_mode mode)
+{
+    const struct text_token *t = p->tokens;
+    uint32_t flags;
+    int32_t exptime, vlen;
+    uint64_t cas = 0;
+
+    take_noreply(p);
+    if (t[1].length > STORE_KEY_MAX ||
+        !(text_parse_u32(t[2].value, &flags) && text_parse_i32(t[3].value, &exptime) &&
+          text_parse_i32(t[4].value, &vlen)) ||
+        (mode == STORE_CAS && !text_parse_u64(t[5].value, &cas)) ||
+        vlen < 0 || vlen > INT_MAX - 2) {
+        parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    p->req.type = REQ_STORE;
+    p->req.mode = mode;
+    set_key(p, &t[1]);
+    p->req.flags = flags;
+    p->req.exptime = text_exptime_from_client(exptime);
+    p->req.cas = cas;
+    p->req.nvalue = (size_t)vlen;
+}
+
+static void parse_set(struct text_parsed *p) { parse_storage(p, STORE_SET); }
+static void parse_add(struct text_parsed *p) { parse_storage(p, STORE_ADD); }
+static void parse_replace(struct text_parsed *p) { parse_storage(p, STORE_REPLACE); }
+static void parse_append(struct text_parsed *p) { parse_storage(p, STORE_APPEND); }
+static void parse_prepend(struct text_parsed *p) { parse_storage(p, STORE_PREPEND); }
+static void parse_cas(struct text_parsed *p) { parse_storage(p, STORE_CAS); }
+
+/* incr/decr <key> <delta> [noreply] */
+static void parse_delta(struct text_parsed *p, bool incr)
+{
+    take_noreply(p);
+    if (p->tokens[1].length > STORE_KEY_MAX) {
+        parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    if (!text_parse_u64(p->tokens[2].value, &p->req.delta)) {
+        parse_error(p, "CLIENT_ERROR invalid numeric delta argument");
+        return;
+    }
+    p->req.type = REQ_DELTA;
+    p->req.incr = incr;
+    set_key(p, &p->tokens[1]);
+}
+
+static void parse_incr(struct text_parsed *p) { parse_delta(p, true); }
+static void parse_decr(struct text_parsed *p) { parse_delta(p, false); }
+
+/* delete <key> [0] [noreply]: only the legacy hold time 0 is allowed. */
+static void parse_delete(struct text_parsed *p)
+{
+    if (p->ntokens > 3) {
+        bool hold_is_zero = strcmp(p->tokens[2].value, "0") == 0;
+        bool noreply = take_noreply(p);
+        bool valid = (p->ntokens == 4 && (hold_is_zero || noreply)) ||
+                     (p->ntokens == 5 && hold_is_zero && noreply);
+        if (!valid) {
+            parse_error(p, "CLIENT_ERROR bad command line format.  "
+                           "Usage: delete <key> [noreply]");
+            return;
+        }
+    }
+    if (p->tokens[1].length > STORE_KEY_MAX) {
+        parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    p->req.type = REQ_DELETE;
+    set_key(p, &p->tokens[1]);
+}
+
+/* touch <key> <exptime> [noreply] */
+static void parse_touch(struct text_parsed *p)
+{
+    int32_t exptime;
+    take_noreply(p);
+    if (p->tokens[1].length > STORE_KEY_MAX) {
+        parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    if (!text_parse_i32(p->tokens[2].value, &exptime)) {
+        parse_error(p, ERR_EXPTIME);
+        return;
+    }
+    p->req.type = REQ_TOUCH;
+    set_key(p, &p->tokens[1]);
+    p->req.exptime = text_exptime_from_client(exptime);
+}
+
+/* flush_all [delay] [noreply]: a bad delay is reported after memcached has
+ * counted the command and checked that flushing is allowed. */
+static void parse_flush_all(struct text_parsed *p)
+{
+    int32_t delay = 0;
+    take_noreply(p);
+    p->req.type = REQ_FLUSH;
+    if (p->ntokens != (p->req.noreply ? 3u : 2u) && !text_parse_i32(p->tokens[1].value, &delay))
+        p->req.arg_error = ERR_EXPTIME;
+    p->req.flush_delay = delay;
+}
+
+static void parse_version(struct text_parsed *p) { p->req.type = REQ_VERSION; }
+static void parse_quit(struct text_parsed *p) { p->req.type = REQ_QUIT; }
+
+/* verbosity <level> [noreply] */
+static void parse_verbosity(struct text_parsed *p)
+{
+    take_noreply(p);
+    if (!text_parse_u32(p->tokens[1].value, &p->req.verbosity)) {
+        parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    p->req.type = REQ_VERBOSITY;
+}
+
+/* shutdown [graceful]: a bad mode is reported once shutdown is known to be
+ * enabled. */
+static void parse_shutdown(struct text_parsed *p)
+{
+    p->req.type = REQ_SHUTDOWN;
+    if (!(p->ntokens == 2 || (p->ntokens == 3 && strcmp(p->tokens[1].value, "graceful") == 0)))
+        p->req.arg_error = "CLIENT_ERROR invalid shutdown mode";
+}
+
+/* stats [group [args]]: the group's arguments stay in the tokens. */
+static void parse_stats(struct text_parsed *p)
+{
+    p->req.type = REQ_STATS;
+    p->req.group = p->ntokens > 2 ? p->tokens[1].value : "";
+}
+
+static void parse_lru_crawler(struct text_parsed *p) { p->req.type = REQ_LRU_CRAWLER; }
+
+struct command {
+    const char *name;
+    size_t min_tokens, max_tokens; /* counted like memcached: with the terminal token */
+    void (*parse)(struct text_parsed *p);
+};
+
+#define ANY SIZE_MAX
+
+static const struct command commands[] = {
+    { "get", 3, ANY, parse_get },         { "gets", 3, ANY, parse_gets },
+    { "gat", 3, ANY, parse_gat },         { "gats", 3, ANY, parse_gats },
+    { "bget", 3, ANY, parse_get },        /* ancient alias memcached still accepts */
+    { "set", 6, 7, parse_set },           { "add", 6, 7, parse_add },
+    { "replace", 6, 7, parse_replace },   { "append", 6, 7, parse_append },
+    { "prepend", 6, 7, parse_prepend },   { "cas", 7, 8, parse_cas },
+    { "incr", 4, 5, parse_incr },         { "decr", 4, 5, parse_decr },
+    { "delete", 3, 5, parse_delete },     { "touch", 4, 5, parse_touch },
+    { "flush_all", 2, 4, parse_flush_all }, { "version", 0, ANY, parse_version },
+    { "quit", 0, ANY, parse_quit },       { "verbosity", 3, 4, parse_verbosity },
+    { "stats", 0, ANY, parse_stats },     { "shutdown", 0, ANY, parse_shutdown },
+    { "lru_crawler", 0, ANY, parse_lru_crawler },
+};
+
+/* The tokenized line: which command, with which arguments. */
+static enum text_parse_status parse_command(struct text_parsed *p)
+{
+    const struct text_token *name = &p->tokens[0];
+    if (p->ntokens < 2 || name->length < 2) {
+        parse_error(p, "ERROR");
+        return TEXT_PARSED;
+    }
+    /* memcached's meta commands all have two-letter names starting with m. */
+    if (name->length == 2 && name->value[0] == 'm') {
+        p->req.type = REQ_META;
+        return TEXT_PARSED;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(name->value, c->name) != 0)
+            continue;
+        if (p->ntokens < c->min_tokens || p->ntokens > c->max_tokens)
+            parse_error(p, "ERROR");
+        else
+            c->parse(p);
+        return TEXT_PARSED;
+    }
+    /* memcached hangs up on what looks like an HTTP request. */
+    if (strncmp(p->tokens[p->ntokens - 2].value, "HTTP/", 5) == 0)
+        return TEXT_CLOSE;
+    parse_error(p, "ERROR");
+    return TEXT_PARSED;
+}
+
+/* No newline yet in in[0, len): wait, or give up on a line that cannot be a
+ * request (memcached only lets get/gets lines grow past 2048 bytes). */
+static enum text_parse_status wait_for_line(const char *in, size_t len, struct text_parsed *p)
+{
+    p->need = 0;
+    if (len <= PROTO_TEXT_MAX_LINE)
+        return TEXT_NEED_MORE;
+    size_t spaces = 0;
+    while (spaces < len && in[spaces] == ' ')
+        spaces++;
+    const char *cmd = in + spaces;
+    size_t rest = len - spaces;
+    bool is_get = (rest >= 4 && memcmp(cmd, "get ", 4) == 0) ||
+                  (rest >= 5 && memcmp(cmd, "gets ", 5) == 0);
+    if (spaces > 100 || !is_get || len >= PROTO_TEXT_MAX_GET_LINE)
+        return TEXT_CLOSE;
+    p->need = len + 1;
+    return TEXT_NEED_MORE;
+}
+
+enum text_parse_status text_parse(char *in, size_t len, struct text_parsed *p)
+{
+    char *newline = memchr(in, '\n', len);
+    if (!newline)
+        return wait_for_line(in, len, p);
+    char *end = newline;
+    if (end - in > 1 && end[-1] == '\r')
+        end--;
+    *end = '\0';
+    p->req = (struct request){ .type = REQ_ERROR };
+    p->line = in;
+    p->line_end = strlen(in); /* up to a NUL inside the line, as the tokenizer sees it */
+    p->used = (size_t)(newline - in) + 1;
+    p->ntokens = text_tokenize(in, p->tokens, TEXT_MAX_TOKENS);
+    return parse_command(p);
+}
