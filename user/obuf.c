@@ -95,7 +95,7 @@ void obuf_append_value(struct obuf *ob, struct store *store, const struct item_v
         obuf_append(ob, item->value, item->nvalue);
 }
 
-void obuf_resp_start(struct obuf *ob)
+static void push_resp_start(struct obuf *ob, size_t at)
 {
     if (ob->oom)
         return;
@@ -104,7 +104,12 @@ void obuf_resp_start(struct obuf *ob)
         ob->oom = true;
         return;
     }
-    ob->resp_starts[ob->nresp++] = ob->len;
+    ob->resp_starts[ob->nresp++] = at;
+}
+
+void obuf_resp_start(struct obuf *ob)
+{
+    push_resp_start(ob, ob->len);
 }
 
 /* The first reference that ends after stream offset pos (nrefs if none). */
@@ -148,6 +153,41 @@ void obuf_truncate(struct obuf *ob, size_t len)
     }
     while (ob->nresp > 0 && ob->resp_starts[ob->nresp - 1] >= len)
         ob->nresp--;
+}
+
+void obuf_move_tail(struct obuf *src, size_t from, struct obuf *dst)
+{
+    size_t shift = dst->len - from;
+    size_t first_ref = ref_after(src, from);
+    size_t data_from = data_offset(src, from);
+    size_t resp = src->nresp;
+    while (resp > 0 && src->resp_starts[resp - 1] >= from)
+        resp--;
+    size_t first_resp = resp;
+    /* In stream order, so that each response starts where it did. */
+    size_t pos = from, data_at = data_from;
+    for (size_t i = first_ref; i <= src->nrefs; i++) {
+        const struct obuf_ref *r = i < src->nrefs ? &src->refs[i] : NULL;
+        size_t upto = r ? r->at : src->len;
+        for (; resp < src->nresp && src->resp_starts[resp] <= upto; resp++) {
+            size_t at = src->resp_starts[resp];
+            obuf_append(dst, src->data + data_at, at - pos);
+            data_at += at - pos;
+            pos = at;
+            push_resp_start(dst, at + shift);
+        }
+        obuf_append(dst, src->data + data_at, upto - pos);
+        data_at += upto - pos;
+        pos = upto;
+        if (r) {
+            obuf_append_ref(dst, r->bytes, r->len, &r->pin);   /* the pin moves */
+            pos += r->len;
+        }
+    }
+    src->nrefs = first_ref;
+    src->data_len = data_from;
+    src->len = from;
+    src->nresp = first_resp;
 }
 
 size_t obuf_iov(const struct obuf *ob, size_t from, size_t to, struct iovec *iov, size_t max)

@@ -73,6 +73,11 @@ void obuf_resp_start(struct obuf *ob);
  * it (so truncating to a response's start cancels that response). */
 void obuf_truncate(struct obuf *ob, size_t len);
 
+/* Moves the stream from offset `from` on (none of it sent, and no
+ * reference across it) to the end of dst: copied bytes, references with
+ * their pins, and the responses starting there. */
+void obuf_move_tail(struct obuf *src, size_t from, struct obuf *dst);
+
 /* The stream's bytes [from, to) as at most max iovecs; returns how many
  * were filled (fewer bytes than asked when max runs out). */
 size_t obuf_iov(const struct obuf *ob, size_t from, size_t to, struct iovec *iov, size_t max);

@@ -81,7 +81,10 @@ static void write_value(void *ctx, const struct item_view *it)
 }
 
 /* A retrieval's replies are written in parts of about this many bytes of
- * buffer (values sent by reference count as their reference). */
+ * buffer (values sent by reference count as their reference); over UDP also
+ * of reply: a part's datagrams are sent before the next part runs, so that
+ * a part of a few big values is a short delay for the worker's other
+ * clients. */
 #define RETRIEVAL_PART (64 * 1024)
 
 /* What the output buffer holds for its content (not its capacity). */
@@ -137,6 +140,7 @@ static void retrieve_keys(struct text_request *r, struct text_retrieval *g,
     const struct proto_env *env = r->pc->env;
     struct value_writer writer = { r->out, env->store, g->with_cas, NULL, NULL };
     size_t part_start = out_footprint(r->out);
+    size_t part_start_len = r->out->len;
 
     g->active = false;
     /* Only get/gets: they are what the fast path answers. */
@@ -152,7 +156,8 @@ static void retrieve_keys(struct text_request *r, struct text_retrieval *g,
                 text_reply(r, "CLIENT_ERROR bad command line format");
                 return;
             }
-            if (writer.out && out_footprint(r->out) - part_start >= RETRIEVAL_PART) {
+            if (writer.out && (out_footprint(r->out) - part_start >= RETRIEVAL_PART ||
+                               (r->pc->udp && r->out->len - part_start_len >= RETRIEVAL_PART))) {
                 if (g->keys_checked || !later_key_too_long(key)) {
                     g->keys_checked = true;
                     suspend_retrieval(r, g, key);
