@@ -192,6 +192,12 @@ void obuf_move_tail(struct obuf *src, size_t from, struct obuf *dst)
 
 size_t obuf_iov(const struct obuf *ob, size_t from, size_t to, struct iovec *iov, size_t max)
 {
+    if (ob->nrefs == 0) {   /* all copied: the common case of small values */
+        if (from >= to || max == 0)
+            return 0;
+        iov[0] = (struct iovec){ ob->data + from, to - from };
+        return 1;
+    }
     size_t n = 0;
     size_t i = ref_after(ob, from);
     while (from < to && n < max) {

@@ -352,6 +352,10 @@ static void lane_add_reply(struct udp_lane *l, const struct udp_peer *peer, size
 static void udp_transmit(struct udp_lane *l, const struct udp_peer *peer, bool continuing)
 {
     const struct obuf *ob = &l->out;
+    /* Nothing new since the last transmission (a retrieval's replies went
+     * out right after it, and the datagram ended there). */
+    if (ob->len == l->out_queued && ob->nresp == l->resp_queued)
+        return;
     bool first = !continuing;
     /* Response i spans [resp_starts[i-1], resp_starts[i]); bytes before the
      * first new start, if any, count as a response of their own. */
