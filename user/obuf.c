@@ -40,7 +40,7 @@ static bool grow(void **mem, size_t *cap, size_t need, size_t elem_size)
     return true;
 }
 
-char *obuf_reserve(struct obuf *ob, size_t n)
+char *obuf_reserve_grow(struct obuf *ob, size_t n)
 {
     if (ob->oom)
         return NULL;
@@ -49,26 +49,6 @@ char *obuf_reserve(struct obuf *ob, size_t n)
         return NULL;
     }
     return ob->data + ob->data_len;
-}
-
-void obuf_commit(struct obuf *ob, size_t n)
-{
-    ob->data_len += n;
-    ob->len += n;
-}
-
-void obuf_append(struct obuf *ob, const void *bytes, size_t n)
-{
-    char *p = obuf_reserve(ob, n);
-    if (!p)
-        return;
-    memcpy(p, bytes, n);
-    obuf_commit(ob, n);
-}
-
-void obuf_puts(struct obuf *ob, const char *s)
-{
-    obuf_append(ob, s, strlen(s));
 }
 
 void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct store_pin *pin)
