@@ -46,15 +46,17 @@
 /* Full batches read per wake-up before the worker's other sockets get a turn. */
 #define UDP_RECV_ROUNDS 4
 #define UDP_SEND_BATCH 64
-/* Datagrams a parked request sends per event-loop turn (about 90 KB): the
- * bound on how long it delays everything else the worker serves. */
+/* Datagrams the parked requests send per event-loop turn, one request a
+ * turn in turn (about 90 KB): the bound on how long they delay everything
+ * else the worker serves. */
 #define UDP_PARKED_SEND 64
 /* Datagrams of a batch's replies sent at once; the rest go out like a
  * parked request's, and no more is read until they are all sent. */
 #define UDP_FRESH_SEND 256
 /* Requests parked at once; the batch read shrinks to the free slots, so
- * every request read can be parked. */
-#define UDP_PARKED_MAX 8
+ * every request read can be parked. As many as a batch holds: without
+ * parked requests the batch is whole. */
+#define UDP_PARKED_MAX UDP_RECV_BATCH
 /* A lane's buffers beyond this are given back once sent, so a batch of big
  * multi-gets does not keep megabytes. */
 #define UDP_OUT_KEEP (64 * 1024)
@@ -594,11 +596,13 @@ void udp_run_backlog(struct udp_worker *u)
         }
         lane_reset(&u->fresh);
     }
-    for (unsigned i = 0; i < UDP_PARKED_MAX && u->blocked_fd < 0 && u->nparked > 0; i++) {
+    for (unsigned i = 0; i < UDP_PARKED_MAX && u->nparked > 0; i++) {
         struct udp_parked *p = &u->parked[u->next_parked];
         u->next_parked = (u->next_parked + 1) % UDP_PARKED_MAX;
-        if (p->used)
+        if (p->used) {
             udp_run_parked(u, p);
+            break;
+        }
     }
     udp_account(u);
 }
