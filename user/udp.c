@@ -125,6 +125,7 @@ struct udp_worker {
     unsigned nparked;
     unsigned next_parked;           /* round-robin */
     struct udp_send_queue sendq;
+    unsigned nreceived;             /* datagrams the last recvmmsg() read */
     struct mmsghdr in_msgs[UDP_RECV_BATCH];
     struct iovec in_iov[UDP_RECV_BATCH];
     struct sockaddr_storage in_addr[UDP_RECV_BATCH];
@@ -149,7 +150,8 @@ struct udp_worker *udp_worker_create(const struct proto_env *env, struct thread_
     for (unsigned i = 0; i < UDP_RECV_BATCH; i++) {
         u->in_iov[i] = (struct iovec){ .iov_base = u->in_buf[i], .iov_len = UDP_READ_BUFFER_SIZE };
         u->in_msgs[i].msg_hdr = (struct msghdr){
-            .msg_name = &u->in_addr[i], .msg_iov = &u->in_iov[i], .msg_iovlen = 1,
+            .msg_name = &u->in_addr[i], .msg_namelen = sizeof(u->in_addr[i]),
+            .msg_iov = &u->in_iov[i], .msg_iovlen = 1,
         };
     }
     return u;
@@ -518,12 +520,14 @@ static void udp_handle_datagram(struct udp_worker *u, struct udp_peer *peer,
         udp_park(u, peer, in, len, ran, from, first_reply);
 }
 
-/* One recvmmsg() of at most max datagrams; returns the number read. */
+/* One recvmmsg() of at most max datagrams; returns the number read. Only
+ * the headers the last one filled need their address length back. */
 static int udp_receive(struct udp_worker *u, unsigned max)
 {
-    for (unsigned i = 0; i < max; i++)
+    for (unsigned i = 0; i < u->nreceived; i++)
         u->in_msgs[i].msg_hdr.msg_namelen = sizeof(u->in_addr[i]);
     int n = recvmmsg(u->fresh.fd, u->in_msgs, max, MSG_DONTWAIT, NULL);
+    u->nreceived = n > 0 ? (unsigned)n : 0;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
         settings_verbosity(u->env->settings) > 0)
         fprintf(stderr, "<%d UDP receive failed: %s\n", u->fresh.fd, strerror(errno));
