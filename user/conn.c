@@ -39,10 +39,6 @@
  * its command line or binary header, or a get line. */
 #define IN_BUF_SLACK (64 * 1024)
 #define OUT_PENDING_LIMIT (1024 * 1024)
-/* What a connection may always hold, whatever --buffer-memory says: enough to
- * serve ordinary requests, so that a full budget slows connections rather
- * than stopping them all. */
-#define CONN_MEMORY_FREE (64 * 1024)
 /* The largest output buffer kept as the worker's spare. */
 #define OUT_SPARE_MAX (64 * 1024)
 /* Pieces of the reply stream per sendmsg(). */
@@ -212,21 +208,23 @@ static void conn_account(struct conn *c)
     }
 }
 
-/* Beyond CONN_MEMORY_FREE a connection may hold its share of
- * --buffer-memory (split evenly over the open connections), and nothing
- * more once all of it is taken. Only then are the workers' counts summed. */
-static bool conn_over_share(const struct conn *c)
+/* Only when beyond CONN_MEMORY_FREE are the workers' counts summed. */
+bool conn_buffers_over_share(const struct proto_env *env, size_t held)
 {
-    size_t held = conn_memory(c);
     if (held <= CONN_MEMORY_FREE)
         return false;
-    const struct server_stats *ss = c->set->env->server_stats;
-    size_t budget = c->set->env->settings->buffer_memory;
+    const struct server_stats *ss = env->server_stats;
+    size_t budget = env->settings->buffer_memory;
     uint64_t used = 0;
     for (unsigned i = 0; i < ss->nthreads; i++)
         used += __atomic_load_n(&ss->threads[i]->conn_memory, __ATOMIC_RELAXED);
     uint64_t conns = atomic_load_explicit(&ss->curr_connections, memory_order_relaxed);
     return used >= budget || held >= budget / (conns > 0 ? conns : 1);
+}
+
+static bool conn_over_share(const struct conn *c)
+{
+    return conn_buffers_over_share(c->set->env, conn_memory(c));
 }
 
 /* No more requests and no reading until the socket takes some replies. */

@@ -59,6 +59,16 @@ static inline bool conn_set_has_yielded(const struct conn_set *set)
     return set->yielded.next != &set->yielded;
 }
 
+/* What a connection (or a UDP worker's queued replies) may always hold,
+ * whatever --buffer-memory says: enough to serve ordinary requests, so that
+ * a full budget slows connections rather than stopping them all. */
+#define CONN_MEMORY_FREE (64 * 1024)
+
+/* Whether one holding `held` bytes of buffers is over its share of
+ * --buffer-memory: beyond CONN_MEMORY_FREE, the budget split evenly over
+ * the open connections, and nothing once all of it is taken. */
+bool conn_buffers_over_share(const struct proto_env *env, size_t held);
+
 /* Closes connections idle for more than timeout seconds (0 = never). */
 void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout);
 

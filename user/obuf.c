@@ -40,7 +40,7 @@ static bool grow(void **mem, size_t *cap, size_t need, size_t elem_size)
     return true;
 }
 
-char *obuf_reserve(struct obuf *ob, size_t n)
+char *obuf_reserve_grow(struct obuf *ob, size_t n)
 {
     if (ob->oom)
         return NULL;
@@ -49,26 +49,6 @@ char *obuf_reserve(struct obuf *ob, size_t n)
         return NULL;
     }
     return ob->data + ob->data_len;
-}
-
-void obuf_commit(struct obuf *ob, size_t n)
-{
-    ob->data_len += n;
-    ob->len += n;
-}
-
-void obuf_append(struct obuf *ob, const void *bytes, size_t n)
-{
-    char *p = obuf_reserve(ob, n);
-    if (!p)
-        return;
-    memcpy(p, bytes, n);
-    obuf_commit(ob, n);
-}
-
-void obuf_puts(struct obuf *ob, const char *s)
-{
-    obuf_append(ob, s, strlen(s));
 }
 
 void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct store_pin *pin)
@@ -95,7 +75,7 @@ void obuf_append_value(struct obuf *ob, struct store *store, const struct item_v
         obuf_append(ob, item->value, item->nvalue);
 }
 
-void obuf_resp_start(struct obuf *ob)
+static void push_resp_start(struct obuf *ob, size_t at)
 {
     if (ob->oom)
         return;
@@ -104,7 +84,12 @@ void obuf_resp_start(struct obuf *ob)
         ob->oom = true;
         return;
     }
-    ob->resp_starts[ob->nresp++] = ob->len;
+    ob->resp_starts[ob->nresp++] = at;
+}
+
+void obuf_resp_start(struct obuf *ob)
+{
+    push_resp_start(ob, ob->len);
 }
 
 /* The first reference that ends after stream offset pos (nrefs if none). */
@@ -150,8 +135,49 @@ void obuf_truncate(struct obuf *ob, size_t len)
         ob->nresp--;
 }
 
+void obuf_move_tail(struct obuf *src, size_t from, struct obuf *dst)
+{
+    size_t shift = dst->len - from;
+    size_t first_ref = ref_after(src, from);
+    size_t data_from = data_offset(src, from);
+    size_t resp = src->nresp;
+    while (resp > 0 && src->resp_starts[resp - 1] >= from)
+        resp--;
+    size_t first_resp = resp;
+    /* In stream order, so that each response starts where it did. */
+    size_t pos = from, data_at = data_from;
+    for (size_t i = first_ref; i <= src->nrefs; i++) {
+        const struct obuf_ref *r = i < src->nrefs ? &src->refs[i] : NULL;
+        size_t upto = r ? r->at : src->len;
+        for (; resp < src->nresp && src->resp_starts[resp] <= upto; resp++) {
+            size_t at = src->resp_starts[resp];
+            obuf_append(dst, src->data + data_at, at - pos);
+            data_at += at - pos;
+            pos = at;
+            push_resp_start(dst, at + shift);
+        }
+        obuf_append(dst, src->data + data_at, upto - pos);
+        data_at += upto - pos;
+        pos = upto;
+        if (r) {
+            obuf_append_ref(dst, r->bytes, r->len, &r->pin);   /* the pin moves */
+            pos += r->len;
+        }
+    }
+    src->nrefs = first_ref;
+    src->data_len = data_from;
+    src->len = from;
+    src->nresp = first_resp;
+}
+
 size_t obuf_iov(const struct obuf *ob, size_t from, size_t to, struct iovec *iov, size_t max)
 {
+    if (ob->nrefs == 0) {   /* all copied: the common case of small values */
+        if (from >= to || max == 0)
+            return 0;
+        iov[0] = (struct iovec){ ob->data + from, to - from };
+        return 1;
+    }
     size_t n = 0;
     size_t i = ref_after(ob, from);
     while (from < to && n < max) {

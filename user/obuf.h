@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "store.h"
@@ -48,12 +49,38 @@ void obuf_init(struct obuf *ob);
 /* Unpins every reference and frees all memory. */
 void obuf_free(struct obuf *ob);
 
+/* obuf_reserve's slow path: grows the copied bytes' buffer. */
+char *obuf_reserve_grow(struct obuf *ob, size_t n);
+
 /* Room for n more copied bytes at data + data_len; NULL (and oom set) when
- * out of memory. Bytes written there become content with obuf_commit(). */
-char *obuf_reserve(struct obuf *ob, size_t n);
-void obuf_commit(struct obuf *ob, size_t n);
-void obuf_append(struct obuf *ob, const void *bytes, size_t n);
-void obuf_puts(struct obuf *ob, const char *s);
+ * out of memory. Bytes written there become content with obuf_commit().
+ * Inline, as the appends: every reply line goes through them. */
+static inline char *obuf_reserve(struct obuf *ob, size_t n)
+{
+    if (!ob->oom && ob->cap - ob->data_len >= n)
+        return ob->data + ob->data_len;
+    return obuf_reserve_grow(ob, n);
+}
+
+static inline void obuf_commit(struct obuf *ob, size_t n)
+{
+    ob->data_len += n;
+    ob->len += n;
+}
+
+static inline void obuf_append(struct obuf *ob, const void *bytes, size_t n)
+{
+    char *p = obuf_reserve(ob, n);
+    if (!p)
+        return;
+    memcpy(p, bytes, n);
+    obuf_commit(ob, n);
+}
+
+static inline void obuf_puts(struct obuf *ob, const char *s)
+{
+    obuf_append(ob, s, strlen(s));
+}
 
 /* Appends n bytes by reference; the buffer owns the pin from now on and
  * releases it once the bytes are sent (obuf_release_sent) or dropped. */
@@ -72,6 +99,11 @@ void obuf_resp_start(struct obuf *ob);
 /* Drop everything after offset len, and every response starting at or after
  * it (so truncating to a response's start cancels that response). */
 void obuf_truncate(struct obuf *ob, size_t len);
+
+/* Moves the stream from offset `from` on (none of it sent, and no
+ * reference across it) to the end of dst: copied bytes, references with
+ * their pins, and the responses starting there. */
+void obuf_move_tail(struct obuf *src, size_t from, struct obuf *dst);
 
 /* The stream's bytes [from, to) as at most max iovecs; returns how many
  * were filled (fewer bytes than asked when max runs out). */

@@ -44,7 +44,10 @@ static void write_value(void *ctx, const struct item_view *it)
 }
 
 /* A retrieval's replies are written in parts of about this many bytes of
- * buffer (values sent by reference count as their reference). */
+ * buffer (values sent by reference count as their reference); over UDP also
+ * of reply: a part's datagrams are sent before the next part runs, so that
+ * a part of a few big values is a short delay for the worker's other
+ * clients. */
 #define RETRIEVAL_PART (64 * 1024)
 
 /* What the output buffer holds for its content (not its capacity). */
@@ -104,6 +107,7 @@ static void retrieve_keys(struct text_request *r, const struct request *req,
     struct value_writer writer = { r->out, r->pc->env->store, req->with_cas };
     exec_hit_fn write = write_value;
     size_t part_start = out_footprint(r->out);
+    size_t part_start_len = r->out->len;
 
     g->active = false;
     for (;;) {
@@ -114,7 +118,8 @@ static void retrieve_keys(struct text_request *r, const struct request *req,
                 text_reply(r, "CLIENT_ERROR bad command line format");
                 return;
             }
-            if (write && out_footprint(r->out) - part_start >= RETRIEVAL_PART) {
+            if (write && (out_footprint(r->out) - part_start >= RETRIEVAL_PART ||
+                          (r->pc->udp && r->out->len - part_start_len >= RETRIEVAL_PART))) {
                 if (g->keys_checked || !later_key_too_long(key)) {
                     g->keys_checked = true;
                     suspend_retrieval(r, req, key);

@@ -299,7 +299,7 @@ static bool worker_setup(struct server *srv, struct worker *w)
         return true;
     if (!bind_all(srv, SOCK_DGRAM, s->udpport, EV_UDP, &w->udp))
         return false;
-    w->udp_state = udp_worker_create(srv->env, &w->stats);
+    w->udp_state = udp_worker_create(srv->env, &w->stats, w->epfd, w->udp.items, w->udp.n);
     if (!w->udp_state) {
         fprintf(stderr, "failed to allocate UDP buffers\n");
         return false;
@@ -565,7 +565,7 @@ static void worker_dispatch(struct worker *w, const struct epoll_event *ev)
     if (src->kind == EV_TCP)
         conn_on_event(src, ev->events);
     else if (src->kind == EV_UDP)
-        udp_serve(w->udp_state, src->fd);
+        udp_serve(w->udp_state, src->fd, ev->events);
     else
         worker_take_handoffs(w);
 }
@@ -578,8 +578,10 @@ static void *worker_main(void *arg)
     rel_time_t last_sweep = clock_now();
 
     while (!atomic_load(&w->srv->stopping)) {
-        /* With yielded connections waiting, only look for new events. */
-        int timeout = conn_set_has_yielded(&w->conns) ? 0 : TICK_MS;
+        /* With yielded connections or UDP replies waiting, only look for
+         * new events. */
+        bool udp_backlog = w->udp_state && udp_has_backlog(w->udp_state);
+        int timeout = conn_set_has_yielded(&w->conns) || udp_backlog ? 0 : TICK_MS;
         int n = epoll_wait(w->epfd, events, WORKER_EVENTS, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "worker event loop failed: %s\n", strerror(errno));
@@ -588,6 +590,8 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++)
             worker_dispatch(w, &events[i]);
         conn_set_run_yielded(&w->conns);
+        if (udp_backlog)
+            udp_run_backlog(w->udp_state);
         rel_time_t now = clock_now();
         if (now != last_sweep) {
             last_sweep = now;

@@ -4,11 +4,15 @@ Big values go out by reference from their items, and what connections hold
 in buffers and unsent replies is bounded by --buffer-memory, so no request
 pattern raises RSS much beyond -m:
   - one get of the same 1 MB value 1,200 times, over TCP and UDP, while
-    another client of the same worker (-t 1) is still answered;
+    another client of the same worker (-t 1) is still answered (over UDP
+    within 10 ms, the median of 9 gets: the one latency asserted, as the
+    issue asks, since a worker that sends a long reply whole fails it by
+    two orders of magnitude);
   - 200 connections pipelining gets of a 1 MB value and never reading;
   - 10,000 connections that each did one get (idle connections keep no
     buffers).
-Latencies are printed (pytest -s), not asserted: speed belongs to make bench.
+Other latencies are printed (pytest -s), not asserted: speed belongs to
+make bench.
 The bounds are the issue's, on the RSS itself (the growth for the 10,000
 connections), and hold for the ASan build too.
 """
@@ -31,9 +35,9 @@ MEM_MB = 64
 # item_size_ok: 48-byte header, key + NUL, CRLF, 8 bytes of CAS).
 BIG = 1024 * 1024 - 48 - 2 - 2 - 8
 LIVENESS_S = 5.0
-# A UDP reply is sent whole before its worker reads again: 1.2 GB of
-# datagrams take it 1 to 3 s (more on a loaded machine or under ASan).
-UDP_LIVENESS_S = 30.0
+UDP_LIVENESS_S = 5.0
+UDP_PROBES = 9
+UDP_PROBE_MEDIAN_S = 0.010
 
 
 def rss_mb(srv):
@@ -108,20 +112,45 @@ def test_multiget_of_one_big_value_tcp(server_factory):
     check_rss("1,200-key get of 1 MB over TCP", base, rss.peak_mb, MEM_MB + 64)
 
 
+def udp_probe(other, request_id):
+    """Another UDP client's get; returns its latency in seconds."""
+    t0 = time.monotonic()
+    other.send(udp_frame(request_id, b"get small\r\n"))
+    answered = select.select([other.sock], [], [], UDP_LIVENESS_S)[0]
+    latency = time.monotonic() - t0
+    assert answered, "the other client got no answer"
+    assert other.sock.recv(65536) == (udp_frame(request_id, b"VALUE small 0 1\r\ns\r\nEND\r\n")[:6]
+                                      + b"\x00\x00" + b"VALUE small 0 1\r\ns\r\nEND\r\n")
+    return latency
+
+
+def bytes_written(port):
+    with Conn(port) as c:
+        return int(c.stats()["bytes_written"])
+
+
 def test_multiget_of_one_big_value_udp(server_factory):
+    """1.2 GB of reply drains a bounded batch of datagrams per event-loop
+    turn, so the worker's other client is answered meanwhile: the median of
+    UDP_PROBES gets must take at most UDP_PROBE_MEDIAN_S (the issue's 10 ms;
+    a median, as a shared machine may delay one probe). A worker that sends
+    the reply whole answers after it, in about a second."""
     srv = big_server(server_factory)
     base = rss_mb(srv)
     nkeys = 1200
+    # Over 1.2 GB, whatever is dropped on the way.
+    reply_bytes = nkeys * (BIG + len(b"VALUE b 0 %d\r\n\r\n" % BIG))
+    written_before = bytes_written(srv.port)
     with RssSampler(srv) as rss, Udp(srv.port) as u, Udp(srv.port) as other:
         u.send(udp_frame(7, b"get" + b" b" * nkeys + b"\r\n"))
         assert select.select([u.sock], [], [], LIVENESS_S)[0], "no datagram of the big reply"
-        t0 = time.monotonic()
-        other.send(udp_frame(9, b"get small\r\n"))
-        answered = select.select([other.sock], [], [], UDP_LIVENESS_S)[0]
-        latency = time.monotonic() - t0
-        assert answered, "the other client got no answer"
-        assert other.sock.recv(65536)[8:] == b"VALUE small 0 1\r\ns\r\nEND\r\n"
-    print(f"other UDP client's get, sent as the big reply began: answered in {latency * 1000:.1f} ms")
+        latencies = sorted(udp_probe(other, 9 + i) for i in range(UDP_PROBES))
+        arriving = bytes_written(srv.port) - written_before < reply_bytes
+    median = latencies[len(latencies) // 2]
+    print(f"other UDP client's gets while the big reply drains: "
+          f"{', '.join(f'{t * 1000:.1f}' for t in latencies)} ms")
+    assert median <= UDP_PROBE_MEDIAN_S, f"median {median * 1000:.1f} ms"
+    assert arriving, "the big reply ended before the probes did"
     check_rss("1,200-key get of 1 MB over UDP", base, rss.peak_mb, MEM_MB + 64)
 
 

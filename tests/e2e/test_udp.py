@@ -152,3 +152,35 @@ def test_udp_off_when_port_zero(server_factory):
     with Conn(srv.port) as c:
         assert c.cmd(b"version").startswith(b"VERSION")
         assert c.stats(b"settings")["udpport"] == "0"
+
+
+def expected_datagrams(request_id, responses):
+    """memcached's frames for a reply: each response in datagrams of its
+    own, numbered 0..n-1 with total n, in order."""
+    out, data = [], UDP_MAX - 8
+    for r in responses:
+        n = (len(r) + data - 1) // data
+        out += [udp_frame(request_id, r[i * data:(i + 1) * data], seq=i, total=n) for i in range(n)]
+    return out
+
+
+def test_udp_multiget_in_parts_from_two_clients(server):
+    """A multi-get of 8 values of 100 KB (each key's response over 64 KB, so
+    the get runs in parts and its reply drains between other requests), from
+    two clients at once: each gets every datagram of its reply, in order,
+    framed as memcached frames it."""
+    size, nkeys = 100 * 1024, 8
+    keys = [b"part%d" % i for i in range(nkeys)]
+    with Conn(server.port) as c:
+        for i, k in enumerate(keys):
+            assert c.set(k, bytes([65 + i]) * size) == b"STORED"
+    responses = [b"VALUE %s 0 %d\r\n%s\r\n" % (k, size, bytes([65 + i]) * size)
+                 for i, k in enumerate(keys)]
+    responses[-1] += b"END\r\n"
+    request = b"get " + b" ".join(keys) + b"\r\n"
+    with Udp(server.port) as a, Udp(server.port) as b:
+        a.send(udp_frame(11, request))
+        b.send(udp_frame(12, request))
+        got_a, got_b = a.recv_all(quiet=0.5, timeout=20), b.recv_all(quiet=0.5, timeout=20)
+    assert got_a == expected_datagrams(11, responses)
+    assert got_b == expected_datagrams(12, responses)

@@ -203,6 +203,57 @@ static void test_truncate_and_consume(void **state)
     store_destroy(s);
 }
 
+/* A stream's tail moves to another buffer whole: its copied bytes, its
+ * references with their pins (not released twice), and its responses. */
+static void test_move_tail(void **state)
+{
+    (void)state;
+    struct store *s = new_store();
+    struct obuf src, dst;
+    obuf_init(&src);
+    obuf_init(&dst);
+    set(s, "x", 'x', BIG);
+    set(s, "y", 'y', BIG);
+    uint64_t two_items = bytes_of(s);
+
+    obuf_append(&src, "keep", 4);
+    append_get(s, &src, "x");
+    size_t from = src.len;
+    obuf_resp_start(&src);
+    obuf_append(&src, "A", 1);
+    append_get(s, &src, "y");
+    obuf_resp_start(&src);
+    obuf_append(&src, "B", 1);
+    append_get(s, &src, "x");
+    obuf_resp_start(&src);                    /* an empty last response */
+    obuf_append(&dst, "dst", 3);
+
+    obuf_move_tail(&src, from, &dst);
+    assert_int_equal(src.len, from);
+    assert_int_equal(src.nrefs, 1);
+    assert_int_equal(src.nresp, 0);
+    assert_int_equal(dst.len, 3 + 2 + 2 * BIG);
+    assert_int_equal(dst.nrefs, 2);
+    assert_int_equal(dst.nresp, 3);
+    assert_int_equal(dst.resp_starts[0], 3);
+    assert_int_equal(dst.resp_starts[1], 3 + 1 + BIG);
+    assert_int_equal(dst.resp_starts[2], dst.len);
+    char *bytes = gather(&dst, 0, dst.len);
+    assert_memory_equal(bytes, "dstA", 4);
+    assert_filled(bytes + 4, 'y', BIG);
+    assert_int_equal(bytes[4 + BIG], 'B');
+    assert_filled(bytes + 5 + BIG, 'x', BIG);
+    free(bytes);
+
+    /* The pins moved with the references: y lives while dst holds it. */
+    assert_int_equal(store_delete(s, "y", 1), STORE_DELETED);
+    obuf_free(&src);
+    assert_int_equal(bytes_of(s), two_items);
+    obuf_free(&dst);
+    assert_int_equal(bytes_of(s), two_items / 2);
+    store_destroy(s);
+}
+
 /* Many references to one item: one pin table entry, freed with the last. */
 static void test_many_pins_of_one_item(void **state)
 {
@@ -232,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_incr_leaves_a_pinned_value),
         cmocka_unit_test(test_truncate_and_consume),
         cmocka_unit_test(test_many_pins_of_one_item),
+        cmocka_unit_test(test_move_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
