@@ -98,6 +98,11 @@ def targets(data):
         f"{_fmt(overhead.get('memcached'), 1)})",
         overhead.get("xdpcached"), f"< {MEMCACHED_ITEM_OVERHEAD}",
         lambda v: v < MEMCACHED_ITEM_OVERHEAD)
+    misses = {h["server"]: h["miss_ratio"] for h in data.get("hit_ratio", [])}
+    add("W3 mix miss ratio with memory for a third of the keys, xdpcached (memcached measured: "
+        f"{_fmt(misses.get('memcached'), 3)})",
+        misses.get("xdpcached"), "<= memcached's",
+        lambda v: misses.get("memcached") is not None and v <= misses["memcached"])
     return rows
 
 
@@ -173,6 +178,11 @@ def markdown(data):
                       "beyond key and value"],
                      [(x["server"], x["items"], x["rss_idle_kib"], x["rss_full_kib"],
                        _fmt(x["bytes_per_item"], 1), _fmt(x["overhead_per_item"], 1)) for x in data["memory"]])]
+    if data.get("hit_ratio"):
+        parts += ["## Hit ratio: W3's mix with memory for about a third of the keys (same -m for both)\n",
+                  _table(["server", "-m MB", "items held", "evictions", "gets", "misses", "miss ratio"],
+                         [(h["server"], h["memory_mb"], h["items"], h["evictions"], h["gets"], h["misses"],
+                           _fmt(h["miss_ratio"], 4)) for h in data["hit_ratio"]])]
     return "\n".join(parts)
 
 
