@@ -143,37 +143,48 @@ static void run_get_or_touch(struct bin_request *r)
 
 /* ---- storage ---------------------------------------------------------------- */
 
-/* memcached's complete_update_bin: what a finished store answers. */
-static void reply_store(struct bin_request *r, const struct exec_result *res)
+/* The error reply of a failed executor status; out of memory names what
+ * ran out (memcached's texts differ by command). */
+static void reply_failure(struct bin_request *r, enum exec_status status, const char *no_memory)
 {
-    enum store_mode mode = r->p.req.mode;
-    enum exec_status status = res->status;
-    /* A join that fails other than by its CAS is NOT_STORED in memcached. */
-    if ((mode == STORE_APPEND || mode == STORE_PREPEND) && status != EXEC_DONE &&
-        status != EXEC_EXISTS)
-        status = EXEC_NOT_STORED;
     switch (status) {
-    case EXEC_DONE:
-        reply_ok(r, NULL, 0, res->cas);
-        break;
     case EXEC_EXISTS:
         reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
         break;
     case EXEC_NOT_FOUND:
         reply_error(r, BIN_KEY_ENOENT, NULL, 0);
         break;
+    case EXEC_NON_NUMERIC:
+        reply_error(r, BIN_DELTA_BADVAL, NULL, 0);
+        break;
     case EXEC_NO_MEMORY:
-        reply_error(r, BIN_ENOMEM, "Out of memory allocating item", 0);
+        reply_error(r, BIN_ENOMEM, no_memory, 0);
         break;
     default:
-        if (mode == STORE_ADD)
-            reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
-        else if (mode == STORE_REPLACE)
-            reply_error(r, BIN_KEY_ENOENT, NULL, 0);
-        else
-            reply_error(r, BIN_NOT_STORED, NULL, 0);
+        reply_error(r, BIN_NOT_STORED, NULL, 0);
         break;
     }
+}
+
+/* memcached's complete_update_bin: what a finished store answers. A join
+ * that fails other than by its CAS is NOT_STORED; add and replace answer
+ * their own not-stored status. */
+static void reply_store(struct bin_request *r, const struct exec_result *res)
+{
+    enum store_mode mode = r->p.req.mode;
+    enum exec_status status = res->status;
+
+    if ((mode == STORE_APPEND || mode == STORE_PREPEND) && status != EXEC_DONE &&
+        status != EXEC_EXISTS)
+        status = EXEC_NOT_STORED;
+    if (status == EXEC_NOT_STORED && mode == STORE_ADD)
+        status = EXEC_EXISTS;
+    else if (status == EXEC_NOT_STORED && mode == STORE_REPLACE)
+        status = EXEC_NOT_FOUND;
+    if (status == EXEC_DONE)
+        reply_ok(r, NULL, 0, res->cas);
+    else
+        reply_failure(r, status, "Out of memory allocating item");
 }
 
 /* A storage command: refused at once when it can never fit (memcached says
@@ -208,28 +219,12 @@ static size_t run_store(struct bin_request *r, const char *in, size_t len)
 
 static void reply_delta(struct bin_request *r, const struct exec_result *res)
 {
-    switch (res->status) {
-    case EXEC_NUMBER: {
+    if (res->status == EXEC_NUMBER) {
         uint64_t body = htobe64(res->number);
         reply_ok(r, &body, sizeof(body), res->cas);
-        break;
-    }
-    case EXEC_NON_NUMERIC:
-        reply_error(r, BIN_DELTA_BADVAL, NULL, 0);
-        break;
-    case EXEC_EXISTS:
-        reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
-        break;
-    case EXEC_NOT_FOUND:
-        reply_error(r, BIN_KEY_ENOENT, NULL, 0);
-        break;
-    case EXEC_NOT_STORED:
-        reply_error(r, BIN_NOT_STORED, NULL, 0);
-        break;
-    default:
-        reply_error(r, BIN_ENOMEM, res->created ? "Out of memory allocating new item"
-                                                : "Out of memory incrementing value", 0);
-        break;
+    } else {
+        reply_failure(r, res->status, res->created ? "Out of memory allocating new item"
+                                                   : "Out of memory incrementing value");
     }
 }
 
@@ -248,13 +243,11 @@ static void run_command(struct bin_request *r)
         else
             reply_ok(r, NULL, 0, 0);
         break;
-    default: /* delete */
-        if (res.status == EXEC_EXISTS)
-            reply_error(r, BIN_KEY_EEXISTS, NULL, 0);
-        else if (res.status == EXEC_DONE)
+    default: /* delete: anything but a CAS mismatch is not found */
+        if (res.status == EXEC_DONE)
             reply_ok(r, NULL, 0, 0);
         else
-            reply_error(r, BIN_KEY_ENOENT, NULL, 0);
+            reply_failure(r, res.status == EXEC_EXISTS ? EXEC_EXISTS : EXEC_NOT_FOUND, NULL);
         break;
     }
 }
