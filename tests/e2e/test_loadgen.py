@@ -22,7 +22,7 @@ JSON_KEYS = {
     "value_size", "dist", "get_ratio", "multiget", "rate_offered", "duration_s", "requests",
     "requests_per_s", "gets", "sets", "hits", "misses", "hit_ratio", "timeouts", "errors",
     "late", "latency_us_p50", "latency_us_p90", "latency_us_p99", "latency_us_p999",
-    "latency_us_max", "latency_us_mean",
+    "latency_us_max", "latency_us_mean", "send_lag_us_p999", "send_lag_us_max",
 }
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MCLOAD), reason=f"{MCLOAD} not built")
@@ -70,6 +70,7 @@ def test_closed_loop_counts_match_the_server(server_factory, protocol):
     assert r["requests"] == r["gets"]
     assert counted(srv, before, "cmd_get") == r["gets"]
     assert counted(srv, before, "get_hits") == r["hits"]
+    assert r["send_lag_us_max"] == 0   # no schedule in the closed loop
 
 
 def test_tcp_sets_and_multiget_counts(server_factory):
@@ -136,6 +137,8 @@ def test_open_loop(server_factory):
     assert counted(srv, before, "cmd_get") == r["requests"] + r["timeouts"]
     assert r["errors"] == 0
     assert 0 < r["latency_us_p50"] <= r["latency_us_p99"] <= r["latency_us_max"]
+    # How late the client itself sent (its latency includes it).
+    assert 0 <= r["send_lag_us_p999"] <= r["send_lag_us_max"]
 
 
 def test_setup_errors(server_factory):
