@@ -5,6 +5,7 @@ here asserts a speed)."""
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -150,3 +151,16 @@ def test_setup_errors(server_factory):
     srv.stop()
     p = mcload(srv, "-P", "tcp", "-D", "0.1", check=False)
     assert p.returncode != 0 and "cannot connect" in p.stderr
+
+
+def test_udp_open_loop_to_a_silent_peer_times_out():
+    """Nothing answers: every request of the measured time ends as exactly
+    one timeout (the expiry scan finds each outstanding slot once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((HOST, 0))
+        argv = [MCLOAD, "-s", f"{HOST}:{silent.getsockname()[1]}", "--json", "-", "-k", KEYS,
+                "-r", 2000, "-D", "0.5", "-t", 2, "-C", 2, "--timeout", 100]
+        p = subprocess.run(list(map(str, argv)), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    r = json.loads(p.stdout)
+    assert r["requests"] == 0 and r["errors"] == 0
+    assert r["timeouts"] == 1000   # 2,000/s for 0.5 s
