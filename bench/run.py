@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -269,18 +270,55 @@ def rate_steps(bed, srv, w, plan, fastpath):
     # machine (the client got no CPU), not of the server.
     for rate in plan.rates:
         args = load_args(w, "udp", duration=plan.step_duration, rate=rate)
-        runs = [counted_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
+        runs = [watched_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
         median = sorted(runs, key=lambda r: r["latency_us_p999"])[len(runs) // 2]
         steps.append({"rate": rate, "holds": rate_holds(median, rate, plan), "result": median,
                       "p999_of_runs": [r["latency_us_p999"] for r in runs],
                       "client_late": median["send_lag_us_p999"] >= W3_P999_LIMIT_US / 2})
         print(f"    {rate} req/s: p99.9 of runs {steps[-1]['p999_of_runs']} us, the client's own "
               f"send lag p99.9 {[r['send_lag_us_p999'] for r in runs]} us, timeouts "
-              f"{[r['timeouts'] for r in runs]}", flush=True)
+              f"{[r['timeouts'] for r in runs]}, CPUs busy with other work "
+              f"{[round(r['others_cpus'], 2) for r in runs]}", flush=True)
         misses = 0 if steps[-1]["holds"] else misses + 1
         if misses == 2:
             break
     return steps
+
+
+def watched_run(bed, srv, args, duration, fastpath):
+    """counted_run, plus others_cpus: how many of the machine's CPUs, on
+    average over the run, were busy with something other than this server
+    and mcload (other sessions' work, and the kernel's softirq work, part
+    of it this traffic's). /proc/stat counts in ticks: a rough figure."""
+    before = (_machine_busy_s(), _process_cpu_s(srv.pid), _children_cpu_s())
+    t0 = time.monotonic()
+    result = counted_run(bed, srv, args, duration, fastpath)
+    elapsed = time.monotonic() - t0
+    machine, server, client = (_machine_busy_s() - before[0], _process_cpu_s(srv.pid) - before[1],
+                               _children_cpu_s() - before[2])
+    result["others_cpus"] = max(0.0, machine - server - client) / elapsed
+    return result
+
+
+def _machine_busy_s():
+    """CPU seconds all CPUs spent busy so far: user, nice, system, irq,
+    softirq and steal (/proc/stat's first line)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid):
+    """CPU seconds a process (all its threads) used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s():
+    """CPU seconds of the children this process waited for (each mcload)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def rate_holds(r, rate, plan):
