@@ -252,9 +252,12 @@ def open_loop(bed, plan, servers=tuple(W3_SERVERS)):
         finally:
             srv.stop()
         best = max((s["rate"] for s in steps if s["holds"]), default=0)
+        late = sum(s["client_late"] for s in steps)
         series.append({"server": label, "threads": threads, "protocol": "udp", "steps": steps,
-                       "best_rate": best})
-        print(f"  W3 {label} -t {threads}: highest rate with p99.9 < 2 ms: {best}", flush=True)
+                       "best_rate": best, "client_late_steps": late})
+        print(f"  W3 {label} -t {threads}: highest rate with p99.9 < 2 ms: {best}"
+              + (f" ({late} of {len(steps)} steps client_late: the client itself sent late)"
+                 if late else ""), flush=True)
     return series
 
 
