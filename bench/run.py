@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -226,20 +227,22 @@ def daemon(bed, kind, threads, fastpath_mode=None, memory_mb=SERVER_MEMORY_MB):
 
 # -- W3: open loop at rising rates ---------------------------------------------
 
-W3_SERVERS = [("xdpcached fast path native", "xdpcached", 2, "native"),
-              ("xdpcached fast path generic", "xdpcached", 2, "generic"),
-              ("xdpcached no fast path", "xdpcached", 1, None),
-              ("xdpcached no fast path", "xdpcached", 2, None),
-              ("xdpcached no fast path, workers pinned", "xdpcached pinned", 2, None),
-              ("memcached", "memcached", 1, None),
-              ("memcached", "memcached", 2, None)]
+# name (for --servers): label, kind (see daemon()), threads, fast path mode
+W3_SERVERS = {"fastpath-native": ("xdpcached fast path native", "xdpcached", 2, "native"),
+              "fastpath-generic": ("xdpcached fast path generic", "xdpcached", 2, "generic"),
+              "xdpcached-t1": ("xdpcached no fast path", "xdpcached", 1, None),
+              "xdpcached-t2": ("xdpcached no fast path", "xdpcached", 2, None),
+              "xdpcached-pinned-t2": ("xdpcached no fast path, workers pinned", "xdpcached pinned",
+                                      2, None),
+              "memcached-t1": ("memcached", "memcached", 1, None),
+              "memcached-t2": ("memcached", "memcached", 2, None)}
 
 
-def open_loop(bed, plan):
+def open_loop(bed, plan, servers=tuple(W3_SERVERS)):
     w = plan.workload("W3")
     print(f"W3: {w}, rates {plan.rates[0]}..{plan.rates[-1]} req/s", flush=True)
     series = []
-    for label, kind, threads, mode in W3_SERVERS:
+    for label, kind, threads, mode in (W3_SERVERS[name] for name in servers):
         srv = daemon(bed, kind, threads, mode)
         try:
             preload(bed, w)
@@ -249,9 +252,12 @@ def open_loop(bed, plan):
         finally:
             srv.stop()
         best = max((s["rate"] for s in steps if s["holds"]), default=0)
+        late = sum(s["client_late"] for s in steps)
         series.append({"server": label, "threads": threads, "protocol": "udp", "steps": steps,
-                       "best_rate": best})
-        print(f"  W3 {label} -t {threads}: highest rate with p99.9 < 2 ms: {best}", flush=True)
+                       "best_rate": best, "client_late_steps": late})
+        print(f"  W3 {label} -t {threads}: highest rate with p99.9 < 2 ms: {best}"
+              + (f" ({late} of {len(steps)} steps client_late: the client itself sent late)"
+                 if late else ""), flush=True)
     return series
 
 
@@ -261,16 +267,61 @@ def rate_steps(bed, srv, w, plan, fastpath):
     so that one scheduling hiccup of this shared 2-core machine (a few ms,
     seen at any rate, for every server) does not decide the figure alone."""
     steps, misses = [], 0
+    # The latency counts from when each request was due, so it includes the
+    # client's own lateness (send_lag_us_*): a step whose median run sent
+    # half the limit late or more is marked client_late, a figure of the
+    # machine (the client got no CPU), not of the server.
     for rate in plan.rates:
         args = load_args(w, "udp", duration=plan.step_duration, rate=rate)
-        runs = [counted_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
+        runs = [watched_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
         median = sorted(runs, key=lambda r: r["latency_us_p999"])[len(runs) // 2]
         steps.append({"rate": rate, "holds": rate_holds(median, rate, plan), "result": median,
-                      "p999_of_runs": [r["latency_us_p999"] for r in runs]})
+                      "p999_of_runs": [r["latency_us_p999"] for r in runs],
+                      "client_late": median["send_lag_us_p999"] >= W3_P999_LIMIT_US / 2})
+        print(f"    {rate} req/s: p99.9 of runs {steps[-1]['p999_of_runs']} us, the client's own "
+              f"send lag p99.9 {[r['send_lag_us_p999'] for r in runs]} us, timeouts "
+              f"{[r['timeouts'] for r in runs]}, CPUs busy with other work "
+              f"{[round(r['others_cpus'], 2) for r in runs]}", flush=True)
         misses = 0 if steps[-1]["holds"] else misses + 1
         if misses == 2:
             break
     return steps
+
+
+def watched_run(bed, srv, args, duration, fastpath):
+    """counted_run, plus others_cpus: how many of the machine's CPUs, on
+    average over the run, were busy with something other than this server
+    and mcload (other sessions' work, and the kernel's softirq work, part
+    of it this traffic's). /proc/stat counts in ticks: a rough figure."""
+    before = (_machine_busy_s(), _process_cpu_s(srv.pid), _children_cpu_s())
+    t0 = time.monotonic()
+    result = counted_run(bed, srv, args, duration, fastpath)
+    elapsed = time.monotonic() - t0
+    machine, server, client = (_machine_busy_s() - before[0], _process_cpu_s(srv.pid) - before[1],
+                               _children_cpu_s() - before[2])
+    result["others_cpus"] = max(0.0, machine - server - client) / elapsed
+    return result
+
+
+def _machine_busy_s():
+    """CPU seconds all CPUs spent busy so far: user, nice, system, irq,
+    softirq and steal (/proc/stat's first line)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_s(pid):
+    """CPU seconds a process (all its threads) used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s():
+    """CPU seconds of the children this process waited for (each mcload)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def rate_holds(r, rate, plan):
@@ -391,8 +442,17 @@ def hit_ratio(bed, plan):
 
 # -- the run -------------------------------------------------------------------
 
-# The store's own measurements, which --only runs alone.
-STORE_STEPS = {"memory": memory, "hit_ratio": hit_ratio}
+# The measurements --only runs alone.
+ONLY_STEPS = {"memory": memory, "hit_ratio": hit_ratio, "w3": open_loop}
+
+
+def _w3_servers(text):
+    names = tuple(text.split(","))
+    unknown = [n for n in names if n not in W3_SERVERS]
+    if unknown or not text:
+        raise argparse.ArgumentTypeError(f"unknown server {','.join(unknown)!r}; "
+                                          f"known: {','.join(W3_SERVERS)}")
+    return names
 
 
 def machine():
@@ -412,9 +472,14 @@ def main():
     ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="results directory")
     ap.add_argument("--quick", action="store_true", help="a smoke run: every step, tiny sizes and "
                     "durations (for the test suite; the numbers mean nothing)")
-    ap.add_argument("--only", choices=sorted(STORE_STEPS), help="run only this measurement and "
+    ap.add_argument("--only", choices=sorted(ONLY_STEPS), help="run only this measurement and "
                     "print its JSON (no report files)")
+    ap.add_argument("--servers", type=_w3_servers, default=tuple(W3_SERVERS),
+                    help="with --only w3: the servers to run, comma separated, in this order "
+                    f"(default all: {','.join(W3_SERVERS)})")
     opts = ap.parse_args()
+    if opts.servers != tuple(W3_SERVERS) and opts.only != "w3":
+        ap.error("--servers needs --only w3")
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces, XDP)")
     plan = Plan(opts.quick)
@@ -426,7 +491,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="xdpcached-bench-") as tmp, \
             Testbed(opts.build, tmp) as bed:
         if opts.only:
-            print(json.dumps(STORE_STEPS[opts.only](bed, plan), indent=1))
+            extra = {"servers": opts.servers} if opts.only == "w3" else {}
+            print(json.dumps(ONLY_STEPS[opts.only](bed, plan, **extra), indent=1))
             return
         costs, verifier = [], {}
         data["closed_loop"] = closed_loop(bed, plan, costs, verifier)

@@ -5,6 +5,7 @@ here asserts a speed)."""
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -22,7 +23,7 @@ JSON_KEYS = {
     "value_size", "dist", "get_ratio", "multiget", "rate_offered", "duration_s", "requests",
     "requests_per_s", "gets", "sets", "hits", "misses", "hit_ratio", "timeouts", "errors",
     "late", "latency_us_p50", "latency_us_p90", "latency_us_p99", "latency_us_p999",
-    "latency_us_max", "latency_us_mean",
+    "latency_us_max", "latency_us_mean", "send_lag_us_p999", "send_lag_us_max",
 }
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MCLOAD), reason=f"{MCLOAD} not built")
@@ -70,6 +71,7 @@ def test_closed_loop_counts_match_the_server(server_factory, protocol):
     assert r["requests"] == r["gets"]
     assert counted(srv, before, "cmd_get") == r["gets"]
     assert counted(srv, before, "get_hits") == r["hits"]
+    assert r["send_lag_us_max"] == 0   # no schedule in the closed loop
 
 
 def test_tcp_sets_and_multiget_counts(server_factory):
@@ -136,6 +138,8 @@ def test_open_loop(server_factory):
     assert counted(srv, before, "cmd_get") == r["requests"] + r["timeouts"]
     assert r["errors"] == 0
     assert 0 < r["latency_us_p50"] <= r["latency_us_p99"] <= r["latency_us_max"]
+    # How late the client itself sent (its latency includes it).
+    assert 0 <= r["send_lag_us_p999"] <= r["send_lag_us_max"]
 
 
 def test_setup_errors(server_factory):
@@ -147,3 +151,16 @@ def test_setup_errors(server_factory):
     srv.stop()
     p = mcload(srv, "-P", "tcp", "-D", "0.1", check=False)
     assert p.returncode != 0 and "cannot connect" in p.stderr
+
+
+def test_udp_open_loop_to_a_silent_peer_times_out():
+    """Nothing answers: every request of the measured time ends as exactly
+    one timeout (the expiry scan finds each outstanding slot once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((HOST, 0))
+        argv = [MCLOAD, "-s", f"{HOST}:{silent.getsockname()[1]}", "--json", "-", "-k", KEYS,
+                "-r", 2000, "-D", "0.5", "-t", 2, "-C", 2, "--timeout", 100]
+        p = subprocess.run(list(map(str, argv)), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    r = json.loads(p.stdout)
+    assert r["requests"] == 0 and r["errors"] == 0
+    assert r["timeouts"] == 1000   # 2,000/s for 0.5 s

@@ -93,6 +93,7 @@ void load_thread_init(struct load_thread *t, const struct load_config *cfg, unsi
         t->first_ns = begin_ns + (uint64_t)(t->interval_ns * id / cfg->threads);
     }
     hist_init(&t->latency);
+    hist_init(&t->send_lag);
 }
 
 static uint64_t scheduled_at(const struct load_thread *t, uint64_t k)
@@ -124,6 +125,8 @@ static bool submit_scheduled(struct load_thread *t, uint64_t now)
             return true;
         if (!d->submit(d, t, due))
             return false;
+        if (measured(t, due))
+            hist_record(&t->send_lag, now - due);
         t->scheduled++;
     }
 }

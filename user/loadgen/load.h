@@ -66,6 +66,10 @@ struct load_thread {
     uint64_t first_ns, scheduled;
     struct load_counts counts;
     struct hist latency;       /* nanoseconds */
+    /* Open loop: how much later than scheduled each measured request was
+     * submitted (ns). The latency includes this; when it is large, the
+     * client fell behind (no CPU for it), not the server. */
+    struct hist send_lag;
 };
 
 /* What a driver does for the run loop. */

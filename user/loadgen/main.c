@@ -60,7 +60,7 @@ static bool create_drivers(const struct load_config *cfg, struct load_thread *th
 /* Runs the threads; merges their results into counts and latency. Returns
  * false when a thread lost every connection. */
 static bool run_threads(const struct load_config *cfg, struct load_thread *threads,
-                        struct load_counts *counts, struct hist *latency)
+                        struct load_counts *counts, struct hist *latency, struct hist *send_lag)
 {
     pthread_t ids[cfg->threads];
     uint64_t begin = load_now_ns() + START_DELAY_NS;
@@ -76,10 +76,12 @@ static bool run_threads(const struct load_config *cfg, struct load_thread *threa
         }
     }
     hist_init(latency);
+    hist_init(send_lag);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(ids[i], NULL);
         add_counts(counts, &threads[i].counts);
         hist_merge(latency, &threads[i].latency);
+        hist_merge(send_lag, &threads[i].send_lag);
         ok = ok && !threads[i].driver->failed;
     }
     return ok;
@@ -89,22 +91,20 @@ static int run_load(const struct load_config *cfg)
 {
     struct load_thread *threads = calloc(cfg->threads, sizeof(*threads));
     struct hist *latency = malloc(sizeof(*latency));
-    if (!threads || !latency) {
-        fprintf(stderr, "mcload: out of memory\n");
-        free(threads);
-        free(latency);
-        return 1;
-    }
+    struct hist *send_lag = malloc(sizeof(*send_lag));
     int status = 1;
-    if (create_drivers(cfg, threads)) {
+    if (!threads || !latency || !send_lag) {
+        fprintf(stderr, "mcload: out of memory\n");
+    } else if (create_drivers(cfg, threads)) {
         struct load_counts counts = { 0 };
-        bool ran = run_threads(cfg, threads, &counts, latency);
+        bool ran = run_threads(cfg, threads, &counts, latency, send_lag);
         destroy_drivers(threads, cfg->threads);
-        if (report_result(cfg, &counts, latency) && ran)
+        if (report_result(cfg, &counts, latency, send_lag) && ran)
             status = 0;
     }
     free(threads);
     free(latency);
+    free(send_lag);
     return status;
 }
 

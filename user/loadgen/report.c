@@ -67,7 +67,7 @@ static double us(uint64_t ns)
 }
 
 static void write_json(FILE *f, const struct load_config *cfg, const struct load_counts *c,
-                       const struct hist *h)
+                       const struct hist *h, const struct hist *send_lag)
 {
     uint64_t requests = c->gets + c->sets;
     uint64_t keys_read = c->hits + c->misses;
@@ -92,14 +92,16 @@ static void write_json(FILE *f, const struct load_config *cfg, const struct load
             (unsigned long long)c->timeouts, (unsigned long long)c->errors,
             (unsigned long long)c->late);
     fprintf(f, "\"latency_us_p50\": %.3f, \"latency_us_p90\": %.3f, \"latency_us_p99\": %.3f, "
-               "\"latency_us_p999\": %.3f, \"latency_us_max\": %.3f, \"latency_us_mean\": %.3f}\n",
+               "\"latency_us_p999\": %.3f, \"latency_us_max\": %.3f, \"latency_us_mean\": %.3f, ",
             us(hist_percentile(h, 0.5)), us(hist_percentile(h, 0.9)),
             us(hist_percentile(h, 0.99)), us(hist_percentile(h, 0.999)),
             us(h->count ? h->max : 0), hist_mean(h) / 1e3);
+    fprintf(f, "\"send_lag_us_p999\": %.3f, \"send_lag_us_max\": %.3f}\n",
+            us(hist_percentile(send_lag, 0.999)), us(send_lag->count ? send_lag->max : 0));
 }
 
 bool report_result(const struct load_config *cfg, const struct load_counts *c,
-                   const struct hist *h)
+                   const struct hist *h, const struct hist *send_lag)
 {
     if (!json_to_stdout(cfg)) {
         uint64_t keys_read = c->hits + c->misses;
@@ -118,7 +120,7 @@ bool report_result(const struct load_config *cfg, const struct load_counts *c,
     FILE *f = json_open(cfg);
     if (!f)
         return false;
-    write_json(f, cfg, c, h);
+    write_json(f, cfg, c, h, send_lag);
     return json_close(cfg, f);
 }
 
