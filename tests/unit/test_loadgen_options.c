@@ -44,6 +44,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.timeout_ms, 1000);
     assert_false(cfg.preload);
     assert_null(cfg.json_path);
+    assert_int_equal(cfg.ks.ttl_min, 0);
+    assert_int_equal(cfg.ks.ttl_max, 0);
 }
 
 static void test_every_flag(void **state)
@@ -52,7 +54,8 @@ static void test_every_flag(void **state)
     char *argv[] = { "mcload", "-s", "[::1]:2000", "-P", "tcp", "-c", "mg", "-k", "1000000",
                      "--key-size", "4", "--value-size", "256", "-d", "zipf:0.99", "-g", "0.8",
                      "-m", "4", "-w", "64", "-t", "2", "-C", "3", "-D", "0.5", "--warmup", "1",
-                     "-r", "50000", "--timeout", "20", "--json", "-", "--seed", "7" };
+                     "-r", "50000", "--timeout", "20", "--json", "-", "--seed", "7",
+                     "--ttl", "10-100" };
     struct load_config cfg;
     char why[256];
     assert_int_equal(parse(&cfg, ARGC(argv), argv, why), OPTIONS_RUN);
@@ -75,6 +78,19 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.timeout_ms, 20);
     assert_string_equal(cfg.json_path, "-");
     assert_int_equal(cfg.seed, 7);
+    assert_int_equal(cfg.ks.ttl_min, 10);
+    assert_int_equal(cfg.ks.ttl_max, 100);
+}
+
+static void test_single_ttl(void **state)
+{
+    (void)state;
+    char *argv[] = { "mcload", "--ttl", "2592000" };
+    struct load_config cfg;
+    char why[256];
+    assert_int_equal(parse(&cfg, ARGC(argv), argv, why), OPTIONS_RUN);
+    assert_int_equal(cfg.ks.ttl_min, 2592000);
+    assert_int_equal(cfg.ks.ttl_max, 2592000);
 }
 
 static void expect_error(char **argv, int argc, const char *fragment)
@@ -109,6 +125,11 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--rate", "-r", "x");
     EXPECT_ERROR("--timeout", "--timeout", "0");
     EXPECT_ERROR("zipf", "-d", "zipf:0");
+    EXPECT_ERROR("--ttl", "--ttl", "2592001");  /* memcached: an absolute time */
+    EXPECT_ERROR("--ttl", "--ttl", "10-5");
+    EXPECT_ERROR("--ttl", "--ttl", "0-5");
+    EXPECT_ERROR("--ttl", "--ttl", "5-");
+    EXPECT_ERROR("--ttl", "--ttl", "-5");
     EXPECT_ERROR("do not fit", "-k", "4000", "--key-size", "2");
     EXPECT_ERROR("unknown option", "--bogus");
     EXPECT_ERROR("unexpected argument", "extra");
@@ -119,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_flag),
+        cmocka_unit_test(test_single_ttl),
         cmocka_unit_test(test_bad_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,6 +284,32 @@ static void test_request_text(void **state)
     assert_memory_equal(out, want, n);
 }
 
+/* --ttl: every set of a key carries the same expiry, within the range, and
+ * the range's keys spread over it; the longest header still fits. */
+static void test_set_ttl(void **state)
+{
+    (void)state;
+    struct keyspace ks = KS;
+    ks.ttl_min = 2592000 - 99;
+    ks.ttl_max = 2592000;
+    char out[512], want[64], value[9] = { 0 };
+    unsigned seen[100] = { 0 };
+    for (uint32_t key = 0; key < 10000; key++) {
+        uint32_t ttl = keyspace_ttl(&ks, key);
+        assert_true(ttl >= ks.ttl_min && ttl <= ks.ttl_max);
+        assert_int_equal(ttl, keyspace_ttl(&ks, key));
+        seen[ttl - ks.ttl_min]++;
+    }
+    for (unsigned i = 0; i < 100; i++)
+        assert_in_range(seen[i], 50, 150);   /* 100 expected per second */
+    keyspace_value(&ks, 1, value);
+    size_t n = request_format_set(out, 1, &ks, true);
+    assert_true(n <= request_max_size(OP_SET, 1, &ks));
+    sprintf(want, "set 00000001 0 %u 8 noreply\r\n%s\r\n", keyspace_ttl(&ks, 1), value);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_mg_replies),
         cmocka_unit_test(test_incomplete_is_not_done),
         cmocka_unit_test(test_request_text),
+        cmocka_unit_test(test_set_ttl),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -39,6 +39,7 @@ bool keyspace_init(struct keyspace *ks, uint64_t nkeys, unsigned key_size,
     ks->nkeys = nkeys;
     ks->key_size = key_size;
     ks->value_size = value_size;
+    ks->ttl_min = ks->ttl_max = 0;
     return true;
 }
 
@@ -91,6 +92,13 @@ static uint64_t mix64(uint64_t x)
 static unsigned value_start(uint64_t index)
 {
     return (unsigned)(mix64(index) % BASE);
+}
+
+uint32_t keyspace_ttl(const struct keyspace *ks, uint64_t index)
+{
+    uint32_t span = ks->ttl_max - ks->ttl_min + 1;
+    /* The quotient of value_start's draw: its low digits pick the value. */
+    return ks->ttl_max == 0 ? 0 : ks->ttl_min + (uint32_t)(mix64(index) / BASE % span);
 }
 
 void keyspace_value(const struct keyspace *ks, uint64_t index, char *out)

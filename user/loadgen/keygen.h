@@ -19,7 +19,13 @@ struct keyspace {
     uint64_t nkeys;
     unsigned key_size;
     unsigned value_size;
+    /* Sets give key i an expiry of keyspace_ttl(i) seconds, spread evenly
+     * over ttl_min..ttl_max by the key's index; 0..0 is none. */
+    uint32_t ttl_min, ttl_max;
 };
+
+/* memcached reads a larger expiry as an absolute Unix time. */
+#define KEYGEN_TTL_MAX (30u * 24 * 3600)
 
 /* False, with the reason in why, when nkeys is 0, key_size is not 1..250,
  * or nkeys keys do not fit in key_size base-62 digits. */
@@ -30,6 +36,8 @@ void keyspace_key(const struct keyspace *ks, uint64_t index, char *out);
 /* The index of a key of this key space, or false when key is not one. */
 bool keyspace_key_index(const struct keyspace *ks, const char *key, size_t len,
                         uint64_t *index);
+/* Key index's expiry in seconds (0: none); the same on every set of it. */
+uint32_t keyspace_ttl(const struct keyspace *ks, uint64_t index);
 /* Writes value_size bytes. */
 void keyspace_value(const struct keyspace *ks, uint64_t index, char *out);
 /* Whether data[0..n) equals bytes offset..offset+n of key index's value

@@ -32,6 +32,7 @@ struct load_config {
     double duration_s, warmup_s;
     double rate;               /* requests/s over all threads; 0 = closed loop */
     unsigned timeout_ms;
+    uint32_t ttl_min, ttl_max; /* --ttl, copied into ks once it is built */
     uint64_t seed;
     bool preload;
     const char *json_path;     /* NULL: no JSON */

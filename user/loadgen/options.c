@@ -15,7 +15,7 @@
 #define CONNS_MAX 4096u
 
 enum long_only { OPT_KEY_SIZE = 256, OPT_VALUE_SIZE, OPT_WARMUP, OPT_TIMEOUT, OPT_PRELOAD,
-                 OPT_JSON, OPT_SEED };
+                 OPT_JSON, OPT_SEED, OPT_TTL };
 
 static const struct option LONG_OPTIONS[] = {
     { "server", required_argument, NULL, 's' },
@@ -24,6 +24,7 @@ static const struct option LONG_OPTIONS[] = {
     { "keys", required_argument, NULL, 'k' },
     { "key-size", required_argument, NULL, OPT_KEY_SIZE },
     { "value-size", required_argument, NULL, OPT_VALUE_SIZE },
+    { "ttl", required_argument, NULL, OPT_TTL },
     { "dist", required_argument, NULL, 'd' },
     { "get-ratio", required_argument, NULL, 'g' },
     { "multiget", required_argument, NULL, 'm' },
@@ -52,6 +53,9 @@ void options_usage(FILE *f)
         "  -k, --keys N               keys 0..N-1 (default 1000)\n"
         "      --key-size B           bytes per key: the index in base 62 (default 8)\n"
         "      --value-size B         bytes per value, derived from the key (default 8)\n"
+        "      --ttl S|MIN-MAX        sets (and --preload) expire in S seconds, or in\n"
+        "                             MIN..MAX spread evenly over the keys, each key\n"
+        "                             always the same (default 0: never)\n"
         "  -d, --dist uniform|zipf:S  key choice; zipf rank i is key i (default uniform)\n"
         "  -g, --get-ratio F          fraction of reads; the rest are sets (default 1)\n"
         "  -m, --multiget K           keys per read, 1..100 (default 1)\n"
@@ -103,6 +107,28 @@ static bool parse_double(const char *s, double min, double max, double *out)
     if (errno || end == s || *end || !(v >= min && v <= max))
         return false;
     *out = v;
+    return true;
+}
+
+/* S or MIN-MAX seconds, at most memcached's relative limit (30 days). */
+static bool parse_ttl(struct load_config *cfg, const char *text)
+{
+    char first[16];
+    const char *dash = strchr(text, '-');
+    size_t len = dash ? (size_t)(dash - text) : strlen(text);
+    unsigned min, max;
+    if (len >= sizeof(first))
+        return false;
+    memcpy(first, text, len);
+    first[len] = '\0';
+    if (!parse_uint(first, 0, KEYGEN_TTL_MAX, &min))
+        return false;
+    if (!dash)
+        max = min;
+    else if (!parse_uint(dash + 1, min, KEYGEN_TTL_MAX, &max) || min == 0)
+        return false;
+    cfg->ttl_min = min;
+    cfg->ttl_max = max;
     return true;
 }
 
@@ -192,6 +218,7 @@ static bool take_option(struct load_config *cfg, int opt, const char *arg, uint6
     case 'k': return parse_u64(arg, 1, UINT32_MAX, nkeys);
     case OPT_KEY_SIZE: return parse_uint(arg, 1, KEYGEN_KEY_MAX, key_size);
     case OPT_VALUE_SIZE: return parse_uint(arg, 0, VALUE_SIZE_MAX, value_size);
+    case OPT_TTL: return parse_ttl(cfg, arg);
     case 'd': cfg->dist_text = arg; return true;   /* checked once the key count is known */
     case 'g': return parse_double(arg, 0, 1, &cfg->get_ratio);
     case 'm': return parse_uint(arg, 1, LOAD_MULTIGET_MAX, &cfg->multiget);
@@ -246,6 +273,8 @@ enum options_result options_parse(struct load_config *cfg, int argc, char **argv
     }
     if (!keyspace_init(&cfg->ks, nkeys, key_size, value_size, why, why_size))
         return OPTIONS_ERROR;
+    cfg->ks.ttl_min = cfg->ttl_min;
+    cfg->ks.ttl_max = cfg->ttl_max;
     if (!key_dist_parse(&cfg->dist, cfg->dist_text, nkeys, why, why_size))
         return OPTIONS_ERROR;
     return OPTIONS_RUN;

@@ -5,7 +5,8 @@
 
 #include "decimal.h"
 
-#define SET_HEADER_MAX 32   /* "set " key " 0 0 " 10 digits "\r\n" beyond the key */
+/* Beyond the key: "set ", " 0 ", a 7-digit expiry, " ", 10 digits, " noreply", "\r\n". */
+#define SET_HEADER_MAX 40
 
 size_t request_max_size(enum mc_op op, unsigned nkeys, const struct keyspace *ks)
 {
@@ -60,7 +61,9 @@ size_t request_format_set(char *out, uint32_t key, const struct keyspace *ks, bo
     size_t n = put(out, "set ", 4);
     keyspace_key(ks, key, out + n);
     n += ks->key_size;
-    n += put(out + n, " 0 0 ", 5);
+    n += put(out + n, " 0 ", 3);
+    n += format_decimal(out + n, keyspace_ttl(ks, key));
+    out[n++] = ' ';
     n += format_decimal(out + n, ks->value_size);
     if (noreply)
         n += put(out + n, " noreply", 8);
