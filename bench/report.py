@@ -93,6 +93,12 @@ def targets(data):
                                  _w3_best(data, "xdpcached fast path generic")]), default=None),
                _w3_best(data, "memcached")),
         ">= 2.00", lambda v: v >= 2.0)
+    expiry = {(e["server"], bool(e["ttl"])): e["best_rate"] for e in data.get("open_loop_expiry", [])}
+    without = expiry.get(("xdpcached no fast path", False))
+    add("W3 with a TTL on every item (10% expiring per step), highest rate with p99.9 < 2 ms, "
+        "xdpcached -t 2 / the same without TTLs",
+        _ratio(expiry.get(("xdpcached no fast path", True)), without),
+        ">= 1.00 (no worse)", lambda v: v >= 1.0)
     overhead = {m["server"]: m["overhead_per_item"] for m in data["memory"]}
     add("bytes per item beyond key and value, xdpcached (W3 items; memcached measured: "
         f"{_fmt(overhead.get('memcached'), 1)})",
@@ -165,6 +171,18 @@ def markdown(data):
                        st["result"]["timeouts"],
                        _share(st["result"]), "yes" if st["holds"] else "no")
                       for s in data["open_loop"] for st in s["steps"]])]
+    if data.get("open_loop_expiry"):
+        parts += ["## W3 with expiry: the same steps without and with a TTL on every item\n",
+                  "Each step stores every key again first (with its TTL) and warms up, so about "
+                  "10% of the items expire during its measured runs:\n",
+                  _table(["server", "-t", "ttl (s)", "offered", "p99.9 us", "p99.9 of each run",
+                          "timeouts", "hit ratio", "holds"],
+                         [(e["server"], e["threads"], e["ttl"] or "none", st["rate"],
+                           st["result"]["latency_us_p999"],
+                           " / ".join(f"{x:.0f}" for x in st["p999_of_runs"]),
+                           st["result"]["timeouts"], _fmt(st["result"]["hit_ratio"], 3),
+                           "yes" if st["holds"] else "no")
+                          for e in data["open_loop_expiry"] for st in e["steps"]])]
     parts += ["## XDP programs' own cost (kernel.bpf_stats_enabled)\n",
               _table(["program", "workload", "mode", "ns per run", "runs", "req/s meanwhile"],
                      [(c["program"], c.get("workload", "W1"), c["mode"], _fmt(c["ns_per_run"], 0),

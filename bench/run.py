@@ -12,6 +12,8 @@ measures:
   cost    the XDP programs' own run time per packet (kernel.bpf_stats_enabled);
           user-space instructions per request (callgrind), ours and memcached's;
   memory  resident bytes per item for 1,000,000 W3 items, ours and memcached's;
+  W3 TTL  W3's rising rates without and with a TTL on every item (about 10%
+          of them expiring during each step), the daemon and memcached;
   hits    the miss ratio of W3's Zipf 0.99 get/set mix on 1,000,000 keys when
           -m holds about a third of them, ours and memcached's at the same -m.
 It writes bench/results/<timestamp>.json, .md and .png (bench/report.py) and
@@ -21,6 +23,7 @@ prints the Markdown. Needs root (namespaces, XDP).
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import resource
@@ -87,9 +90,10 @@ def load_args(workload, protocol, command="get", **extra):
     return out
 
 
-def preload(bed, workload):
+def preload(bed, workload, ttl=None):
     bed.mcload(["--preload", "--keys", workload["keys"], "--key-size", workload["key_size"],
-                "--value-size", workload["value_size"]], duration_hint=120)
+                "--value-size", workload["value_size"]] + (["--ttl", ttl] if ttl else []),
+               duration_hint=120)
 
 
 def measure(bed, srv, workload, protocol, plan, fastpath=False):
@@ -261,18 +265,21 @@ def open_loop(bed, plan, servers=tuple(W3_SERVERS)):
     return series
 
 
-def rate_steps(bed, srv, w, plan, fastpath):
+def rate_steps(bed, srv, w, plan, fastpath, extra=None, before_step=None):
     """Raises the offered rate until two steps in a row miss the limit. A
     step is plan.repeats runs; the run with the median p99.9 stands for it,
     so that one scheduling hiccup of this shared 2-core machine (a few ms,
-    seen at any rate, for every server) does not decide the figure alone."""
+    seen at any rate, for every server) does not decide the figure alone.
+    extra: more mcload flags; before_step(rate) runs before each step."""
     steps, misses = [], 0
     # The latency counts from when each request was due, so it includes the
     # client's own lateness (send_lag_us_*): a step whose median run sent
     # half the limit late or more is marked client_late, a figure of the
     # machine (the client got no CPU), not of the server.
     for rate in plan.rates:
-        args = load_args(w, "udp", duration=plan.step_duration, rate=rate)
+        if before_step:
+            before_step(rate)
+        args = load_args(w, "udp", duration=plan.step_duration, rate=rate, **(extra or {}))
         runs = [watched_run(bed, srv, args, plan.step_duration, fastpath) for _ in range(plan.repeats)]
         median = sorted(runs, key=lambda r: r["latency_us_p999"])[len(runs) // 2]
         steps.append({"rate": rate, "holds": rate_holds(median, rate, plan), "result": median,
@@ -286,6 +293,51 @@ def rate_steps(bed, srv, w, plan, fastpath):
         if misses == 2:
             break
     return steps
+
+
+# -- W3 with expiry: a TTL on every item ------------------------------------------
+
+W3_EXPIRY_SERVERS = ("xdpcached-t2", "memcached-t2")
+
+
+def expiry_ttl(plan):
+    """mcload --ttl for W3 with expiry: the keys' TTLs spread evenly over
+    ten times a step's measured time, starting when its measured runs do
+    (after the warm-up run), so about 10% of the items expire during them."""
+    first = math.ceil(plan.warmup) + 1
+    return f"{first}-{first + math.ceil(10 * plan.step_duration * plan.repeats)}"
+
+
+def open_loop_expiry(bed, plan, servers=W3_EXPIRY_SERVERS):
+    """W3's rising rates for each server twice, without and with a TTL on
+    every item (sets in the run carry it too). Both ways, each step first
+    stores every key again and warms up at its rate, so each step starts
+    from the same cache: the TTLs then expire about 10% of the items during
+    the step's measured runs."""
+    w = plan.workload("W3")
+    ttl = expiry_ttl(plan)
+    print(f"W3 with expiry: {w}, --ttl {ttl}", flush=True)
+    out = []
+    for name in servers:
+        label, kind, threads, mode = W3_SERVERS[name]
+        for step_ttl in (None, ttl):
+            extra = {"ttl": step_ttl} if step_ttl else {}
+
+            def refill(rate):
+                preload(bed, w, step_ttl)
+                bed.mcload(load_args(w, "udp", duration=plan.warmup, rate=rate, **extra), plan.warmup)
+
+            srv = daemon(bed, kind, threads, mode)
+            try:
+                steps = rate_steps(bed, srv, w, plan, mode is not None, extra, refill)
+            finally:
+                srv.stop()
+            best = max((s["rate"] for s in steps if s["holds"]), default=0)
+            out.append({"server": label, "threads": threads, "ttl": step_ttl, "steps": steps,
+                        "best_rate": best})
+            print(f"  W3 {label} -t {threads}, ttl {step_ttl or 'none'}: highest rate with "
+                  f"p99.9 < 2 ms: {best}", flush=True)
+    return out
 
 
 def watched_run(bed, srv, args, duration, fastpath):
@@ -443,7 +495,8 @@ def hit_ratio(bed, plan):
 # -- the run -------------------------------------------------------------------
 
 # The measurements --only runs alone.
-ONLY_STEPS = {"memory": memory, "hit_ratio": hit_ratio, "w3": open_loop}
+ONLY_STEPS = {"memory": memory, "hit_ratio": hit_ratio, "w3": open_loop,
+              "w3_expiry": open_loop_expiry}
 
 
 def _w3_servers(text):
@@ -474,12 +527,13 @@ def main():
                     "durations (for the test suite; the numbers mean nothing)")
     ap.add_argument("--only", choices=sorted(ONLY_STEPS), help="run only this measurement and "
                     "print its JSON (no report files)")
-    ap.add_argument("--servers", type=_w3_servers, default=tuple(W3_SERVERS),
-                    help="with --only w3: the servers to run, comma separated, in this order "
-                    f"(default all: {','.join(W3_SERVERS)})")
+    ap.add_argument("--servers", type=_w3_servers,
+                    help="with --only w3 or w3_expiry: the servers to run, comma separated, in "
+                    f"this order (default: all of {','.join(W3_SERVERS)} for w3, "
+                    f"{','.join(W3_EXPIRY_SERVERS)} for w3_expiry)")
     opts = ap.parse_args()
-    if opts.servers != tuple(W3_SERVERS) and opts.only != "w3":
-        ap.error("--servers needs --only w3")
+    if opts.servers and opts.only not in ("w3", "w3_expiry"):
+        ap.error("--servers needs --only w3 or --only w3_expiry")
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces, XDP)")
     plan = Plan(opts.quick)
@@ -491,7 +545,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="xdpcached-bench-") as tmp, \
             Testbed(opts.build, tmp) as bed:
         if opts.only:
-            extra = {"servers": opts.servers} if opts.only == "w3" else {}
+            extra = {"servers": opts.servers} if opts.servers else {}
             print(json.dumps(ONLY_STEPS[opts.only](bed, plan, **extra), indent=1))
             return
         costs, verifier = [], {}
@@ -499,6 +553,7 @@ def main():
         data["xdp_cost"] = costs
         data["verified_insns"] = verifier
         data["open_loop"] = open_loop(bed, plan)
+        data["open_loop_expiry"] = open_loop_expiry(bed, plan)
         data["instructions"] = instructions(bed, plan, Path(tmp))
         data["memory"] = memory(bed, plan)
         data["hit_ratio"] = hit_ratio(bed, plan)

@@ -109,10 +109,25 @@ def test_open_loop_stepped_up_the_rates(quick_run):
             assert st["result"]["rate_offered"] == st["rate"]
 
 
+def test_open_loop_expiry_ran_both_ways(quick_run):
+    _, data, _ = quick_run
+    runs = [(e["server"], e["ttl"]) for e in data["open_loop_expiry"]]
+    assert [r[0] for r in runs] == ["xdpcached no fast path"] * 2 + ["memcached"] * 2, runs
+    ttls = [r[1] for r in runs]
+    assert ttls[0] is None and ttls[2] is None and ttls[1] == ttls[3], runs
+    low, high = map(int, ttls[1].split("-"))
+    assert 0 < low < high, ttls[1]
+    for e in data["open_loop_expiry"]:
+        assert e["steps"], e
+        for st in e["steps"]:
+            assert st["result"]["requests"] > 0 and st["result"]["errors"] == 0, st
+
+
 def test_report_files(quick_run):
     base, _, stdout = quick_run
     md = base.with_suffix(".md").read_text()
-    for heading in ("## Targets", "## W1", "## W2", "## W3", "## XDP programs' own cost",
+    for heading in ("## Targets", "## W1", "## W2", "## W3", "## W3 with expiry",
+                    "## XDP programs' own cost",
                     "## User-space instructions", "## Memory"):
         assert heading in md
     assert md in stdout                  # and it was printed
