@@ -17,31 +17,30 @@
 
 /* ---- tokens and numbers -------------------------------------------------- */
 
-size_t text_tokenize(char *line, struct text_token *tokens, size_t max_tokens)
+size_t text_tokenize(char *line, size_t len, struct text_token *tokens, size_t max_tokens)
 {
     size_t ntokens = 0;
-    size_t len = strlen(line);
-    char *start = line, *end = line;
+    char *start = line, *stop = line + len, *end = stop;
 
-    for (size_t i = 0; i < len; i++, end++) {
-        if (*end != ' ')
-            continue;
-        if (start != end) {
+    while (start < stop) {
+        char *space = memchr(start, ' ', (size_t)(stop - start));
+        if (!space)
+            break;
+        if (space != start) {
             tokens[ntokens].value = start;
-            tokens[ntokens].length = end - start;
+            tokens[ntokens].length = (size_t)(space - start);
             ntokens++;
-            *end = '\0';
+            *space = '\0';
             if (ntokens == max_tokens - 1) {
-                end++;
-                start = end;
+                start = end = space + 1;
                 break;
             }
         }
-        start = end + 1;
+        start = space + 1;
     }
     if (start != end) {
         tokens[ntokens].value = start;
-        tokens[ntokens].length = end - start;
+        tokens[ntokens].length = (size_t)(end - start);
         ntokens++;
     }
     tokens[ntokens].value = *end == '\0' ? NULL : end;
@@ -375,6 +374,6 @@ enum text_parse_status text_parse(char *in, size_t len, struct text_parsed *p)
     p->line = in;
     p->line_end = strlen(in); /* up to a NUL inside the line, as the tokenizer sees it */
     p->used = (size_t)(newline - in) + 1;
-    p->ntokens = text_tokenize(in, p->tokens, TEXT_MAX_TOKENS);
+    p->ntokens = text_tokenize(in, p->line_end, p->tokens, TEXT_MAX_TOKENS);
     return parse_command(p);
 }
