@@ -7,11 +7,6 @@
 
 #define OBUF_MIN_CAP 4096
 
-void obuf_init(struct obuf *ob)
-{
-    memset(ob, 0, sizeof(*ob));
-}
-
 static void unpin_refs(struct obuf *ob, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
@@ -248,9 +243,4 @@ void obuf_reset(struct obuf *ob)
     ob->data_len = 0;
     ob->len = 0;
     ob->nresp = 0;
-}
-
-size_t obuf_memory(const struct obuf *ob)
-{
-    return ob->cap + ob->refs_cap * sizeof(struct obuf_ref) + ob->resp_cap * sizeof(size_t);
 }

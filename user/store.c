@@ -273,7 +273,7 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     return it;
 }
 
-static struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
+static inline struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
 {
     return (struct item_view){
         .key = item_key(s, it), .nkey = it->nkey,

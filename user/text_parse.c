@@ -290,25 +290,28 @@ static void parse_lru_crawler(struct text_parsed *p) { p->req.type = REQ_LRU_CRA
 
 struct command {
     const char *name;
+    size_t name_length;
     size_t min_tokens, max_tokens; /* counted like memcached: with the terminal token */
     void (*parse)(struct text_parsed *p);
 };
 
 #define ANY SIZE_MAX
+/* The name's length, so that a lookup compares lengths before bytes. */
+#define COMMAND(name, min, max, parse) { name, sizeof(name) - 1, min, max, parse }
 
 static const struct command commands[] = {
-    { "get", 3, ANY, parse_get },         { "gets", 3, ANY, parse_gets },
-    { "gat", 3, ANY, parse_gat },         { "gats", 3, ANY, parse_gats },
-    { "bget", 3, ANY, parse_get },        /* ancient alias memcached still accepts */
-    { "set", 6, 7, parse_set },           { "add", 6, 7, parse_add },
-    { "replace", 6, 7, parse_replace },   { "append", 6, 7, parse_append },
-    { "prepend", 6, 7, parse_prepend },   { "cas", 7, 8, parse_cas },
-    { "incr", 4, 5, parse_incr },         { "decr", 4, 5, parse_decr },
-    { "delete", 3, 5, parse_delete },     { "touch", 4, 5, parse_touch },
-    { "flush_all", 2, 4, parse_flush_all }, { "version", 0, ANY, parse_version },
-    { "quit", 0, ANY, parse_quit },       { "verbosity", 3, 4, parse_verbosity },
-    { "stats", 0, ANY, parse_stats },     { "shutdown", 0, ANY, parse_shutdown },
-    { "lru_crawler", 0, ANY, parse_lru_crawler },
+    COMMAND("get", 3, ANY, parse_get),         COMMAND("gets", 3, ANY, parse_gets),
+    COMMAND("gat", 3, ANY, parse_gat),         COMMAND("gats", 3, ANY, parse_gats),
+    COMMAND("bget", 3, ANY, parse_get),        /* ancient alias memcached still accepts */
+    COMMAND("set", 6, 7, parse_set),           COMMAND("add", 6, 7, parse_add),
+    COMMAND("replace", 6, 7, parse_replace),   COMMAND("append", 6, 7, parse_append),
+    COMMAND("prepend", 6, 7, parse_prepend),   COMMAND("cas", 7, 8, parse_cas),
+    COMMAND("incr", 4, 5, parse_incr),         COMMAND("decr", 4, 5, parse_decr),
+    COMMAND("delete", 3, 5, parse_delete),     COMMAND("touch", 4, 5, parse_touch),
+    COMMAND("flush_all", 2, 4, parse_flush_all), COMMAND("version", 0, ANY, parse_version),
+    COMMAND("quit", 0, ANY, parse_quit),       COMMAND("verbosity", 3, 4, parse_verbosity),
+    COMMAND("stats", 0, ANY, parse_stats),     COMMAND("shutdown", 0, ANY, parse_shutdown),
+    COMMAND("lru_crawler", 0, ANY, parse_lru_crawler),
 };
 
 /* The tokenized line: which command, with which arguments. */
@@ -326,7 +329,7 @@ static enum text_parse_status parse_command(struct text_parsed *p)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         const struct command *c = &commands[i];
-        if (strcmp(name->value, c->name) != 0)
+        if (name->length != c->name_length || memcmp(name->value, c->name, c->name_length) != 0)
             continue;
         if (p->ntokens < c->min_tokens || p->ntokens > c->max_tokens)
             parse_error(p, "ERROR");
