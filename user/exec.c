@@ -13,7 +13,8 @@
 /* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
  * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
  * every protocol. */
-static void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
+static inline void exec_count_lookup(struct thread_stats *stats, enum store_lookup found,
+                                     bool touch)
 {
     if (found == STORE_MISS_EXPIRED)
         STAT_INC(stats, get_expired);
