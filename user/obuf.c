@@ -61,10 +61,10 @@ void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct 
     ob->len += n;
 }
 
-void obuf_append_value(struct obuf *ob, struct store *store, const struct item_view *item)
+void obuf_append_large_value(struct obuf *ob, struct store *store, const struct item_view *item)
 {
     struct store_pin pin;
-    if (item->nvalue >= OBUF_REF_MIN && !ob->oom && store_pin(store, item, &pin))
+    if (!ob->oom && store_pin(store, item, &pin))
         obuf_append_ref(ob, item->value, item->nvalue, &pin);
     else
         obuf_append(ob, item->value, item->nvalue);

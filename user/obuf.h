@@ -96,9 +96,21 @@ void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct 
 /* Values shorter than this are copied: cheaper than a pin and its release. */
 #define OBUF_REF_MIN 1024
 
+/* obuf_append_value() for a value of OBUF_REF_MIN bytes or more: by
+ * reference, or copied when the item cannot be pinned. */
+void obuf_append_large_value(struct obuf *ob, struct store *store, const struct item_view *item);
+
 /* Appends an item's value: by reference (pinning the item) from OBUF_REF_MIN
- * bytes on, else copied. Only from inside the store callback that gave it. */
-void obuf_append_value(struct obuf *ob, struct store *store, const struct item_view *item);
+ * bytes on, else copied. Only from inside the store callback that gave it.
+ * Inline, as every hit of every protocol runs it. */
+static inline void obuf_append_value(struct obuf *ob, struct store *store,
+                                     const struct item_view *item)
+{
+    if (item->nvalue < OBUF_REF_MIN)
+        obuf_append(ob, item->value, item->nvalue);
+    else
+        obuf_append_large_value(ob, store, item);
+}
 
 /* Begin a new response at the current end. */
 void obuf_resp_start(struct obuf *ob);

@@ -411,7 +411,9 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
         if (n == 0)
             break;
         used += n;
-        ran++;
+        /* With no value to swallow, the next turn would stop at the limit. */
+        if (++ran == max_reqs && !pc->swallow)
+            break;
     }
     if (nreqs)
         *nreqs = ran;
