@@ -82,7 +82,7 @@ static void push_resp_start(struct obuf *ob, size_t at)
     ob->resp_starts[ob->nresp++] = at;
 }
 
-void obuf_resp_start(struct obuf *ob)
+void obuf_resp_start_grow(struct obuf *ob)
 {
     push_resp_start(ob, ob->len);
 }

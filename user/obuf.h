@@ -112,8 +112,18 @@ static inline void obuf_append_value(struct obuf *ob, struct store *store,
         obuf_append_large_value(ob, store, item);
 }
 
-/* Begin a new response at the current end. */
-void obuf_resp_start(struct obuf *ob);
+/* obuf_resp_start() when the response list is full (or out of memory). */
+void obuf_resp_start_grow(struct obuf *ob);
+
+/* Begin a new response at the current end. Inline: every request and every
+ * key of a multi-get begins one. */
+static inline void obuf_resp_start(struct obuf *ob)
+{
+    if (ob->nresp < ob->resp_cap && !ob->oom)
+        ob->resp_starts[ob->nresp++] = ob->len;
+    else
+        obuf_resp_start_grow(ob);
+}
 
 /* Drop everything after offset len, and every response starting at or after
  * it (so truncating to a response's start cancels that response). */
