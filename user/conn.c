@@ -224,13 +224,16 @@ bool conn_buffers_over_share(const struct proto_env *env, size_t held)
 
 static bool conn_over_share(const struct conn *c)
 {
-    return conn_buffers_over_share(c->set->env, conn_memory(c));
+    size_t held = conn_memory(c);
+    /* Checked here too, so that the common case costs no call. */
+    return held > CONN_MEMORY_FREE && conn_buffers_over_share(c->set->env, held);
 }
 
 /* No more requests and no reading until the socket takes some replies. */
 static bool out_full(const struct conn *c)
 {
-    return out_unsent(c) >= OUT_PENDING_LIMIT || (out_unsent(c) > 0 && conn_over_share(c));
+    size_t unsent = out_unsent(c);
+    return unsent >= OUT_PENDING_LIMIT || (unsent > 0 && conn_over_share(c));
 }
 
 /* Reads what the socket has. False when the connection must close. */

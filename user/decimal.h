@@ -12,14 +12,14 @@
  * returns their count, at most 20. */
 static inline size_t format_decimal(char *buf, uint64_t v)
 {
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
+    /* Counted first, so that the digits go straight to their place. */
+    size_t n = 1;
+    for (uint64_t rest = v; rest >= 10; rest /= 10)
+        n++;
+    for (size_t i = n; i > 0; i--) {
+        buf[i - 1] = (char)('0' + v % 10);
         v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = digits[n - 1 - i];
+    }
     return n;
 }
 

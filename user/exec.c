@@ -13,7 +13,8 @@
 /* Counts one key of a get (cmd_get, get_hits/misses) or touch/gat
  * (cmd_touch, touch_hits/misses), and get_expired, as memcached does in
  * every protocol. */
-static void exec_count_lookup(struct thread_stats *stats, enum store_lookup found, bool touch)
+static inline void exec_count_lookup(struct thread_stats *stats, enum store_lookup found,
+                                     bool touch)
 {
     if (found == STORE_MISS_EXPIRED)
         STAT_INC(stats, get_expired);
@@ -130,7 +131,6 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
                            const char *key, size_t nkey, exec_hit_fn hit, void *hit_ctx)
 {
     const struct proto_env *env = x->env;
-    rel_time_t exptime = req->exptime;
     enum store_lookup found;
     if (!hit)
         hit = ignore_hit;
@@ -139,7 +139,7 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
         struct read_relay relay = { env, hit, hit_ctx };
         found = store_get(env->store, key, nkey, NULL, relay_read_hit, &relay);
     } else {
-        found = store_get(env->store, key, nkey, req->touch ? &exptime : NULL, hit, hit_ctx);
+        found = store_get(env->store, key, nkey, req->touch ? &req->exptime : NULL, hit, hit_ctx);
     }
     exec_count_lookup(x->stats, found, req->touch);
     prefix_stats_record(env->prefix_stats, key, nkey,

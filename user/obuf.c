@@ -7,11 +7,6 @@
 
 #define OBUF_MIN_CAP 4096
 
-void obuf_init(struct obuf *ob)
-{
-    memset(ob, 0, sizeof(*ob));
-}
-
 static void unpin_refs(struct obuf *ob, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
@@ -66,10 +61,10 @@ void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct 
     ob->len += n;
 }
 
-void obuf_append_value(struct obuf *ob, struct store *store, const struct item_view *item)
+void obuf_append_large_value(struct obuf *ob, struct store *store, const struct item_view *item)
 {
     struct store_pin pin;
-    if (item->nvalue >= OBUF_REF_MIN && !ob->oom && store_pin(store, item, &pin))
+    if (!ob->oom && store_pin(store, item, &pin))
         obuf_append_ref(ob, item->value, item->nvalue, &pin);
     else
         obuf_append(ob, item->value, item->nvalue);
@@ -87,7 +82,7 @@ static void push_resp_start(struct obuf *ob, size_t at)
     ob->resp_starts[ob->nresp++] = at;
 }
 
-void obuf_resp_start(struct obuf *ob)
+void obuf_resp_start_grow(struct obuf *ob)
 {
     push_resp_start(ob, ob->len);
 }
@@ -248,9 +243,4 @@ void obuf_reset(struct obuf *ob)
     ob->data_len = 0;
     ob->len = 0;
     ob->nresp = 0;
-}
-
-size_t obuf_memory(const struct obuf *ob)
-{
-    return ob->cap + ob->refs_cap * sizeof(struct obuf_ref) + ob->resp_cap * sizeof(size_t);
 }

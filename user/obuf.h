@@ -45,7 +45,14 @@ struct obuf {
     bool oom;                /* an allocation failed: the connection must close */
 };
 
-void obuf_init(struct obuf *ob);
+/* An empty buffer holding no memory. Inline, as obuf_memory() below: the
+ * TCP path runs them a few times per request, to hand the worker's spare
+ * buffer around and account memory. */
+static inline void obuf_init(struct obuf *ob)
+{
+    *ob = (struct obuf){ 0 };
+}
+
 /* Unpins every reference and frees all memory. */
 void obuf_free(struct obuf *ob);
 
@@ -89,12 +96,34 @@ void obuf_append_ref(struct obuf *ob, const char *bytes, size_t n, const struct 
 /* Values shorter than this are copied: cheaper than a pin and its release. */
 #define OBUF_REF_MIN 1024
 
-/* Appends an item's value: by reference (pinning the item) from OBUF_REF_MIN
- * bytes on, else copied. Only from inside the store callback that gave it. */
-void obuf_append_value(struct obuf *ob, struct store *store, const struct item_view *item);
+/* obuf_append_value() for a value of OBUF_REF_MIN bytes or more: by
+ * reference, or copied when the item cannot be pinned. */
+void obuf_append_large_value(struct obuf *ob, struct store *store, const struct item_view *item);
 
-/* Begin a new response at the current end. */
-void obuf_resp_start(struct obuf *ob);
+/* Appends an item's value: by reference (pinning the item) from OBUF_REF_MIN
+ * bytes on, else copied. Only from inside the store callback that gave it.
+ * Inline, as every hit of every protocol runs it. */
+static inline void obuf_append_value(struct obuf *ob, struct store *store,
+                                     const struct item_view *item)
+{
+    if (item->nvalue < OBUF_REF_MIN)
+        obuf_append(ob, item->value, item->nvalue);
+    else
+        obuf_append_large_value(ob, store, item);
+}
+
+/* obuf_resp_start() when the response list is full (or out of memory). */
+void obuf_resp_start_grow(struct obuf *ob);
+
+/* Begin a new response at the current end. Inline: every request and every
+ * key of a multi-get begins one. */
+static inline void obuf_resp_start(struct obuf *ob)
+{
+    if (ob->nresp < ob->resp_cap && !ob->oom)
+        ob->resp_starts[ob->nresp++] = ob->len;
+    else
+        obuf_resp_start_grow(ob);
+}
 
 /* Drop everything after offset len, and every response starting at or after
  * it (so truncating to a response's start cancels that response). */
@@ -119,6 +148,9 @@ void obuf_consume(struct obuf *ob, size_t n);
 void obuf_reset(struct obuf *ob);
 
 /* The heap memory the buffer holds now. */
-size_t obuf_memory(const struct obuf *ob);
+static inline size_t obuf_memory(const struct obuf *ob)
+{
+    return ob->cap + ob->refs_cap * sizeof(struct obuf_ref) + ob->resp_cap * sizeof(size_t);
+}
 
 #endif

@@ -15,6 +15,22 @@ void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
     pc->stats = stats;
 }
 
+/* Field by field: zeroing the whole struct, with its two parked requests and
+ * a key buffer, was a tenth of a UDP get's instructions. */
+void proto_conn_restart(struct proto_conn *pc)
+{
+    pc->swallow = 0;
+    pc->swallow_reply = NULL;
+    pc->need = 0;
+    pc->pending.active = false;
+    pc->retrieval.active = false;
+    pc->transmit = false;
+    pc->close_after_write = false;
+    pc->close_now = false;
+    pc->protocol = PROTO_NEGOTIATING;
+    pc->bin_value_pending = false;
+}
+
 static enum proto_kind chosen_protocol(enum settings_protocol binding,
                                        unsigned char first_byte)
 {

@@ -46,7 +46,9 @@ struct text_retrieval {
 
 enum proto_kind { PROTO_NEGOTIATING, PROTO_TEXT, PROTO_BINARY };
 
-/* Per-connection protocol state. */
+/* Per-connection protocol state. proto_conn_restart() resets every field
+ * but env, stats, udp and what only an active pending or retrieval reads:
+ * a new field goes there too. */
 struct proto_conn {
     const struct proto_env *env;
     struct thread_stats *stats;         /* the worker thread's counters */
@@ -72,6 +74,10 @@ struct proto_conn {
 
 void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
                      struct thread_stats *stats);
+
+/* Back to the state proto_conn_init() leaves, keeping env, stats and udp:
+ * each UDP datagram starts from it, as in memcached. */
+void proto_conn_restart(struct proto_conn *pc);
 
 /* One request through its protocol: the one place where request bytes meet
  * a protocol, for TCP and UDP alike (memcached tells the binary protocol by

@@ -133,7 +133,8 @@ static void retrieve_keys(struct text_request *r, const struct request *req,
         }
         if (key->value == NULL)
             break;
-        r->p.ntokens = text_tokenize(key->value, r->p.tokens, TEXT_MAX_TOKENS);
+        r->p.ntokens = text_tokenize(key->value, strlen(key->value), r->p.tokens,
+                                     TEXT_MAX_TOKENS);
         key = r->p.tokens;
         if (write)
             text_resp_start(r);
@@ -154,7 +155,8 @@ static void resume_retrieval(struct text_request *r, char *line)
     struct text_retrieval *g = &r->pc->retrieval;
     r->p.line = line;
     r->p.line_end = g->line_end;
-    r->p.ntokens = text_tokenize(line + g->next, r->p.tokens, TEXT_MAX_TOKENS);
+    r->p.ntokens = text_tokenize(line + g->next, strlen(line + g->next), r->p.tokens,
+                                 TEXT_MAX_TOKENS);
     retrieve_keys(r, &g->req, r->p.tokens, r->resp_off);
 }
 
@@ -409,7 +411,9 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
         if (n == 0)
             break;
         used += n;
-        ran++;
+        /* With no value to swallow, the next turn would stop at the limit. */
+        if (++ran == max_reqs && !pc->swallow)
+            break;
     }
     if (nreqs)
         *nreqs = ran;

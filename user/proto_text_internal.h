@@ -25,7 +25,11 @@ struct text_request {
 };
 
 /* Starts a new response at the end of the output. */
-void text_resp_start(struct text_request *r);
+static inline void text_resp_start(struct text_request *r)
+{
+    r->resp_off = r->out->len;
+    obuf_resp_start(r->out);
+}
 
 /* memcached's out_string(): replaces whatever the current response holds
  * with line + CRLF; with noreply the response is cancelled instead. */

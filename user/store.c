@@ -273,7 +273,7 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     return it;
 }
 
-static struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
+static inline struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
 {
     return (struct item_view){
         .key = item_key(s, it), .nkey = it->nkey,
@@ -592,7 +592,8 @@ static struct shard *shard_lock(struct store *s, uint64_t hash, rel_time_t now)
     struct shard *sh = shard_for(s, hash);
     pthread_mutex_lock(&sh->lock);
     shard_apply_due_flush(s, sh, now);
-    shard_migrate(s, sh, MIGRATE_PER_OP);
+    if (sh->old_buckets) /* tested here too: most operations find none, and a call costs */
+        shard_migrate(s, sh, MIGRATE_PER_OP);
     return sh;
 }
 

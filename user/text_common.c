@@ -4,13 +4,6 @@
  * not on it. */
 #include "proto_text_internal.h"
 
-
-void text_resp_start(struct text_request *r)
-{
-    r->resp_off = r->out->len;
-    obuf_resp_start(r->out);
-}
-
 void text_reply(struct text_request *r, const char *line)
 {
     obuf_truncate(r->out, r->resp_off);

@@ -58,10 +58,11 @@ enum text_parse_status text_parse(char *in, size_t len, struct text_parsed *p);
  * nvalue bytes); memcached's "bad data chunk" otherwise. */
 bool text_data_ok(const char *data, size_t nvalue);
 
-/* memcached's tokenize_command: splits on single spaces, NUL-terminates each
- * token; after max_tokens - 1 tokens the terminal token points at the rest.
- * Returns the token count, the terminal token included. */
-size_t text_tokenize(char *line, struct text_token *tokens, size_t max_tokens);
+/* memcached's tokenize_command on the string line[0, len) (len is its
+ * strlen): splits on single spaces, NUL-terminates each token; after
+ * max_tokens - 1 tokens the terminal token points at the rest. Returns the
+ * token count, the terminal token included. */
+size_t text_tokenize(char *line, size_t len, struct text_token *tokens, size_t max_tokens);
 
 /* memcached's safe_strtoul (truncated to 32 bits), safe_strtol, safe_strtoull. */
 bool text_parse_u32(const char *str, uint32_t *out);

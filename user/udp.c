@@ -144,6 +144,8 @@ struct udp_worker *udp_worker_create(const struct proto_env *env, struct thread_
     u->sockets = sockets;
     u->nsockets = nsockets;
     u->blocked_fd = -1;
+    proto_conn_init(&u->pc, env, stats);
+    u->pc.udp = true;
     obuf_init(&u->fresh.out);
     for (unsigned i = 0; i < UDP_PARKED_MAX; i++)
         obuf_init(&u->parked[i].lane.out);
@@ -514,8 +516,7 @@ static void udp_handle_datagram(struct udp_worker *u, struct udp_peer *peer,
     len -= sizeof(hdr);
     unsigned ran = 0;
     size_t from = u->fresh.out.len, first_reply = u->fresh.nreplies;
-    proto_conn_init(&u->pc, u->env, u->stats);
-    u->pc.udp = true;
+    proto_conn_restart(&u->pc);
     if (!udp_run_requests(u, &u->fresh, peer, &u->pc, &in, &len, &ran, false))
         udp_park(u, peer, in, len, ran, from, first_reply);
 }

@@ -144,6 +144,87 @@ static void test_incomplete_and_closing(void **state)
     free(line);
 }
 
+/* The tokenizer as memcached writes it, byte by byte: what text_tokenize
+ * (which looks for spaces with memchr) must match. */
+static size_t tokenize_bytewise(char *line, struct text_token *tokens, size_t max_tokens)
+{
+    size_t ntokens = 0, len = strlen(line);
+    char *start = line, *end = line;
+    for (size_t i = 0; i < len; i++, end++) {
+        if (*end != ' ')
+            continue;
+        if (start != end) {
+            tokens[ntokens++] = (struct text_token){ start, (size_t)(end - start) };
+            *end = '\0';
+            if (ntokens == max_tokens - 1) {
+                start = ++end;
+                break;
+            }
+        }
+        start = end + 1;
+    }
+    if (start != end)
+        tokens[ntokens++] = (struct text_token){ start, (size_t)(end - start) };
+    tokens[ntokens] = (struct text_token){ *end == '\0' ? NULL : end, 0 };
+    return ntokens + 1;
+}
+
+/* Token boundaries as offsets into the line, so that two copies compare. */
+static void expect_same_tokens(const char *text, size_t max_tokens)
+{
+    char a[64], b[64];
+    struct text_token ta[TEXT_MAX_TOKENS], tb[TEXT_MAX_TOKENS];
+    size_t len = strlen(text);
+    memcpy(a, text, len + 1);
+    memcpy(b, text, len + 1);
+    size_t n = text_tokenize(a, len, ta, max_tokens);
+    assert_int_equal(n, tokenize_bytewise(b, tb, max_tokens));
+    assert_memory_equal(a, b, len + 1);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ta[i].length, tb[i].length);
+        assert_int_equal(ta[i].value ? ta[i].value - a : -1, tb[i].value ? tb[i].value - b : -1);
+    }
+}
+
+static void test_tokenizer(void **state)
+{
+    (void)state;
+    const char *lines[] = { "", " ", "get", "get k", " get  k ", "a b c d e", "a  b   c ",
+                            "   ", "x y", "a b c d e f g" };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        for (size_t max = 2; max <= TEXT_MAX_TOKENS; max++)
+            expect_same_tokens(lines[i], max);
+
+    /* Random lines of letters and spaces, short enough to hit every case. */
+    srand(11);
+    for (int round = 0; round < 20000; round++) {
+        char line[40];
+        size_t len = (size_t)rand() % (sizeof line);
+        for (size_t i = 0; i < len; i++)
+            line[i] = rand() % 3 == 0 ? ' ' : (char)('a' + rand() % 3);
+        line[len] = '\0';
+        expect_same_tokens(line, 2 + (size_t)rand() % (TEXT_MAX_TOKENS - 1));
+    }
+}
+
+/* Commands are told apart by their whole name, whatever it starts with. */
+static void test_command_names(void **state)
+{
+    (void)state;
+    char buf[64];
+    struct text_parsed p;
+    assert_int_equal(parse("bget k\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_GET);
+    assert_false(p.req.with_cas);
+    assert_int_equal(parse("gets k\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_true(p.req.with_cas);
+    expect_error("ge k\r\n", "ERROR", false);
+    expect_error("getx k\r\n", "ERROR", false);
+    expect_error("getsx k\r\n", "ERROR", false);
+    expect_error("GET k\r\n", "ERROR", false);
+    expect_error("version2\r\n", "ERROR", false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +232,8 @@ int main(void)
         cmocka_unit_test(test_storage_line),
         cmocka_unit_test(test_other_commands),
         cmocka_unit_test(test_incomplete_and_closing),
+        cmocka_unit_test(test_tokenizer),
+        cmocka_unit_test(test_command_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
