@@ -326,11 +326,17 @@ static bool conn_send(struct conn *c)
 
 /* ---- a connection's turn --------------------------------------------------- */
 
+/* The connection is served again in the worker's next round. */
+static void conn_schedule(struct conn *c)
+{
+    if (!list_linked(&c->in_yielded))
+        list_add_tail(&c->set->yielded, &c->in_yielded);
+}
+
 static void conn_yield(struct conn *c)
 {
     STAT_INC(c->set->stats, conn_yields);
-    if (!list_linked(&c->in_yielded))
-        list_add_tail(&c->set->yielded, &c->in_yielded);
+    conn_schedule(c);
 }
 
 /* Runs buffered requests, one per protocol call so that the output limit is
@@ -443,6 +449,12 @@ static void conn_serve(struct conn *c)
         conn_close(c);
         return;
     }
+    /* A retrieval suspended because its replies were pending resumes when
+     * they are sent. If the send just above took them all (the client read
+     * meanwhile), no socket event would ever come: its next part runs in
+     * the next round instead. */
+    if (c->pc.retrieval.active && !out_full(c))
+        conn_schedule(c);
     in_release(c);
     conn_account(c);
     if (!conn_update_interest(c))
