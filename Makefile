@@ -60,6 +60,9 @@ $(TEST_SUPPORT_OBJ): $(BUILD)/obj/%.o: tests/support/%.c | $(BUILD)/obj
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libxdpcached.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -I$(BUILD) -Itests/support -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# test_conn scripts what the connection's socket takes (its own sendmsg).
+$(BUILD)/tests/test_conn: LDFLAGS += -Wl,--wrap=sendmsg
+
 $(BUILD)/obj/loadgen/%.o: user/loadgen/%.c | $(BUILD)/obj/loadgen
 	$(CC) $(CFLAGS) -Iuser/loadgen -MMD -MP -c $< -o $@
 
