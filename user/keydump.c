@@ -7,7 +7,7 @@
 
 #include "clock.h"
 #include "obuf.h"
-#include "proto_text_internal.h"
+#include "text_common.h"
 #include "settings.h"
 #include "store.h"
 

@@ -5,7 +5,7 @@
 #ifndef XDPCACHED_PROTO_META_H
 #define XDPCACHED_PROTO_META_H
 
-#include "proto_text_internal.h"
+#include "text_common.h"
 
 /* Runs the tokenized meta command in r (tokens[0] is its two-letter name).
  * ms leaves the connection waiting for its data block (pc->pending, with

@@ -12,7 +12,7 @@
 #include "exec.h"
 #include "keydump.h"
 #include "proto_meta.h"
-#include "proto_text_internal.h"
+#include "text_common.h"
 #include "settings.h"
 #include "stats.h"
 #include "stats_report.h"

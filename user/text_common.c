@@ -1,8 +1,8 @@
 /* text_common.c - the reply helpers that the text protocol's command
- * modules share (proto_text_internal.h). Apart from proto_text.c, so that
+ * modules share (text_common.h). Apart from proto_text.c, so that
  * the modules it dispatches to (proto_meta.c, keydump.c) depend on these and
  * not on it. */
-#include "proto_text_internal.h"
+#include "text_common.h"
 
 void text_reply(struct text_request *r, const char *line)
 {

@@ -1,9 +1,9 @@
-/* proto_text_internal.h - the parts of the text protocol that its command
- * modules (proto_text.c, proto_meta.c, keydump.c) share: the request being
- * run and the reply helpers (text_common.c); the parser is text_parse.h.
- * Not for other modules: proto_text.h is the API. */
-#ifndef XDPCACHED_PROTO_TEXT_INTERNAL_H
-#define XDPCACHED_PROTO_TEXT_INTERNAL_H
+/* text_common.h - the parts of the text protocol that its command modules
+ * (proto_text.c, proto_meta.c, keydump.c) share: the request being run and
+ * the reply helpers (text_common.c); the parser is text_parse.h. Not for
+ * other modules: proto_text.h is the API. */
+#ifndef XDPCACHED_TEXT_COMMON_H
+#define XDPCACHED_TEXT_COMMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
