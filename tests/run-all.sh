@@ -62,6 +62,9 @@ run_unit() {
         END { printf "%d %d %d %d\n", p, f, s, plan }' "$out")
     local p f s plan
     read -r p f s plan <<<"$counts"
+    # The fast path's verifier counts are printed on every run, not only when
+    # the budget test fails, so a kernel that costs more shows before it fails.
+    grep -o 'verifier: .*' "$out" | sed 's/^/   /'
     local missing=$((plan - p - f - s))
     if [ "$missing" -gt 0 ]; then
         echo "   $missing test(s) never reported: the binary died (status $rc)"
