@@ -1,6 +1,8 @@
 /* exec.c - see exec.h. */
 #include "exec.h"
 
+#include <stdio.h>
+
 #include "clock.h"
 #include "decimal.h"
 #include "prefix_stats.h"
@@ -308,6 +310,25 @@ static void run_shutdown(const struct exec_ctx *x, const struct request *req,
     }
 }
 
+/* memcached's bounds: at least 8 MB, and a number that looks like bytes
+ * (over 10^9) is refused rather than taken as a petabyte. */
+static void run_cache_memlimit(const struct exec_ctx *x, const struct request *req,
+                               struct exec_result *res)
+{
+    if (req->arg_error) {
+        res->status = EXEC_BAD_ARG;
+    } else if (req->memlimit_mb < 8) {
+        res->status = EXEC_LIMIT_TOO_SMALL;
+    } else if (req->memlimit_mb > 1000000000) {
+        res->status = EXEC_LIMIT_NOT_MB;
+    } else {
+        store_set_mem_limit(x->env->store, (size_t)req->memlimit_mb << 20);
+        if (settings_verbosity(x->env->settings) > 0)
+            fprintf(stderr, "maxbytes adjusted to %um\n", req->memlimit_mb);
+        res->status = EXEC_DONE;
+    }
+}
+
 void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_result *res)
 {
     *res = (struct exec_result){ .status = EXEC_DONE };
@@ -317,6 +338,7 @@ void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_r
     case REQ_TOUCH: run_touch(x, req, res); break;
     case REQ_FLUSH: run_flush(x, req, res); break;
     case REQ_SHUTDOWN: run_shutdown(x, req, res); break;
+    case REQ_CACHE_MEMLIMIT: run_cache_memlimit(x, req, res); break;
     case REQ_VERBOSITY:
         settings_set_verbosity(x->env->settings, req->verbosity > MAX_VERBOSITY
                                                      ? MAX_VERBOSITY : (int)req->verbosity);

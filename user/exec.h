@@ -52,6 +52,8 @@ enum exec_status {
     EXEC_NO_MEMORY,
     EXEC_NOT_ALLOWED,   /* flush_all without -F... / shutdown without -A */
     EXEC_BAD_ARG,       /* the request's arg_error */
+    EXEC_LIMIT_TOO_SMALL,   /* cache_memlimit below memcached's 8 MB */
+    EXEC_LIMIT_NOT_MB,      /* cache_memlimit over 10^9: bytes taken for megabytes */
 };
 
 struct exec_result {
@@ -79,7 +81,8 @@ bool exec_store_admit(const struct exec_ctx *x, const struct request *req);
  * A result's cas is the new item's. */
 void exec_store(const struct exec_ctx *x, const struct request *req, struct exec_result *res);
 
-/* incr/decr, delete (md too), touch, flush_all, verbosity, shutdown: runs req. */
+/* incr/decr, delete (md too), touch, flush_all, verbosity, shutdown,
+ * cache_memlimit: runs req. */
 void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_result *res);
 
 /* What a meta command's reply writer (its store_meta_fn, run under the

@@ -153,7 +153,8 @@ static const struct family exporter_families[] = {
  * above (cmd_set goes into commands_total{set}): never repeated as
  * xdpcached_<stat>. */
 static const char *const not_repeated[] = { "pid", "version", "xdpcached_version",
-                                            "pointer_size", "cmd_set", "xdp_state", "xdp_ifaces", "xdp_mode" };
+                                            "pointer_size", "cmd_set", "xdp_state", "xdp_ifaces", "xdp_mode",
+                                            "time_in_listen_disabled_us" /* in seconds below */ };
 
 /* Stats that are levels, not counts: xdpcached_<stat> gauges. */
 static const char *const gauge_stats[] = {
@@ -239,6 +240,21 @@ static void write_own_families(FILE *out, const struct collected *c)
     }
 }
 
+/* Prometheus counts time in seconds, not microseconds. */
+static void write_listener_disabled_time(FILE *out, const struct collected *c)
+{
+    static const char name[] = "xdpcached_listener_disabled_seconds_total";
+    const char *us = stat_value(c, "time_in_listen_disabled_us");
+    if (!us)
+        return;
+    char value[32];
+    snprintf(value, sizeof value, "%.6f", strtoull(us, NULL, 10) / 1e6);
+    write_header(out, name, "counter",
+                 "Time accepting stayed stopped at the connection limit "
+                 "(time_in_listen_disabled_us of `stats`).");
+    write_sample(out, name, "", value);
+}
+
 /* Label values escape backslash, quote and newline. */
 static void write_label_value(FILE *out, const char *value)
 {
@@ -286,6 +302,7 @@ void metrics_write(const struct proto_env *env, FILE *out)
     write_info(out, &c);
     write_exporter_families(out, &c);
     write_own_families(out, &c);
+    write_listener_disabled_time(out, &c);
 }
 
 /* ---- HTTP -------------------------------------------------------------------- */

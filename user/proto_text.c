@@ -223,7 +223,8 @@ static void finish_store(struct text_request *r, const char *data)
 
 /* ---- other commands ------------------------------------------------------- */
 
-/* The reply of incr/decr, delete, touch, flush_all, verbosity, shutdown. */
+/* The reply of incr/decr, delete, touch, flush_all, verbosity, shutdown,
+ * cache_memlimit. */
 static const char *command_reply(const struct request *req, const struct exec_result *res,
                                  char *number, size_t nnumber)
 {
@@ -243,6 +244,8 @@ static const char *command_reply(const struct request *req, const struct exec_re
         return req->type == REQ_FLUSH ? "CLIENT_ERROR flush_all not allowed"
                                       : "ERROR: shutdown not enabled";
     case EXEC_BAD_ARG: return req->arg_error;
+    case EXEC_LIMIT_TOO_SMALL: return "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m";
+    case EXEC_LIMIT_NOT_MB: return "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes";
     default: return "SERVER_ERROR out of memory";
     }
 }
@@ -313,7 +316,7 @@ static void run_stats(struct text_request *r)
         return;
     }
     if (strcmp(group, "settings") == 0) {
-        settings_report(r->pc->env->settings, &ts.sink);
+        settings_report(r->pc->env->settings, store_mem_limit(r->pc->env->store), &ts.sink);
     } else if (!stats_report(r->pc->env, group, &ts.sink)) {
         text_reply(r, "ERROR");
         return;

@@ -26,6 +26,7 @@ enum request_type {
     REQ_NOOP,           /* binary noop */
     REQ_QUIT,
     REQ_VERBOSITY,
+    REQ_CACHE_MEMLIMIT, /* text only: cache_memlimit <megabytes> */
     REQ_STATS,          /* `group` names the stats group ("" for plain stats) */
     REQ_SHUTDOWN,
     REQ_LRU_CRAWLER,    /* text only: the arguments are the parser's tokens */
@@ -63,6 +64,7 @@ struct request {
     uint64_t delta;
     int64_t flush_delay;    /* REQ_FLUSH: memcached's delay rules (exec_flush) */
     uint32_t verbosity;
+    uint32_t memlimit_mb;   /* REQ_CACHE_MEMLIMIT */
     size_t nvalue;          /* REQ_STORE: the data block's length, CRLF excluded */
     const char *value;      /* REQ_STORE once the data block is in */
     const char *group;      /* REQ_STATS */

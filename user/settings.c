@@ -1218,11 +1218,11 @@ static const char *protocol_name(enum settings_protocol protocol)
     }
 }
 
-void settings_report(const struct settings *s, struct stats_sink *sink)
+void settings_report(const struct settings *s, uint64_t maxbytes, struct stats_sink *sink)
 {
     /* per entry: ',' '[' host ']' ':' 5 port digits - never truncated */
     char inter[SETTINGS_MAX_LISTEN * (sizeof s->listen[0].host + 10)];
-    stats_emitf(sink, "maxbytes", "%llu", (unsigned long long)s->maxbytes);
+    stats_emitf(sink, "maxbytes", "%llu", (unsigned long long)maxbytes);
     stats_emitf(sink, "maxconns", "%d", s->maxconns);
     stats_emitf(sink, "tcpport", "%d", s->port);
     stats_emitf(sink, "udpport", "%d", s->udpport);
@@ -1239,6 +1239,8 @@ void settings_report(const struct settings *s, struct stats_sink *sink)
     stats_emitf(sink, "cas_enabled", "%s", yes_no(s->use_cas));
     stats_emitf(sink, "tcp_backlog", "%d", s->backlog);
     stats_emitf(sink, "binding_protocol", "%s", protocol_name(s->protocol));
+    stats_emitf(sink, "auth_enabled_sasl", "no");   /* -S is refused */
+    stats_emitf(sink, "auth_enabled_ascii", "no");  /* -Y is refused */
     stats_emitf(sink, "item_size_max", "%zu", s->item_size_max);
     stats_emitf(sink, "maxconns_fast", "%s", yes_no(s->maxconns_fast));
     stats_emitf(sink, "hashpower_init", "%u", s->hashpower_init);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "allow.h"
@@ -128,7 +129,8 @@ void settings_release(struct settings *s);
  * lru_crawler); reclaim_positions is left 0 (the store's default). */
 struct store_config settings_store_config(const struct settings *s);
 
-/* The `stats settings` lines. */
-void settings_report(const struct settings *s, struct stats_sink *sink);
+/* The `stats settings` lines; maxbytes is the store's limit now, which
+ * cache_memlimit may have changed since -m. */
+void settings_report(const struct settings *s, uint64_t maxbytes, struct stats_sink *sink);
 
 #endif

@@ -45,4 +45,6 @@ void stats_reset(struct server_stats *server)
         server->reset_fastpath(server->fastpath);
     atomic_store(&server->total_connections, 0);
     atomic_store(&server->rejected_connections, 0);
+    atomic_store(&server->listen_disabled_num, 0);
+    atomic_store(&server->time_in_listen_disabled_us, 0);
 }

@@ -54,6 +54,9 @@ struct server_stats {
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t connection_structures;
     _Atomic uint64_t listen_disabled_num; /* times accepting stopped at -c */
+    /* microseconds accepting was stopped, counted when it resumes (as
+     * memcached counts it) */
+    _Atomic uint64_t time_in_listen_disabled_us;
     _Atomic bool accepting_conns;    /* false while stopped at -c */
     struct thread_stats **threads;   /* one per worker */
     unsigned nthreads;

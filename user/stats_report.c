@@ -121,6 +121,8 @@ static void report_general(const struct proto_env *env, struct stats_sink *sink)
                 atomic_load(&env->server_stats->accepting_conns) ? 1 : 0);
     stats_emitf(sink, "listen_disabled_num", "%llu",
                 (unsigned long long)atomic_load(&env->server_stats->listen_disabled_num));
+    stats_emitf(sink, "time_in_listen_disabled_us", "%llu",
+                (unsigned long long)atomic_load(&env->server_stats->time_in_listen_disabled_us));
     stats_emitf(sink, "threads", "%d", env->settings->num_threads);
     report_store(&st, sink);
     if (fastpath)

@@ -132,6 +132,9 @@ struct store {
     size_t cas_bytes;            /* 8 when use_cas, else 0 */
     uint64_t hash_seed;
     _Atomic size_t bytes_used;   /* accounted item memory, including reservations */
+    /* config.mem_limit until cache_memlimit changes it; may fall below
+     * bytes_used, which writes then bring back under it by evicting */
+    _Atomic size_t mem_limit;
     _Atomic uint64_t last_cas;
     _Atomic unsigned evict_rotor;
     _Atomic uint64_t flush_order; /* generation << 32 | at: one atomic, read by every operation */
@@ -325,11 +328,25 @@ static void notify_removed(struct store *s, struct item *it)
 
 /* ---- memory accounting ---------------------------------------------- */
 
+size_t store_mem_limit(const struct store *s)
+{
+    return atomic_load_explicit(&s->mem_limit, memory_order_relaxed);
+}
+
+/* Bytes in use beyond a limit lowered below them (0 otherwise). */
+static size_t bytes_over_limit(struct store *s)
+{
+    size_t used = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
+    size_t limit = store_mem_limit(s);
+    return used > limit ? used - limit : 0;
+}
+
 static bool bytes_try_reserve(struct store *s, size_t n)
 {
     size_t used = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
     do {
-        if (n > s->config.mem_limit - used)
+        size_t limit = store_mem_limit(s);
+        if (used > limit || n > limit - used)
             return false;
     } while (!atomic_compare_exchange_weak_explicit(&s->bytes_used, &used, used + n,
                                                     memory_order_relaxed, memory_order_relaxed));
@@ -729,8 +746,8 @@ static struct shard *next_unvisited_shard(struct store *s, uint64_t visited)
 
 /* One pass of a reservation: evict from every shard once, home first, then
  * the others in the rotation, until n bytes can be reserved. */
-static bool reserve_pass(struct store *s, size_t n, struct shard *home, enum evict_pass pass,
-                         const struct evict_keep *keep)
+static bool reserve_pass(struct store *s, size_t n, size_t extra, struct shard *home,
+                         enum evict_pass pass, const struct evict_keep *keep)
 {
     uint64_t visited = 0;
     struct shard *sh = home;
@@ -738,7 +755,7 @@ static bool reserve_pass(struct store *s, size_t n, struct shard *home, enum evi
         rel_time_t now = clock_now();
         pthread_mutex_lock(&sh->lock);
         shard_apply_due_flush(s, sh, now);
-        shard_evict(s, sh, n, now, pass, sh == home ? keep : NULL);
+        shard_evict(s, sh, n + extra, now, pass, sh == home ? keep : NULL);
         pthread_mutex_unlock(&sh->lock);
         if (bytes_try_reserve(s, n))
             return true;
@@ -762,10 +779,14 @@ static bool bytes_reserve(struct store *s, size_t n, struct shard *home,
 {
     if (bytes_try_reserve(s, n))
         return true;
-    if (!s->config.evict || n > s->config.mem_limit)
+    if (!s->config.evict || n > store_mem_limit(s))
         return false;
+    /* After cache_memlimit lowered the limit below the bytes in use, every
+     * shard also evicts its share of the excess, so that the excess goes in
+     * one reservation without emptying the home shard. */
+    size_t extra = (bytes_over_limit(s) + STORE_SHARDS - 1) / STORE_SHARDS;
     for (enum evict_pass pass = EVICT_SECOND_CHANCE; pass < EVICT_PASSES; pass++)
-        if (reserve_pass(s, n, home, pass, keep))
+        if (reserve_pass(s, n, extra, home, pass, keep))
             return true;
     return false;
 }
@@ -1049,6 +1070,7 @@ struct store *store_create(const struct store_config *config)
     if (!s)
         return NULL;
     s->config = *config;
+    atomic_init(&s->mem_limit, config->mem_limit);
     if (!s->config.reclaim_positions)
         s->config.reclaim_positions = RECLAIM_PER_TICK;
     s->cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
@@ -1323,6 +1345,11 @@ static void apply_due_flush_everywhere(struct store *s)
     }
 }
 
+void store_set_mem_limit(struct store *s, size_t bytes)
+{
+    atomic_store_explicit(&s->mem_limit, bytes, memory_order_relaxed);
+}
+
 void store_flush(struct store *s, rel_time_t at)
 {
     pthread_mutex_lock(&s->flush_lock);
@@ -1483,7 +1510,7 @@ void store_get_stats(struct store *s, struct store_stats *out)
         pthread_mutex_unlock(&sh->lock);
     }
     out->bytes = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
-    out->limit_maxbytes = s->config.mem_limit;
+    out->limit_maxbytes = store_mem_limit(s);
     out->hash_power_level = 63 - (uint64_t)__builtin_clzll(nbuckets);
     out->item_header_bytes = ITEM_HEADER_SIZE + s->cas_bytes;
 }

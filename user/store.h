@@ -164,6 +164,12 @@ enum store_status store_delta(struct store *store, const char *key, size_t nkey,
  * at once; a later time replaces any earlier pending flush, as memcached does. */
 void store_flush(struct store *store, rel_time_t at);
 
+/* Changes the item memory limit (memcached's cache_memlimit). A limit below
+ * the bytes in use refuses nothing by itself: the writes that follow evict
+ * the excess (or, with -M, fail until deletes bring usage under it). */
+void store_set_mem_limit(struct store *store, size_t bytes);
+size_t store_mem_limit(const struct store *store);
+
 /* Background work, called periodically by one thread (the daemon: 16 times a
  * second): reclaims expired items (reclaim_positions per shard), finishes
  * table growth, applies a due flush. */

@@ -270,6 +270,16 @@ static void parse_verbosity(struct text_parsed *p)
     p->req.type = REQ_VERBOSITY;
 }
 
+/* cache_memlimit <megabytes> [noreply]: a bad number gets a plain ERROR, as
+ * in memcached; the executor checks the range. */
+static void parse_cache_memlimit(struct text_parsed *p)
+{
+    take_noreply(p);
+    p->req.type = REQ_CACHE_MEMLIMIT;
+    if (!text_parse_u32(p->tokens[1].value, &p->req.memlimit_mb))
+        p->req.arg_error = "ERROR";
+}
+
 /* shutdown [graceful]: a bad mode is reported once shutdown is known to be
  * enabled. */
 static void parse_shutdown(struct text_parsed *p)
@@ -312,6 +322,7 @@ static const struct command commands[] = {
     COMMAND("quit", 0, ANY, parse_quit),       COMMAND("verbosity", 3, 4, parse_verbosity),
     COMMAND("stats", 0, ANY, parse_stats),     COMMAND("shutdown", 0, ANY, parse_shutdown),
     COMMAND("lru_crawler", 0, ANY, parse_lru_crawler),
+    COMMAND("cache_memlimit", 3, 4, parse_cache_memlimit),
 };
 
 /* Whether a token is the command's name. The names are a few bytes: a loop

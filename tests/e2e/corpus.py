@@ -158,6 +158,12 @@ def basic(c):
                  ("-1",), ("1", "2"), ("1", "2", "3"), (), ("noreply",)):
         name = "_".join(args) or "none"
         c.add(f"verbosity/{name}", L("verbosity", *args) + L("verbosity", "0"))
+    # Each ends by restoring both servers' -m 64, as later streams share them.
+    for args in (("8",), ("7",), ("0",), ("16", "noreply"), ("7", "noreply"), ("x", "noreply"),
+                 ("x",), ("-1",), ("1000000000",), ("1000000001",), ("4294967295",), ("4294967296",),
+                 ("8", "9", "10"), (), ("noreply",), ("08",), ("8x",)):
+        name = "_".join(args) or "none"
+        c.add(f"cache_memlimit/{name}", L("cache_memlimit", *args) + L("cache_memlimit", "64"))
 
 
 def flush(c):

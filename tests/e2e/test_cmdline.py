@@ -104,11 +104,13 @@ def test_version_reads_as_memcached_and_stats_name_xdpcached(server, memcached_f
 def test_new_stats_present(server):
     with Conn(server.port) as c:
         stats = c.stats()
-        for name in ("idle_kicks", "get_flushed", "listen_disabled_num", "accepting_conns"):
+        for name in ("idle_kicks", "get_flushed", "listen_disabled_num",
+                     "time_in_listen_disabled_us", "accepting_conns"):
             assert name in stats, name
         assert stats["accepting_conns"] == "1"
         settings = c.stats(b"settings")
         assert settings["domain_socket"] == "NULL"
+        assert settings["auth_enabled_sasl"] == settings["auth_enabled_ascii"] == "no"
         assert settings["dump_enabled"] == "yes"
 
 
@@ -136,6 +138,7 @@ def test_listen_disabled_num_counts_pauses_at_the_connection_limit(server_factor
     conns = []
     try:
         with Conn(srv.port) as c:
+            started = time.monotonic()
             slots = 0
             for _ in range(16):
                 s = socket.create_connection((HOST, srv.port), timeout=5)
@@ -150,6 +153,7 @@ def test_listen_disabled_num_counts_pauses_at_the_connection_limit(server_factor
                     pass
                 break
             assert 0 < slots < 16
+            time.sleep(0.3)     # the last connection waits unaccepted meanwhile
             for s in conns:
                 s.close()
             conns.clear()
@@ -160,6 +164,13 @@ def test_listen_disabled_num_counts_pauses_at_the_connection_limit(server_factor
             stats = c.stats()
             assert stats["accepting_conns"] == "1"
             assert int(stats["listen_disabled_num"]) >= 1
+            # the pause lasted at least the last connection's 0.5 s wait and
+            # the 0.3 s sleep, and no longer than the test so far
+            paused_us = int(stats["time_in_listen_disabled_us"])
+            assert 700_000 <= paused_us <= (time.monotonic() - started) * 1e6, paused_us
+            c.cmd(b"stats reset")
+            stats = c.stats()
+            assert stats["listen_disabled_num"] == stats["time_in_listen_disabled_us"] == "0"
     finally:
         for s in conns:
             s.close()

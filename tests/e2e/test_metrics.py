@@ -77,7 +77,11 @@ def test_exporter_names_and_values(metrics_server):
                 "store_no_memory", "bytes_read", "bytes_written", "cmd_set", "cmd_flush",
                 "get_hits", "get_misses", "get_expired", "get_flushed", "delete_hits",
                 "delete_misses", "incr_hits", "incr_misses", "decr_hits", "decr_misses",
-                "cas_hits", "cas_misses", "cas_badval", "touch_hits", "touch_misses"), name
+                "cas_hits", "cas_misses", "cas_badval", "touch_hits", "touch_misses",
+                "time_in_listen_disabled_us"), name
+    # in seconds, as Prometheus counts time
+    assert m["xdpcached_listener_disabled_seconds_total"] == \
+        int(stats["time_in_listen_disabled_us"]) / 1e6
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None,

@@ -480,6 +480,32 @@ def test_eviction_keeps_memory_bounded(server_factory):
     assert rss_mb < limit, f"RSS {rss_mb:.0f} MB with -m 8"
 
 
+def test_cache_memlimit_changes_the_limit(server_factory, memcached_factory):
+    """cache_memlimit moves maxbytes and limit_maxbytes as in memcached; a
+    limit below the bytes in use is reached by evicting on the next write."""
+    srv, ref = server_factory("-m", "64"), memcached_factory("-m", "64")
+    val = b"m" * 10000
+    for port in (srv.port, ref.port):
+        with Conn(port) as c:
+            assert c.cmd(b"cache_memlimit 16") == b"OK"
+            assert c.stats(b"settings")["maxbytes"] == str(16 << 20)
+            assert c.stats()["limit_maxbytes"] == str(16 << 20)
+    with Conn(srv.port, timeout=30) as c:
+        assert c.cmd(b"cache_memlimit 64") == b"OK"
+        n = 3000                                  # about 30 MB
+        c.send(b"".join(b"set key%d 0 0 %d noreply\r\n%s\r\n" % (i, len(val), val)
+                        for i in range(n)))
+        st = c.stats()
+        assert int(st["curr_items"]) == n and int(st["evictions"]) == 0
+        assert c.cmd(b"cache_memlimit 8") == b"OK"
+        assert c.store(b"set", b"after", val) == b"STORED"
+        st = c.stats()
+        assert int(st["bytes"]) <= int(st["limit_maxbytes"]) == 8 << 20
+        assert int(st["evictions"]) == n + 1 - int(st["curr_items"])
+        assert c.get(b"after") == val
+        assert c.stats(b"settings")["maxbytes"] == str(8 << 20)
+
+
 def test_cas_disabled(server_factory):
     srv = server_factory("-C")
     with Conn(srv.port) as c:

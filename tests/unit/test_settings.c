@@ -1029,7 +1029,7 @@ static void expect_report(const struct settings *s,
     static struct recorder r;
     memset(&r, 0, sizeof r);
     r.sink.emit = record_line;
-    settings_report(s, &r.sink);
+    settings_report(s, s->maxbytes, &r.sink);
     for (size_t i = 0; i < n && i < (size_t)r.count; i++)
         assert_string_equal(r.lines[i], expected[i]);
     assert_int_equal(r.count, n);
@@ -1045,6 +1045,7 @@ static void test_report_defaults(void **state)
         "shutdown_command no", "num_threads 4", "stat_key_prefix :",
         "detail_enabled no", "reqs_per_event 20", "cas_enabled yes",
         "tcp_backlog 1024", "binding_protocol auto-negotiate",
+        "auth_enabled_sasl no", "auth_enabled_ascii no",
         "item_size_max 1048576", "maxconns_fast yes",
         "hashpower_init 0", "lru_crawler yes", "flush_enabled yes",
         "dump_enabled yes", "idle_timeout 0",
@@ -1063,7 +1064,8 @@ static void test_report_after_flags(void **state)
         "evictions off", "domain_socket NULL", "shutdown_command yes",
         "num_threads 8", "stat_key_prefix #", "detail_enabled yes",
         "reqs_per_event 5", "cas_enabled no", "tcp_backlog 64",
-        "binding_protocol ascii", "item_size_max 2097152",
+        "binding_protocol ascii", "auth_enabled_sasl no", "auth_enabled_ascii no",
+        "item_size_max 2097152",
         "maxconns_fast no", "hashpower_init 20", "lru_crawler no",
         "flush_enabled no", "dump_enabled no", "idle_timeout 600",
     };
@@ -1089,7 +1091,7 @@ static void test_report_long_listen_list(void **state)
     static struct recorder r;
     memset(&r, 0, sizeof r);
     r.sink.emit = record_line;
-    settings_report(&s, &r.sink);
+    settings_report(&s, s.maxbytes, &r.sink);
     assert_string_equal(r.lines[4], line);
 }
 

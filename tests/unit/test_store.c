@@ -1025,6 +1025,56 @@ static void test_eviction_bounded(void **state)
     store_destroy(s);
 }
 
+/* cache_memlimit: a lower limit than the bytes in use is reached by the
+ * next write, which evicts the excess spread over the shards, and a higher
+ * one is used at once. With -M, writes fail until deletes make room. */
+static void test_mem_limit_changed(void **state)
+{
+    (void)state;
+    struct store *s = new_store_with(4 * MB, MB, true, true, 0);
+    char key[32], value[1001];
+    memset(value, 'v', 1000);
+    value[1000] = '\0';
+    int n = 0;
+    while (stats_of(s).bytes < 3 * MB) {
+        snprintf(key, sizeof key, "key%05d", n++);
+        assert_int_equal(set(s, key, value), STORE_STORED);
+    }
+    assert_int_equal(stats_of(s).evictions, 0);
+    store_set_mem_limit(s, MB);
+    assert_int_equal(store_mem_limit(s), MB);
+    assert_int_equal(stats_of(s).limit_maxbytes, MB);
+    assert_int_equal(set(s, "one-more", value), STORE_STORED);
+    struct store_stats st = stats_of(s);
+    assert_true(st.bytes <= MB);
+    assert_true(st.bytes > MB / 2);                   /* the excess only, not everything */
+    assert_int_equal(st.evictions, (uint64_t)n + 1 - st.curr_items);
+    assert_value(s, "one-more", value);
+    /* Raised again: room at once, with no eviction. */
+    store_set_mem_limit(s, 4 * MB);
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "again%03d", i);
+        assert_int_equal(set(s, key, value), STORE_STORED);
+    }
+    assert_int_equal(stats_of(s).evictions, st.evictions);
+    store_destroy(s);
+
+    s = new_store_with(MB, MB, true, false, 0);
+    for (n = 0; n < 500; n++) {
+        snprintf(key, sizeof key, "key%05d", n);
+        assert_int_equal(set(s, key, value), STORE_STORED);
+    }
+    store_set_mem_limit(s, MB / 4);
+    assert_int_equal(set(s, "over", "v"), STORE_NO_MEMORY);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        assert_int_equal(store_delete(s, key, strlen(key)), STORE_DELETED);
+    }
+    assert_int_equal(set(s, "over", "v"), STORE_STORED);
+    assert_int_equal(stats_of(s).evictions, 0);
+    store_destroy(s);
+}
+
 /* CLOCK, once the cache is running full: items read between passes of the
  * hand survive, unread ones go, and new items get a turn of grace. (The very
  * first eviction finds every item referenced, as inserts count as a use, and
@@ -2713,6 +2763,7 @@ int main(void)
         cmocka_unit_test(test_no_evict_returns_no_memory),
         cmocka_unit_test(test_item_larger_than_memory),
         cmocka_unit_test(test_eviction_bounded),
+        cmocka_unit_test(test_mem_limit_changed),
         cmocka_unit_test(test_eviction_prefers_read),
         cmocka_unit_test(test_update_never_evicts_its_item),
         cmocka_unit_test(test_hot_key_read_between_writes_stays),

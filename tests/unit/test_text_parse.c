@@ -115,6 +115,14 @@ static void test_other_commands(void **state)
 
     assert_int_equal(parse("verbosity 9\r\n", &p, buf, sizeof buf), TEXT_PARSED);
     assert_int_equal(p.req.verbosity, 9);
+    assert_int_equal(parse("cache_memlimit 128 noreply\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_CACHE_MEMLIMIT);
+    assert_int_equal(p.req.memlimit_mb, 128);
+    assert_true(p.req.noreply);
+    assert_null(p.req.arg_error);
+    assert_int_equal(parse("cache_memlimit -1\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_string_equal(p.req.arg_error, "ERROR");
+    expect_error("cache_memlimit\r\n", "ERROR", false);
     assert_int_equal(parse("stats items\r\n", &p, buf, sizeof buf), TEXT_PARSED);
     assert_string_equal(p.req.group, "items");
     assert_int_equal(parse("mg k v\r\n", &p, buf, sizeof buf), TEXT_PARSED);
