@@ -27,6 +27,13 @@ rel_time_t clock_now(void)
            atomic_load_explicit(&test_offset, memory_order_relaxed);
 }
 
+uint64_t clock_mono_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * NS_PER_SEC + (uint64_t)now.tv_nsec;
+}
+
 time_t clock_process_started(void)
 {
     return process_started;

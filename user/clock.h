@@ -33,6 +33,9 @@ rel_time_t clock_realtime(int64_t exptime);
  * The XDP fast path stops serving an entry at that instant. */
 uint64_t clock_rel_to_mono_ns(rel_time_t t);
 
+/* CLOCK_MONOTONIC now, in nanoseconds: for intervals finer than a second. */
+uint64_t clock_mono_ns(void);
+
 /* Unit tests move time forward without sleeping. */
 void clock_advance_for_tests(rel_time_t seconds);
 

@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -423,21 +424,14 @@ static void wake(int fd)
     (void)n; /* a full counter already means "wake up" */
 }
 
-static uint64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void set_accepting(struct server *srv, bool on)
 {
     struct server_stats *ss = srv->env->server_stats;
     if (!on && !srv->accept_paused) {
         atomic_fetch_add(&ss->listen_disabled_num, 1);
-        srv->paused_at_us = monotonic_us();
+        srv->paused_at_us = clock_mono_ns() / 1000;
     } else if (on && srv->accept_paused) {
-        atomic_fetch_add(&ss->time_in_listen_disabled_us, monotonic_us() - srv->paused_at_us);
+        atomic_fetch_add(&ss->time_in_listen_disabled_us, clock_mono_ns() / 1000 - srv->paused_at_us);
     }
     atomic_store(&ss->accepting_conns, on);
     for (size_t i = 0; i < srv->listeners.n; i++) {
@@ -525,7 +519,7 @@ static void accept_connections(struct server *srv, int listen_fd)
 
 static uint64_t monotonic_ms(void)
 {
-    return monotonic_us() / 1000;
+    return clock_mono_ns() / 1000000;
 }
 
 static void accept_loop(struct server *srv, void (*tick)(void *ctx), void *tick_ctx)

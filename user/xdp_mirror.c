@@ -80,13 +80,6 @@ static void stat_add(uint64_t *stat, int64_t delta)
     __atomic_fetch_add(stat, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
-static uint64_t mono_now_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 /* ---- keys, slots and records ----------------------------------------------- */
 
 static uint32_t key_hash(const char *key, size_t nkey)
@@ -651,7 +644,7 @@ void xdp_mirror_read(void *mirror, const struct item_view *item)
         /* In the map but no longer served (capped by a flush whose time has
          * passed), while the store says the item is live: the daemon keeps
          * getting its reads, so bring the record up to date. */
-        if (rec->expire_ns <= mono_now_ns() && !rewrite_way(m, bucket, way, &img))
+        if (rec->expire_ns <= clock_mono_ns() && !rewrite_way(m, bucket, way, &img))
             stat_add(&m->stats.removals, 1);
     }
     pthread_mutex_unlock(&m->locks[bucket]);
