@@ -118,52 +118,43 @@ static bool metadump_line(void *ctx, const struct item_view *item)
     return true;
 }
 
-/* "all", "hash", or a comma-separated list of class ids (empty items
- * skipped, as strtok does): whether class 1 is among them; false for a bad
- * list. */
-static bool parse_classes(char *arg, bool *has_items)
+int keydump_parse_classes(char *arg, bool *has_items)
 {
     if (strcmp(arg, "all") == 0 || strcmp(arg, "hash") == 0) {
         *has_items = true;
-        return true;
+        return SLAB_CLASS_LIMIT - 1;
     }
     *has_items = false;
+    int listed = 0;
     char *save = NULL;
     for (char *id = strtok_r(arg, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
         uint32_t n;
         if (!text_parse_u32(id, &n) || n < 1 || n >= SLAB_CLASS_LIMIT)
-            return false;
+            return -1;
         *has_items |= n == ITEM_CLASS;
+        listed++;
     }
-    return true;
+    return listed;
 }
 
-static void run_metadump(struct text_request *r)
+void keydump_metadump(struct text_request *r, char *classes)
 {
-    const struct settings *s = r->pc->env->settings;
     bool has_items;
-    if (!s->lru_crawler) {
-        text_reply(r, "CLIENT_ERROR lru crawler disabled");
-        return;
-    }
-    if (!s->dump_enabled) {
+    if (!dump_enabled(r)) {
         text_reply(r, "ERROR metadump not allowed");
         return;
     }
-    if (!parse_classes(r->p.tokens[2].value, &has_items)) {
+    int listed = keydump_parse_classes(classes, &has_items);
+    if (listed < 0) {
         text_reply(r, "BADCLASS invalid class id");
+        return;
+    }
+    if (listed == 0) {
+        text_reply(r, "NOTSTARTED no items to crawl");
         return;
     }
     struct dump d = { .store = r->pc->env->store, .out = r->out };
     if (has_items)
         store_walk(d.store, metadump_line, &d);
     obuf_append(r->out, "END\r\n", 5);
-}
-
-void keydump_lru_crawler(struct text_request *r)
-{
-    if (r->p.ntokens == 4 && strcmp(r->p.tokens[1].value, "metadump") == 0)
-        run_metadump(r);
-    else
-        text_reply(r, "ERROR");
 }

@@ -8,12 +8,21 @@
 #ifndef XDPCACHED_KEYDUMP_H
 #define XDPCACHED_KEYDUMP_H
 
+#include <stdbool.h>
+
 struct text_request;
 
 /* `stats cachedump ...` (the request's tokens start with stats). */
 void keydump_cachedump(struct text_request *r);
 
-/* The `lru_crawler` command: metadump; other sub-commands answer ERROR. */
-void keydump_lru_crawler(struct text_request *r);
+/* `lru_crawler metadump <classes>`, once the crawler is known to be on. */
+void keydump_metadump(struct text_request *r, char *classes);
+
+/* A class argument of memcached's: "all", "hash", or a comma-separated list
+ * of ids 1..63 (empty items skipped, as strtok does). Returns how many
+ * classes it names (all 63 for "all" and "hash"), -1 for a bad list;
+ * *has_items says whether class 1, which holds every item, is among them.
+ * Consumes arg (strtok). */
+int keydump_parse_classes(char *arg, bool *has_items);
 
 #endif

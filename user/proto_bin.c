@@ -324,7 +324,7 @@ static void run_stat(struct bin_request *r)
     if (key_starts_with(r, "reset")) {
         exec_stats_reset(&r->exec);
     } else if (key_starts_with(r, "settings")) {
-        settings_report(env->settings, store_mem_limit(env->store), &sink.sink);
+        stats_report(env, "settings", &sink.sink);
     } else if (key_starts_with(r, "detail")) {
         if (!run_stats_detail(r))
             reply_error(r, BIN_KEY_ENOENT, NULL, 0);

@@ -1,7 +1,7 @@
 /* proto_text.c - memcached's text protocol: each request line is parsed
  * (text_parse.c), run by the executor (exec.c), and its reply composed
- * here; meta commands go to proto_meta.c, lru_crawler and cachedump to
- * keydump.c. Also runs a get's long key list in parts and waits for a
+ * here; meta commands go to proto_meta.c, lru_crawler to lru_crawler.c,
+ * cachedump to keydump.c. Also runs a get's long key list in parts and waits for a
  * storage command's data block. Replies are memcached 1.6.18's, byte for
  * byte. */
 #include "proto_text.h"
@@ -11,6 +11,7 @@
 
 #include "exec.h"
 #include "keydump.h"
+#include "lru_crawler.h"
 #include "proto_meta.h"
 #include "text_common.h"
 #include "settings.h"
@@ -315,9 +316,7 @@ static void run_stats(struct text_request *r)
         keydump_cachedump(r);
         return;
     }
-    if (strcmp(group, "settings") == 0) {
-        settings_report(r->pc->env->settings, store_mem_limit(r->pc->env->store), &ts.sink);
-    } else if (!stats_report(r->pc->env, group, &ts.sink)) {
+    if (!stats_report(r->pc->env, group, &ts.sink)) {
         text_reply(r, "ERROR");
         return;
     }
@@ -337,7 +336,7 @@ static void run_request(struct text_request *r)
     case REQ_VERSION: text_reply(r, "VERSION " XDPCACHED_PROTOCOL_VERSION); break;
     case REQ_QUIT: r->pc->close_after_write = true; break;
     case REQ_STATS: run_stats(r); break;
-    case REQ_LRU_CRAWLER: keydump_lru_crawler(r); break;
+    case REQ_LRU_CRAWLER: lru_crawler_command(r); break;
     case REQ_META: proto_meta_run(r); break;
     default: run_command(r); break;
     }

@@ -1218,11 +1218,12 @@ static const char *protocol_name(enum settings_protocol protocol)
     }
 }
 
-void settings_report(const struct settings *s, uint64_t maxbytes, struct stats_sink *sink)
+void settings_report(const struct settings *s, const struct settings_now *now,
+                     struct stats_sink *sink)
 {
     /* per entry: ',' '[' host ']' ':' 5 port digits - never truncated */
     char inter[SETTINGS_MAX_LISTEN * (sizeof s->listen[0].host + 10)];
-    stats_emitf(sink, "maxbytes", "%llu", (unsigned long long)maxbytes);
+    stats_emitf(sink, "maxbytes", "%llu", (unsigned long long)now->maxbytes);
     stats_emitf(sink, "maxconns", "%d", s->maxconns);
     stats_emitf(sink, "tcpport", "%d", s->port);
     stats_emitf(sink, "udpport", "%d", s->udpport);
@@ -1244,7 +1245,7 @@ void settings_report(const struct settings *s, uint64_t maxbytes, struct stats_s
     stats_emitf(sink, "item_size_max", "%zu", s->item_size_max);
     stats_emitf(sink, "maxconns_fast", "%s", yes_no(s->maxconns_fast));
     stats_emitf(sink, "hashpower_init", "%u", s->hashpower_init);
-    stats_emitf(sink, "lru_crawler", "%s", yes_no(s->lru_crawler));
+    stats_emitf(sink, "lru_crawler", "%s", yes_no(now->lru_crawler));
     stats_emitf(sink, "flush_enabled", "%s", yes_no(s->flush_enabled));
     stats_emitf(sink, "dump_enabled", "%s", yes_no(s->dump_enabled));
     stats_emitf(sink, "idle_timeout", "%u", s->idle_timeout);

@@ -129,8 +129,15 @@ void settings_release(struct settings *s);
  * lru_crawler); reclaim_positions is left 0 (the store's default). */
 struct store_config settings_store_config(const struct settings *s);
 
-/* The `stats settings` lines; maxbytes is the store's limit now, which
- * cache_memlimit may have changed since -m. */
-void settings_report(const struct settings *s, uint64_t maxbytes, struct stats_sink *sink);
+/* Settings that commands change at run time (cache_memlimit, lru_crawler
+ * enable/disable): the store holds their current values. */
+struct settings_now {
+    uint64_t maxbytes;
+    bool lru_crawler;
+};
+
+/* The `stats settings` lines, with the run-time values from `now`. */
+void settings_report(const struct settings *s, const struct settings_now *now,
+                     struct stats_sink *sink);
 
 #endif

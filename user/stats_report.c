@@ -182,6 +182,16 @@ bool stats_report_prefix_dump(struct prefix_stats *ps, struct obuf *out)
     return !out->oom;
 }
 
+/* The command line's settings, with the values commands changed since. */
+static void report_settings(const struct proto_env *env, struct stats_sink *sink)
+{
+    struct settings_now now = {
+        .maxbytes = store_mem_limit(env->store),
+        .lru_crawler = store_crawler_enabled(env->store),
+    };
+    settings_report(env->settings, &now, sink);
+}
+
 bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink)
 {
     if (group[0] == '\0')
@@ -192,6 +202,8 @@ bool stats_report(const struct proto_env *env, const char *group, struct stats_s
         report_slabs(env, sink);
     else if (strcmp(group, "sizes") == 0)
         store_size_histogram(env->store, emit_size_class, sink);
+    else if (strcmp(group, "settings") == 0)
+        report_settings(env, sink);
     else
         return false;
     return true;

@@ -12,7 +12,7 @@ struct prefix_stats;
 struct proto_env;
 struct stats_sink;
 
-/* Reports group "" (plain `stats`), "items", "slabs" or "sizes".
+/* Reports group "" (plain `stats`), "items", "slabs", "sizes" or "settings".
  * Returns false for a group it does not know. */
 bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink);
 

@@ -138,6 +138,8 @@ struct store {
     _Atomic uint64_t last_cas;
     _Atomic unsigned evict_rotor;
     _Atomic uint64_t flush_order; /* generation << 32 | at: one atomic, read by every operation */
+    _Atomic bool crawler_enabled; /* store_tick reclaims expired items */
+    _Atomic bool crawl_requested; /* the next store_tick reclaims whole tables */
     pthread_mutex_t flush_lock;  /* serializes store_flush() */
     struct shard *shards;        /* STORE_SHARDS, 64-byte aligned */
     struct store_observer observer; /* callbacks NULL when none is installed */
@@ -706,13 +708,14 @@ static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_ti
     return freed;
 }
 
-/* store_tick's share: drop the expired items of the next few positions. */
-static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t now)
+/* store_tick's share: drop the expired items of the next `positions`. */
+static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t now,
+                                  size_t positions)
 {
     size_t npos = table_size(sh->power);
     struct item **chains[2];
 
-    for (size_t steps = 0; steps < s->config.reclaim_positions && steps < npos; steps++) {
+    for (size_t steps = 0; steps < positions && steps < npos; steps++) {
         unsigned n = shard_chains_at(sh, sh->reclaim_hand, chains);
         for (unsigned c = 0; c < n; c++) {
             struct item **link = chains[c];
@@ -1071,6 +1074,7 @@ struct store *store_create(const struct store_config *config)
         return NULL;
     s->config = *config;
     atomic_init(&s->mem_limit, config->mem_limit);
+    atomic_init(&s->crawler_enabled, config->reclaim_expired);
     if (!s->config.reclaim_positions)
         s->config.reclaim_positions = RECLAIM_PER_TICK;
     s->cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
@@ -1374,15 +1378,36 @@ void store_flush(struct store *s, rel_time_t at)
 void store_tick(struct store *s)
 {
     rel_time_t now = clock_now();
+    bool reclaim = store_crawler_enabled(s);
+    /* A crawl takes one shard lock at a time, each for one whole table. */
+    size_t positions = reclaim && atomic_exchange(&s->crawl_requested, false)
+                           ? SIZE_MAX : s->config.reclaim_positions;
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         shard_apply_due_flush(s, sh, now);
         shard_migrate(s, sh, MIGRATE_PER_TICK);
-        if (s->config.reclaim_expired)
-            shard_reclaim_expired(s, sh, now);
+        if (reclaim)
+            shard_reclaim_expired(s, sh, now, positions);
         pthread_mutex_unlock(&sh->lock);
     }
+}
+
+void store_set_crawler(struct store *s, bool enabled)
+{
+    atomic_store(&s->crawler_enabled, enabled);
+}
+
+bool store_crawler_enabled(const struct store *s)
+{
+    return atomic_load(&s->crawler_enabled);
+}
+
+bool store_request_crawl(struct store *s)
+{
+    bool idle = false;
+    return store_crawler_enabled(s) &&
+           atomic_compare_exchange_strong(&s->crawl_requested, &idle, true);
 }
 
 void store_set_observer(struct store *s, const struct store_observer *observer)

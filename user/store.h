@@ -171,9 +171,20 @@ void store_set_mem_limit(struct store *store, size_t bytes);
 size_t store_mem_limit(const struct store *store);
 
 /* Background work, called periodically by one thread (the daemon: 16 times a
- * second): reclaims expired items (reclaim_positions per shard), finishes
- * table growth, applies a due flush. */
+ * second): reclaims expired items (reclaim_positions per shard, or every
+ * position after store_request_crawl), finishes table growth, applies a due
+ * flush. */
 void store_tick(struct store *store);
+
+/* memcached's lru_crawler enable/disable: whether store_tick reclaims
+ * expired items (config.reclaim_expired at first). */
+void store_set_crawler(struct store *store, bool enabled);
+bool store_crawler_enabled(const struct store *store);
+
+/* memcached's `lru_crawler crawl`: the next store_tick reclaims the expired
+ * items of every shard's whole table, not just its usual slice. False when
+ * the crawler is off or a crawl is already waiting for its tick. */
+bool store_request_crawl(struct store *store);
 
 /* Would an item with this key, flags and value length fit under item_size_max?
  * Uses memcached's own item size formula (48-byte header, key + 1, value +

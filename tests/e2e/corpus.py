@@ -166,6 +166,32 @@ def basic(c):
         c.add(f"cache_memlimit/{name}", L("cache_memlimit", *args) + L("cache_memlimit", "64"))
 
 
+def lru_crawler(c):
+    """lru_crawler crawl/tocrawl/sleep/enable/disable (metadump: test_keydump.py).
+    One crawl per stream: a second one answers BUSY until the crawl has run,
+    which takes memcached's thread and our store's tick different times.
+    memcached runs without its LRU maintainer here: the maintainer starts
+    crawls of its own, during which a client's crawl is BUSY."""
+    def add(sid, *steps, args=()):
+        c.add(f"lru_crawler/{sid}", *steps, args=("-o", "no_lru_maintainer") + args)
+
+    for arg in ("all", "1", "2", "63", "0", "64", "1,2", "1,x", "hash", ",,", "1,", "-1", "all x", ""):
+        add("crawl_" + (arg.replace(",", "c").replace(" ", "_") or "none"), L("lru_crawler", "crawl", *arg.split()))
+    for verb, args in (("tocrawl", ("0", "5", "-1", "x", "4294967296", "")),
+                       ("sleep", ("0", "1000000", "1000001", "-5", "x", "4294967296", ""))):
+        for arg in args:
+            add(f"{verb}_{arg or 'none'}", L("lru_crawler", verb, *arg.split()))
+    for rest in (("enable",), ("enable", "x"), ("bogus",), ()):
+        add("_".join(rest) or "none", L("lru_crawler", *rest))
+    add("disable_then_crawl", L("lru_crawler", "disable"), L("lru_crawler", "crawl", "all"),
+        L("lru_crawler", "metadump", "all") + L("lru_crawler", "disable"))
+    off = ("-o", "no_lru_crawler")
+    add("off_crawl", L("lru_crawler", "crawl", "all") + L("lru_crawler", "tocrawl", "5"), args=off)
+    add("off_enable_then_crawl", L("lru_crawler", "enable"), L("lru_crawler", "crawl", "1"), args=off)
+    add("off_enable_then_metadump", setv(b"a", b"1"), L("lru_crawler", "enable"),
+        L("lru_crawler", "metadump", "2"), args=off)
+
+
 def flush(c):
     c.add("flush/now", setv(b"a", b"1") + L("flush_all") + L("get", "a") + setv(b"a", b"2") + L("get", "a"))
     c.add("flush/zero", setv(b"a", b"1") + L("flush_all", "0") + L("get", "a"))
@@ -568,7 +594,7 @@ def udp(c):
 def build():
     c = Corpus()
     for section in (basic, flush, keys, malformed, whitespace, data_chunks, sizes, noreply, arith, cas,
-                    stats_cmds, pipelines, expiry, udp):
+                    stats_cmds, lru_crawler, pipelines, expiry, udp):
         section(c)
     return c.streams
 

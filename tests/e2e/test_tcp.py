@@ -506,6 +506,23 @@ def test_cache_memlimit_changes_the_limit(server_factory, memcached_factory):
         assert c.stats(b"settings")["maxbytes"] == str(8 << 20)
 
 
+def test_lru_crawler_switch_shows_in_settings(server_factory, memcached_factory):
+    """lru_crawler disable/enable move stats settings' lru_crawler, as in
+    memcached (whose crawler thread stops a moment after disable)."""
+    for port in (server_factory().port, memcached_factory().port):
+        with Conn(port) as c:
+            assert c.stats(b"settings")["lru_crawler"] == "yes"
+            assert c.cmd(b"lru_crawler disable") == b"OK"
+            for _ in range(50):
+                if c.stats(b"settings")["lru_crawler"] == "no":
+                    break
+                time.sleep(0.02)
+            assert c.stats(b"settings")["lru_crawler"] == "no"
+            assert c.cmd(b"lru_crawler crawl all") == b"CLIENT_ERROR lru crawler disabled"
+            assert c.cmd(b"lru_crawler enable") == b"OK"
+            assert c.stats(b"settings")["lru_crawler"] == "yes"
+
+
 def test_cas_disabled(server_factory):
     srv = server_factory("-C")
     with Conn(srv.port) as c:

@@ -1029,7 +1029,7 @@ static void expect_report(const struct settings *s,
     static struct recorder r;
     memset(&r, 0, sizeof r);
     r.sink.emit = record_line;
-    settings_report(s, s->maxbytes, &r.sink);
+    settings_report(s, &(struct settings_now){ s->maxbytes, s->lru_crawler }, &r.sink);
     for (size_t i = 0; i < n && i < (size_t)r.count; i++)
         assert_string_equal(r.lines[i], expected[i]);
     assert_int_equal(r.count, n);
@@ -1091,7 +1091,7 @@ static void test_report_long_listen_list(void **state)
     static struct recorder r;
     memset(&r, 0, sizeof r);
     r.sink.emit = record_line;
-    settings_report(&s, s.maxbytes, &r.sink);
+    settings_report(&s, &(struct settings_now){ s.maxbytes, s.lru_crawler }, &r.sink);
     assert_string_equal(r.lines[4], line);
 }
 

@@ -796,6 +796,42 @@ static void test_tick_reclaims_a_slice(void **state)
     store_destroy(s);
 }
 
+/* lru_crawler crawl: the tick after store_request_crawl sweeps whole tables,
+ * where one position per shard would free a few items; a second request
+ * before that tick is BUSY; a crawler switched off neither crawls nor
+ * reclaims, and switched on again it does both. */
+static void test_crawl_sweeps_whole_tables(void **state)
+{
+    (void)state;
+    struct store_config config = {
+        .mem_limit = 64 * MB, .item_size_max = MB, .use_cas = true, .evict = true,
+        .reclaim_expired = true, .reclaim_positions = 1,
+    };
+    struct store *s = store_create(&config);
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "exp%d", i);
+        assert_int_equal(put(s, STORE_SET, key, "v", 0, clock_now() + 1, 0, NULL), STORE_STORED);
+    }
+    assert_int_equal(set(s, "forever", "v"), STORE_STORED);
+    clock_advance_for_tests(1);
+
+    store_set_crawler(s, false);
+    assert_false(store_crawler_enabled(s));
+    assert_false(store_request_crawl(s));
+    store_tick(s);
+    assert_int_equal(stats_of(s).reclaimed, 0);
+
+    store_set_crawler(s, true);
+    assert_true(store_request_crawl(s));
+    assert_false(store_request_crawl(s));
+    store_tick(s);
+    assert_int_equal(stats_of(s).reclaimed, 3000);
+    assert_int_equal(stats_of(s).curr_items, 1);
+    assert_true(store_request_crawl(s));
+    store_destroy(s);
+}
+
 /* store_tick reclaims expired items nobody asks for, and counts them. */
 static void test_tick_reclaims_expired(void **state)
 {
@@ -2754,6 +2790,7 @@ int main(void)
         cmocka_unit_test(test_realtime_expiry),
         cmocka_unit_test(test_tick_reclaims_expired),
         cmocka_unit_test(test_tick_reclaims_a_slice),
+        cmocka_unit_test(test_crawl_sweeps_whole_tables),
         cmocka_unit_test(test_tick_without_reclaim_keeps_expired),
         cmocka_unit_test(test_flush_now),
         cmocka_unit_test(test_flush_delayed),
