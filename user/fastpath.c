@@ -585,6 +585,10 @@ struct fastpath *fastpath_start(const struct settings *s, struct store *store)
         give_up("UDP is off (-U 0), so there is nothing to answer");
         return start_failed(fp);
     }
+    if (!settings_listens_udp(s)) {
+        give_up("only the unix socket (-s) listens, so there is no UDP to answer");
+        return start_failed(fp);
+    }
     if (!open_program(fp) || !create_cache(fp))
         return start_failed(fp);
     struct store_observer observer;

@@ -156,7 +156,7 @@ static void default_udp_allow(struct settings *s)
                                    why, sizeof(why)))
         fprintf(stderr, "udp: not every network of the --xdp-iface interfaces "
                 "is allowed: %s\n", why);
-    if (!s->udpport || settings_verbosity(s) == 0)
+    if (!settings_listens_udp(s) || settings_verbosity(s) == 0)
         return;
     flockfile(stderr);
     fputs("udp: allowed sources:", stderr);

@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -58,6 +59,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "udp.h"
+#include "unix_listener.h"
 
 #define TICK_MS 1000                /* an idle worker's epoll timeout */
 #define ACCEPT_TICK_MS (1000 / SERVER_TICKS_PER_SECOND)
@@ -225,6 +227,35 @@ static bool bind_all(const struct server *srv, int socktype, int default_port,
     return true;
 }
 
+/* -s: the socket file belongs to the -u user, as memcached's does (it binds
+ * after switching user; we bind first, so that a busy address fails before
+ * -d, and hand the file over). */
+static struct unix_owner unix_socket_owner(const struct settings *s)
+{
+    struct passwd *pw = s->username && geteuid() == 0 ? getpwnam(s->username) : NULL;
+    if (!pw)
+        return (struct unix_owner){ .owner_set = false };
+    return (struct unix_owner){ .owner_set = true, .uid = pw->pw_uid, .gid = pw->pw_gid };
+}
+
+/* -s PATH replaces TCP and UDP: one listener, on the socket file. */
+static bool listen_unix(struct server *srv)
+{
+    const struct settings *s = srv->settings;
+    struct unix_owner owner = unix_socket_owner(s);
+    int fd = unix_listener_open(s->socketpath, s->unix_mask, s->backlog, &owner);
+    if (fd < 0 || !source_list_push(&srv->listeners, EV_LISTEN, fd)) {
+        fprintf(stderr, "failed to listen on UNIX socket %s: %s\n", s->socketpath,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    if (settings_verbosity(s) > 1)
+        fprintf(stderr, "<%d server listening (unix socket)\n", fd);
+    return true;
+}
+
 static bool watch(int epfd, struct ev_source *src)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
@@ -297,7 +328,7 @@ static bool worker_setup(struct server *srv, struct worker *w)
         return false;
     }
     conn_set_init(&w->conns, srv->env, &w->stats, w->epfd);
-    if (!s->udpport)
+    if (!settings_listens_udp(s))
         return true;
     if (!bind_all(srv, SOCK_DGRAM, s->udpport, EV_UDP, &w->udp))
         return false;
@@ -396,11 +427,14 @@ struct server *server_create(const struct proto_env *env)
     srv->wake = (struct ev_source){ .kind = EV_NOTIFY, .fd = -1 };
     atomic_init(&srv->stopping, false);
 
-    bool ok = workers_alloc(srv) &&
-              (!s->port || bind_all(srv, SOCK_STREAM, s->port, EV_LISTEN, &srv->listeners));
+    bool ok = workers_alloc(srv);
+    if (ok && s->socketpath)
+        ok = listen_unix(srv);
+    else if (ok && s->port)
+        ok = bind_all(srv, SOCK_STREAM, s->port, EV_LISTEN, &srv->listeners);
     for (unsigned i = 0; ok && i < srv->nworkers; i++)
         ok = worker_setup(srv, &srv->workers[i]);
-    if (ok && s->udpport && srv->nworkers > 1)
+    if (ok && settings_listens_udp(s) && srv->nworkers > 1)
         steer_udp_by_cpu(srv);
     if (!ok || !acceptor_setup(srv) || !counters_setup(srv)) {
         server_destroy(srv);

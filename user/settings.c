@@ -13,12 +13,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <sysexits.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -124,6 +126,10 @@ static const struct flag flag_table[] = {
     { 'h', "help", NULL, "print this help and exit" },
     { 'V', "version", NULL, "print version and exit" },
     { 'P', "pidfile", "<file>", "save PID in <file>" },
+    { 's', "unix-socket", "<file>",
+      "UNIX socket to listen on (disables network support)" },
+    { 'a', "unix-mask", "<mask>",
+      "access mask for UNIX socket, in octal (default: 700)" },
     { 't', "threads", "<num>",
       "number of worker threads (default: " STR(DEFAULT_THREADS)
       ", max: " STR(THREADS_MAX) ")" },
@@ -209,8 +215,6 @@ static const struct foreign_flag foreign_flags[] = {
       FOREIGN_IGNORED },
     /* memcached 1.6 flags that would change behaviour: refused */
     { { 'i', "license", NULL, "memcached's license text" }, FOREIGN_REFUSED },
-    { { 'a', "unix-mask", "<mask>", "unix sockets" }, FOREIGN_REFUSED },
-    { { 's', "unix-socket", "<file>", "unix sockets" }, FOREIGN_REFUSED },
     { { 'S', "enable-sasl", NULL, "SASL authentication" }, FOREIGN_REFUSED },
     { { 'Y', "auth-file", "<file>", "ASCII authentication" }, FOREIGN_REFUSED },
     { { 'e', "memory-file", "<file>", "a restartable cache in a memory file" },
@@ -332,6 +336,7 @@ void settings_init(struct settings *s)
     s->evict_to_free = true;
     s->reqs_per_event = DEFAULT_REQS_PER_EVENT;
     s->backlog = DEFAULT_BACKLOG;
+    s->unix_mask = 0700;
     s->flush_enabled = true;
     s->maxconns_fast = true;
     s->lru_crawler = true;
@@ -526,6 +531,28 @@ static int set_string_flag(struct parse *p, int letter, const char *arg,
     if (arg[0] == '\0')
         return refuse(p->err, letter, ": empty value");
     *field = arg;
+    return KEEP_GOING;
+}
+
+/* -s: the path must fit a sockaddr_un (memcached asserts that it does). */
+static int set_socket_path(struct parse *p, const char *arg)
+{
+    if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return refuse(p->err, 's', " '%s': longer than a unix socket path can be (%zu bytes)",
+                      arg, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    return set_string_flag(p, 's', arg, &p->s->socketpath);
+}
+
+/* -a: octal permission bits, as chmod takes them. memcached reads any
+ * text with strtol(.., 8), so "abc" would be mask 0 there. */
+static int set_unix_mask(struct parse *p, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long mask = strtoul(arg, &end, 8);
+    if (!isdigit((unsigned char)arg[0]) || *end != '\0' || errno || mask > 0777)
+        return refuse(p->err, 'a', " '%s': must be an octal mask from 0 to 777", arg);
+    p->s->unix_mask = (unsigned)mask;
     return KEEP_GOING;
 }
 
@@ -1052,6 +1079,8 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case 'o': return for_each_item(p, arg, ",", set_suboption);
     case 'u': return set_string_flag(p, c, arg, &s->username);
     case 'P': return set_string_flag(p, c, arg, &s->pidfile);
+    case 's': return set_socket_path(p, arg);
+    case 'a': return set_unix_mask(p, arg);
     case OPT_XDP: return set_xdp_switch(p, arg);
     case OPT_XDP_IFACE: return add_xdp_iface(p, arg);
     case OPT_XDP_MODE: return set_xdp_mode(p, arg);
@@ -1231,7 +1260,8 @@ void settings_report(const struct settings *s, const struct settings_now *now,
     sink->emit(sink, "inter", format_listen_list(s, inter, sizeof inter));
     stats_emitf(sink, "verbosity", "%d", s->verbose);
     stats_emitf(sink, "evictions", "%s", on_off(s->evict_to_free));
-    stats_emitf(sink, "domain_socket", "NULL");     /* -s is refused */
+    stats_emitf(sink, "domain_socket", "%s", s->socketpath ? s->socketpath : "NULL");
+    stats_emitf(sink, "umask", "%o", s->unix_mask);
     stats_emitf(sink, "shutdown_command", "%s", yes_no(s->shutdown_command));
     stats_emitf(sink, "num_threads", "%d", s->num_threads);
     stats_emitf(sink, "stat_key_prefix", "%c", s->prefix_delimiter);

@@ -67,6 +67,8 @@ struct settings {
     bool flush_enabled;          /* -F turns off */
     bool shutdown_command;       /* -A turns on */
     const char *pidfile;         /* -P */
+    const char *socketpath;      /* -s: listen on this unix socket only (no TCP, no UDP) */
+    unsigned unix_mask;          /* -a: the socket file's permissions. Default 0700 */
     bool daemonize;              /* -d */
     bool enable_coredumps;       /* -r */
     bool lock_memory;            /* -k */
@@ -104,6 +106,13 @@ struct settings {
 static inline int settings_verbosity(const struct settings *s)
 {
     return __atomic_load_n(&s->verbose, __ATOMIC_RELAXED);
+}
+
+/* -s takes the place of every network socket, as in memcached: -U then
+ * only shows in stats settings. */
+static inline bool settings_listens_udp(const struct settings *s)
+{
+    return s->udpport != 0 && s->socketpath == NULL;
 }
 
 static inline void settings_set_verbosity(struct settings *s, int level)

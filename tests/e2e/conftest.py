@@ -122,9 +122,9 @@ def _stop_all(started, stop):
 def _factory(kind):
     started = []
 
-    def start(*extra_args, udp=True, threads=2):
+    def start(*extra_args, udp=True, threads=2, unix=None):
         try:
-            srv = Server(kind, extra_args, udp=udp, threads=threads).start()
+            srv = Server(kind, extra_args, udp=udp, threads=threads, unix=unix).start()
         except ServerError as e:
             pytest.fail(str(e), pytrace=False)
         started.append(srv)

@@ -32,6 +32,8 @@ import struct
 import time
 from dataclasses import dataclass, field
 
+from helpers import stream_socket
+
 HOST = "127.0.0.1"
 STEP_TIMEOUT = 30.0         # the longest one step may take
 CONNECT_TIMEOUT = 10.0
@@ -236,9 +238,10 @@ def _apply_edits(pieces, buf, edits):
 # -- TCP -----------------------------------------------------------------------
 
 class _Tcp:
+    """A stream connection: TCP to a port, or a unix socket's path."""
+
     def __init__(self, port):
-        self.sock = socket.create_connection((HOST, port), timeout=CONNECT_TIMEOUT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = stream_socket(port, CONNECT_TIMEOUT)
         self.sock.setblocking(False)
         self.closed = False
         self.pending = b""

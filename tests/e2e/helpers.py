@@ -25,12 +25,28 @@ class _Socket:
         self.close()
 
 
+def stream_socket(where, timeout):
+    """A connected stream socket: to 127.0.0.1:where for a port number, to
+    the unix socket at path where for a string."""
+    if isinstance(where, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection((HOST, where), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class Conn(_Socket):
-    """A raw TCP text-protocol connection."""
+    """A raw text-protocol connection over TCP (port) or a unix socket (path)."""
 
     def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = stream_socket(port, timeout)
         self.timeout = timeout
         self.buf = b""
 

@@ -1,7 +1,7 @@
 """Starting and stopping the servers under test: xdpcached and Debian's memcached.
 
 Every server listens on 127.0.0.1 only, on a TCP port and the UDP port of the
-same number, chosen free at start. Its stderr goes to a temporary file that is
+same number, chosen free at start, or (unix=PATH) on a unix socket only. Its stderr goes to a temporary file that is
 checked for sanitizer reports; stopping it sends SIGTERM and checks that it
 exits with status 0 (an ASan build also runs its leak check then).
 
@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from helpers import stream_socket
 
 REPO = Path(__file__).resolve().parents[2]
 MEMCACHED_BIN = "/usr/bin/memcached"
@@ -122,8 +124,9 @@ def kill_group(proc):
 class Server:
     """One server process. kind is "xdpcached" or "memcached"."""
 
-    def __init__(self, kind, extra_args=(), binary=None, udp=True, threads=2):
+    def __init__(self, kind, extra_args=(), binary=None, udp=True, threads=2, unix=None):
         self.kind = kind
+        self.unix = unix            # a path: listen on this unix socket only (-s)
         if binary is None:
             binary = MEMCACHED_BIN if kind == "memcached" else xdpcached_bin()
         self.binary = binary
@@ -143,13 +146,15 @@ class Server:
                               f"(build it first, or set XDPCACHED_BIN)")
         last = ""
         for _ in range(8):
-            port = free_port()
-            argv = [self.binary, "-l", HOST, "-p", str(port),
-                    "-U", str(port if self.udp else 0), "-t", str(self.threads)]
+            port = self.unix or free_port()
+            argv = [self.binary, "-t", str(self.threads)]
+            argv += (["-s", self.unix] if self.unix else
+                     ["-l", HOST, "-p", str(port), "-U", str(port if self.udp else 0)])
             if is_memcached(self.binary):
                 argv += ["-u", "nobody"]    # memcached refuses to run as root otherwise
             argv += self.extra_args
-            fd, path = tempfile.mkstemp(prefix=f"{self.kind}-{port}-", suffix=".stderr")
+            fd, path = tempfile.mkstemp(prefix=f"{self.kind}-{os.path.basename(str(port))}-",
+                                        suffix=".stderr")
             try:
                 proc = spawn(argv, fd)
             finally:
@@ -168,13 +173,13 @@ class Server:
             err = _read(path)
             os.unlink(path)
             last = f"{' '.join(argv)}: {why}; stderr: {err[-2000:]!r}"
-            if "in use" not in err.lower() and "in use" not in why:
+            if self.unix or ("in use" not in err.lower() and "in use" not in why):
                 break
         raise ServerError(f"could not start {self.kind}: {last}")
 
     def _wait_ready(self, proc, port):
-        """Until the TCP port accepts and (with UDP) the UDP port is bound: a
-        datagram sent before that would be refused."""
+        """Until the TCP port (or the unix socket) accepts and (with UDP) the
+        UDP port is bound: a datagram sent before that would be refused."""
         deadline = time.monotonic() + START_TIMEOUT
         tcp_ok = False
         while time.monotonic() < deadline:
@@ -183,11 +188,11 @@ class Server:
                 return False, f"exited with status {rc} before accepting connections"
             if not tcp_ok:
                 try:
-                    socket.create_connection((HOST, port), timeout=1).close()
+                    stream_socket(port, 1).close()
                     tcp_ok = True
                 except OSError:
                     pass
-            if tcp_ok and (not self.udp or _udp_bound(port)):
+            if tcp_ok and (self.unix or not self.udp or _udp_bound(port)):
                 return True, ""
             time.sleep(0.005)
         return False, f"not ready on port {port} after {START_TIMEOUT} s (TCP accepting: {tcp_ok})"

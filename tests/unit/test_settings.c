@@ -233,6 +233,31 @@ static void test_user_and_pidfile_are_stored(void **state)
     EXPECT_REFUSED(ARGS("--pidfile="), "-P/--pidfile", "empty");
 }
 
+/* -s and -a: the path must fit a sockaddr_un; the mask is chmod's octal. */
+static void test_unix_socket_and_mask(void **state)
+{
+    (void)state;
+    assert_null(PARSE_OK("-p", "1").socketpath);
+    assert_string_equal(PARSE_OK("-s", "/run/mc.sock").socketpath, "/run/mc.sock");
+    assert_string_equal(PARSE_OK("--unix-socket=/tmp/s").socketpath, "/tmp/s");
+    assert_int_equal(PARSE_OK("-p", "1").unix_mask, 0700);
+    assert_int_equal(PARSE_OK("-a", "640").unix_mask, 0640);
+    assert_int_equal(PARSE_OK("--unix-mask=0").unix_mask, 0);
+    assert_int_equal(PARSE_OK("-a", "0777").unix_mask, 0777);
+    char longest[108], too_long[109];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memset(too_long, 'a', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    assert_string_equal(PARSE_OK("-s", longest).socketpath, longest);
+    EXPECT_REFUSED(ARGS("-s", too_long), "-s/--unix-socket", "longer than", "(107 bytes)");
+    EXPECT_REFUSED(ARGS("-s", ""), "-s/--unix-socket", "empty");
+    EXPECT_REFUSED(ARGS("-a", "1000"), "-a/--unix-mask", "octal mask from 0 to 777");
+    EXPECT_REFUSED(ARGS("-a", "9"), "-a/--unix-mask", "octal");
+    EXPECT_REFUSED(ARGS("-a", "rw"), "-a/--unix-mask", "octal");
+    EXPECT_REFUSED(ARGS("-a", "-1"), "-a/--unix-mask", "octal");
+}
+
 static void test_item_size_suffixes(void **state)
 {
     (void)state;
@@ -844,9 +869,6 @@ static void test_memcached_only_flags_refused_by_name(void **state)
 {
     (void)state;
     static const struct refusal cases[] = {
-        { { "-s", "/tmp/mc.sock" }, { "-s/--unix-socket", "does not support", "unix sockets" } },
-        { { "--unix-socket=/tmp/s" }, { "-s/--unix-socket", "does not support" } },
-        { { "-a", "700" }, { "-a/--unix-mask", "unix sockets" } },
         { { "-S" }, { "-S/--enable-sasl", "SASL" } },
         { { "-Y", "/etc/auth" }, { "-Y/--auth-file", "does not support" } },
         { { "-e", "/dev/shm/x" }, { "-e/--memory-file", "does not support" } },
@@ -941,7 +963,7 @@ static void test_help(void **state)
         "-B, --protocol=<name>", "-X, --disable-dumping", "-D <char>",
         "    --metrics-listen=<addr:port>", "    --cpu-list=<cpus>",
         "    --config-file=<file>",
-        "-f, -n, -L, -W, -N", "Refused: -i, -a, -s, -S, -Y, -e, -Z",
+        "-f, -n, -L, -W, -N", "-s, --unix-socket=<file>", "-a, --unix-mask=<mask>", "Refused: -i, -S, -Y, -e, -Z",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
         "    --xdp-entries=<num>", "    --xdp-memory=<mb>", "    --xdp-max-value=<bytes>",
@@ -977,7 +999,6 @@ static void test_help(void **state)
             if (strstr(o.out, defaults[i]) == NULL)
                 fail_msg("-h lacks '%s'", defaults[i]);
         assert_null(strstr(o.out, "--slab-growth-factor"));
-        assert_null(strstr(o.out, "--unix-socket"));
     }
 }
 
@@ -1042,7 +1063,7 @@ static void test_report_defaults(void **state)
     static const char *const expected[] = {
         "maxbytes 67108864", "maxconns 1024", "tcpport 11211", "udpport 0",
         "inter NULL", "verbosity 0", "evictions on", "domain_socket NULL",
-        "shutdown_command no", "num_threads 4", "stat_key_prefix :",
+        "umask 700", "shutdown_command no", "num_threads 4", "stat_key_prefix :",
         "detail_enabled no", "reqs_per_event 20", "cas_enabled yes",
         "tcp_backlog 1024", "binding_protocol auto-negotiate",
         "auth_enabled_sasl no", "auth_enabled_ascii no",
@@ -1061,7 +1082,7 @@ static void test_report_after_flags(void **state)
     static const char *const expected[] = {
         "maxbytes 134217728", "maxconns 10", "tcpport 1234", "udpport 4321",
         "inter 127.0.0.1,[::1]:11311,*:7,[fe80::1%eth0]", "verbosity 2",
-        "evictions off", "domain_socket NULL", "shutdown_command yes",
+        "evictions off", "domain_socket /run/mc.sock", "umask 640", "shutdown_command yes",
         "num_threads 8", "stat_key_prefix #", "detail_enabled yes",
         "reqs_per_event 5", "cas_enabled no", "tcp_backlog 64",
         "binding_protocol ascii", "auth_enabled_sasl no", "auth_enabled_ascii no",
@@ -1073,7 +1094,7 @@ static void test_report_after_flags(void **state)
         "-m", "128", "-c", "10", "-p", "1234", "-U", "4321",
         "-l", "127.0.0.1,[::1]:11311", "-l", "*:7;fe80::1%eth0", "-vv", "-M",
         "-A", "-t", "8", "-R", "5", "-C", "-b", "64", "-I", "2m", "-F",
-        "-D", "#", "-B", "ascii", "-X",
+        "-D", "#", "-B", "ascii", "-X", "-s", "/run/mc.sock", "-a", "640",
         "-o", "no_maxconns_fast,hashpower=20,no_lru_crawler,idle_timeout=600");
     expect_report(&s, expected, ARRAY_SIZE(expected));
 }
@@ -1129,6 +1150,7 @@ int main(void)
         cmocka_unit_test(test_command_line_mistakes),
         cmocka_unit_test(test_nothing_written_to_stderr),
         cmocka_unit_test(test_memcached_only_flags_refused_by_name),
+        cmocka_unit_test(test_unix_socket_and_mask),
         cmocka_unit_test(test_memcached_internals_accepted_with_notice),
         cmocka_unit_test(test_memcached_flags_implemented),
         cmocka_unit_test(test_metrics_listen),
