@@ -66,7 +66,10 @@ struct conn {
                                       retrieval's replies went out right away */
     struct proto_conn pc;
     uint32_t interest;             /* events registered with epoll */
-    rel_time_t last_cmd_time;      /* when it last ran a request (idle_timeout) */
+    /* when it last ran a request (idle_timeout); atomic, as is shown_state,
+     * for conn_set_report() on another thread */
+    _Atomic rel_time_t last_cmd_time;
+    _Atomic uint8_t shown_state;   /* enum conn_shown_state after its last turn */
     bool peer_closed;              /* read gave end of file: finish, then close */
 };
 
@@ -119,6 +122,7 @@ void conn_set_init(struct conn_set *set, const struct proto_env *env,
     set->epfd = epfd;
     list_init(&set->all);
     list_init(&set->yielded);
+    set->roster_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 
 /* ---- input buffer ---------------------------------------------------------- */
@@ -387,7 +391,7 @@ static bool conn_process(struct conn *c)
     if (!protocol_mid_request(&c->pc))
         c->out_ready = c->out.len;
     if (ran)
-        c->last_cmd_time = clock_now();
+        atomic_store_explicit(&c->last_cmd_time, clock_now(), memory_order_relaxed);
     in_consume(c, used);
     return true;
 }
@@ -416,10 +420,12 @@ static void conn_close(struct conn *c)
     struct conn_set *set = c->set;
     if (settings_verbosity(set->env->settings) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->src.fd);
+    pthread_mutex_lock(&set->roster_lock);
     list_del(&c->in_all);
+    close(c->src.fd);
+    pthread_mutex_unlock(&set->roster_lock);
     if (list_linked(&c->in_yielded))
         list_del(&c->in_yielded);
-    close(c->src.fd);
     free(c->in);
     c->in_cap = 0;
     obuf_free(&c->out);
@@ -443,6 +449,18 @@ static bool conn_send_due(const struct conn *c)
     return !list_linked(&c->in_yielded) || out_unsent(c) >= OUT_SEND_AT_YIELD;
 }
 
+/* What `stats conns` shows for the connection until its next turn. */
+static enum conn_shown_state conn_shown_state(const struct conn *c)
+{
+    if (c->pc.swallow > 0)
+        return CONN_SHOWN_SWALLOW;
+    if (protocol_mid_request(&c->pc))
+        return CONN_SHOWN_NREAD;
+    if (out_unsent(c) > 0)
+        return CONN_SHOWN_MWRITE;
+    return CONN_SHOWN_READ;
+}
+
 static void conn_serve(struct conn *c)
 {
     if (!conn_process(c) || (conn_send_due(c) && !conn_send(c)) || conn_finished(c)) {
@@ -457,6 +475,7 @@ static void conn_serve(struct conn *c)
         conn_schedule(c);
     in_release(c);
     conn_account(c);
+    atomic_store_explicit(&c->shown_state, conn_shown_state(c), memory_order_relaxed);
     if (!conn_update_interest(c))
         conn_close(c);
 }
@@ -488,11 +507,15 @@ bool conn_open(struct conn_set *set, int fd)
         c->set = set;
         obuf_init(&c->out);
         proto_conn_init(&c->pc, set->env, set->stats);
+        c->pc.requester.fd = fd;
         c->interest = EPOLLIN;
-        c->last_cmd_time = clock_now();
+        atomic_init(&c->last_cmd_time, clock_now());
+        atomic_init(&c->shown_state, CONN_SHOWN_READ);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->src };
         if (epoll_ctl(set->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            pthread_mutex_lock(&set->roster_lock);
             list_add_tail(&set->all, &c->in_all);
+            pthread_mutex_unlock(&set->roster_lock);
             if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
             return true;
@@ -529,7 +552,8 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
         /* Like memcached, only a connection waiting for requests is idle:
          * not one still sending replies, running buffered requests or
          * receiving a value. */
-        if (now - c->last_cmd_time > timeout && out_unsent(c) == 0 &&
+        rel_time_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
+        if (now - last > timeout && out_unsent(c) == 0 &&
             !list_linked(&c->in_yielded) && !protocol_mid_request(&c->pc)) {
             if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "Closing idle fd %d\n", c->src.fd);
@@ -537,6 +561,42 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
             conn_close(c);
         }
     }
+}
+
+/* The peer's address comes from the socket itself, as the descriptor stays
+ * open while the lock is held; the listening address is the socket's own
+ * (for a unix client, the listener's path). memcached never asks for a
+ * unix client's name, so it shows family 0 there: so do we. */
+static void conn_fill_row(const struct conn *c, const struct conn_requester *requester,
+                          rel_time_t now, struct conn_row *row)
+{
+    socklen_t len = sizeof(row->listen_addr);
+    if (getsockname(c->src.fd, (struct sockaddr *)&row->listen_addr, &len) != 0)
+        row->listen_addr.ss_family = AF_UNSPEC;
+    len = sizeof(row->addr);
+    if (row->listen_addr.ss_family == AF_UNIX ||
+        getpeername(c->src.fd, (struct sockaddr *)&row->addr, &len) != 0)
+        row->addr.ss_family = AF_UNSPEC;
+    if (c->src.fd == requester->fd)
+        row->state = CONN_SHOWN_PARSE_CMD;
+    row->idle = now - atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
+}
+
+bool conn_set_report(struct conn_set *set, const struct conn_requester *requester,
+                     struct conn_rows *rows)
+{
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&set->roster_lock);
+    for (struct list_node *node = set->all.next; node != &set->all; node = node->next) {
+        const struct conn *c = CONN_OF(node, in_all);
+        enum conn_shown_state state = atomic_load_explicit(&c->shown_state, memory_order_relaxed);
+        struct conn_row *row = conn_rows_add(rows, c->src.fd, false, state, 0);
+        if (!row)
+            break;
+        conn_fill_row(c, requester, now, row);
+    }
+    pthread_mutex_unlock(&set->roster_lock);
+    return !rows->oom;
 }
 
 void conn_set_close_all(struct conn_set *set)

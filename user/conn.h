@@ -8,11 +8,13 @@
 #ifndef XDPCACHED_CONN_H
 #define XDPCACHED_CONN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "clock.h"
+#include "conn_report.h"
 #include "obuf.h"
 #include "proto.h"
 
@@ -38,6 +40,10 @@ struct conn_set {
                                        requests still buffered */
     char *spare_in;                 /* one cached input buffer of the initial size */
     struct obuf spare_out;          /* one cached, empty output buffer */
+    /* Held by the worker while it links, unlinks or closes a connection, and
+     * by conn_set_report() from any thread: the list and every descriptor in
+     * it stay as they are while it reads them. */
+    pthread_mutex_t roster_lock;
 };
 
 void conn_set_init(struct conn_set *set, const struct proto_env *env,
@@ -68,6 +74,11 @@ static inline bool conn_set_has_yielded(const struct conn_set *set)
  * --buffer-memory: beyond CONN_MEMORY_FREE, the budget split evenly over
  * the open connections, and nothing once all of it is taken. */
 bool conn_buffers_over_share(const struct proto_env *env, size_t held);
+
+/* Adds a row per connection for `stats conns`; safe from any thread.
+ * False when out of memory. */
+bool conn_set_report(struct conn_set *set, const struct conn_requester *requester,
+                     struct conn_rows *rows);
 
 /* Closes connections idle for more than timeout seconds (0 = never). */
 void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout);

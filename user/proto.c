@@ -13,6 +13,7 @@ void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,
     memset(pc, 0, sizeof(*pc));
     pc->env = env;
     pc->stats = stats;
+    pc->requester.fd = -1;
 }
 
 /* Field by field: zeroing the whole struct, with its two parked requests and

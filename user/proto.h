@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn_report.h"
 #include "exec.h"
 #include "obuf.h"
 #include "request.h"
@@ -70,6 +71,8 @@ struct proto_conn {
                                            memcached negotiates (per connection;
                                            per datagram over UDP) */
     bool bin_value_pending;             /* binary: a request waits for its value */
+    struct conn_requester requester;    /* the socket requests come on (and over UDP
+                                           the sender): only `stats conns` reads it */
 };
 
 void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,

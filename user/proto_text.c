@@ -316,6 +316,13 @@ static void run_stats(struct text_request *r)
         keydump_cachedump(r);
         return;
     }
+    if (strcmp(group, "conns") == 0) {
+        if (stats_report_conns(r->pc->env, &r->pc->requester, &ts.sink))
+            obuf_append(r->out, "END\r\n", 5);
+        else
+            text_reply(r, "SERVER_ERROR out of memory writing stats");
+        return;
+    }
     if (!stats_report(r->pc->env, group, &ts.sink)) {
         text_reply(r, "ERROR");
         return;

@@ -103,6 +103,7 @@ struct server {
     uint64_t max_clients;
     bool accept_paused;
     uint64_t paused_at_us;          /* CLOCK_MONOTONIC when accepting stopped */
+    rel_time_t created;             /* listeners and UDP sockets were last used then */
 };
 
 /* ---- listening sockets ----------------------------------------------------- */
@@ -383,6 +384,56 @@ static bool acceptor_setup(struct server *srv)
     return ok;
 }
 
+/* ---- stats conns ----------------------------------------------------------- */
+
+/* A listener or UDP socket: its own address; the UDP socket that carries
+ * the request shows the sender instead, as memcached's does while serving. */
+static bool add_socket_row(const struct server *srv, const struct ev_source *src,
+                           const struct conn_requester *requester, rel_time_t now,
+                           struct conn_rows *rows)
+{
+    bool udp = src->kind == EV_UDP;
+    bool serving = udp && src->fd == requester->fd && requester->peer;
+    enum conn_shown_state state = !udp ? CONN_SHOWN_LISTENING
+                                  : serving ? CONN_SHOWN_PARSE_CMD : CONN_SHOWN_READ;
+    struct conn_row *row = conn_rows_add(rows, src->fd, udp, state, now - srv->created);
+    if (!row)
+        return false;
+    struct sockaddr_storage *own = serving ? &row->listen_addr : &row->addr;
+    socklen_t len = sizeof(*own);
+    if (getsockname(src->fd, (struct sockaddr *)own, &len) != 0)
+        own->ss_family = AF_UNSPEC;
+    if (serving && requester->peer_len <= sizeof(row->addr))
+        memcpy(&row->addr, requester->peer, requester->peer_len);
+    return true;
+}
+
+static bool add_source_rows(const struct server *srv, const struct source_list *list,
+                            const struct conn_requester *requester, rel_time_t now,
+                            struct conn_rows *rows)
+{
+    for (size_t i = 0; i < list->n; i++)
+        if (!add_socket_row(srv, &list->items[i], requester, now, rows))
+            return false;
+    return true;
+}
+
+/* server_stats.report_conns: listeners, then each worker's UDP sockets and
+ * connections; conn_rows_emit() puts them in descriptor order. */
+static bool report_conns(void *ctx, const struct conn_requester *requester,
+                         struct conn_rows *rows)
+{
+    struct server *srv = ctx;
+    rel_time_t now = clock_now();
+    bool ok = add_source_rows(srv, &srv->listeners, requester, now, rows);
+    for (unsigned i = 0; ok && i < srv->nworkers; i++) {
+        struct worker *w = &srv->workers[i];
+        ok = add_source_rows(srv, &w->udp, requester, now, rows) &&
+             conn_set_report(&w->conns, requester, rows);
+    }
+    return ok;
+}
+
 /* Fixes the client limit and starts the connection counters the way
  * memcached reports them: it counts every listening TCP socket and every
  * worker's UDP socket as a connection, and prints curr_connections minus
@@ -408,6 +459,9 @@ static bool counters_setup(struct server *srv)
     atomic_store(&ss->accepting_conns, true);
     ss->threads = srv->thread_stats;
     ss->nthreads = srv->nworkers;
+    ss->report_conns = report_conns;
+    ss->report_conns_ctx = srv;
+    srv->created = clock_now();
     return true;
 }
 

@@ -46,6 +46,8 @@ struct thread_stats {
     __atomic_store_n(&(ts)->field, (ts)->field + (n), __ATOMIC_RELAXED)
 #define STAT_INC(ts, field) STAT_ADD(ts, field, 1)
 
+struct conn_requester;
+struct conn_rows;
 struct fastpath;
 
 struct server_stats {
@@ -67,6 +69,12 @@ struct server_stats {
     /* Called by stats_reset() with fastpath when that is not NULL (main.c
      * sets fastpath_reset_stats): stats knows nothing of the fast path. */
     void (*reset_fastpath)(struct fastpath *fastpath);
+    /* `stats conns`: adds a row per socket the server holds; false when out
+     * of memory. server.c installs it; without it (unit tests) there are no
+     * rows. */
+    bool (*report_conns)(void *ctx, const struct conn_requester *requester,
+                         struct conn_rows *rows);
+    void *report_conns_ctx;
 };
 
 /* Where stat lines go: the text protocol writes "STAT name value\r\n". */

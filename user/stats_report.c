@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "conn_report.h"
 #include "fastpath.h"
 #include "obuf.h"
 #include "prefix_stats.h"
@@ -190,6 +191,18 @@ static void report_settings(const struct proto_env *env, struct stats_sink *sink
         .lru_crawler = store_crawler_enabled(env->store),
     };
     settings_report(env->settings, &now, sink);
+}
+
+bool stats_report_conns(const struct proto_env *env, const struct conn_requester *requester,
+                        struct stats_sink *sink)
+{
+    struct server_stats *ss = env->server_stats;
+    struct conn_rows rows = { 0 };
+    bool ok = !ss->report_conns || ss->report_conns(ss->report_conns_ctx, requester, &rows);
+    if (ok)
+        conn_rows_emit(&rows, sink);
+    conn_rows_free(&rows);
+    return ok;
 }
 
 bool stats_report(const struct proto_env *env, const char *group, struct stats_sink *sink)

@@ -404,6 +404,7 @@ static bool udp_run_requests(struct udp_worker *u, struct udp_lane *l,
                              char **in, size_t *len, unsigned *ran, bool continuing)
 {
     unsigned per_turn = (unsigned)u->env->settings->reqs_per_event;
+    pc->requester = (struct conn_requester){ l->fd, peer->addr, peer->addrlen };
     while (*len > 0) {
         struct protocol_step step;
         protocol_run_one(pc, *in, *len, &l->out, &step);

@@ -128,7 +128,9 @@ def test_pymemcache_over_the_socket(sock_dir, server_factory):
 
 def test_stats_conns_names_unix_sockets(sock_dir, server_factory, memcached_factory):
     """The listener shows as unix:PATH, a client by its listen_addr (its own
-    addr is memcached's "?:<AF 0>": it never asks a unix client's name)."""
+    addr is memcached's "?:<AF 0>": it never asks a unix client's name).
+    memcached reads the listener's name into a sockaddr_in6, which cuts the
+    path to 26 bytes; we show it whole (docs/differences.md)."""
     for factory, name in ((memcached_factory, "ref"), (server_factory, "got")):
         path = str(sock_dir / f"{name}.sock")
         srv = factory(unix=path)
@@ -136,18 +138,6 @@ def test_stats_conns_names_unix_sockets(sock_dir, server_factory, memcached_fact
             st = c.stats(b"conns")
         fds = {k.split(":")[0] for k in st}
         rows = sorted((st[f + ":addr"], st.get(f + ":listen_addr"), st[f + ":state"]) for f in fds)
+        listener = "unix:" + (path[:26] if name == "ref" else path)
         assert rows == [("?:<AF 0>", "unix:" + path, "conn_parse_cmd"),
-                        ("unix:" + path, None, "conn_listening")], st
-
-
-def test_live_socket_is_not_taken(sock_dir, server_factory):
-    """A second server on the path of a running one fails (memcached would
-    unlink the file and leave the first one unreachable)."""
-    path = str(sock_dir / "got.sock")
-    first = server_factory(unix=path)
-    second = subprocess.run([xdpcached_bin(), "-s", path], stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=10)
-    assert second.returncode == 71
-    assert second.stderr == f"failed to listen on UNIX socket {path}: Address already in use\n"
-    with Conn(first.port) as c:
-        assert c.cmd(b"version").startswith(b"VERSION ")
+                        (listener, None, "conn_listening")], st
