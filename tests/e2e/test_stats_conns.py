@@ -7,6 +7,8 @@ import re
 import socket
 import time
 
+import pytest
+
 from helpers import HOST, Conn, Udp, udp_frame
 
 BIG = 512 * 1024
@@ -119,28 +121,27 @@ def start_both(server_factory, memcached_factory):
     return [f("-l", "[::1]", "-t", "1") for f in (memcached_factory, server_factory)]
 
 
-def test_rows_over_tcp_match_memcached(server_factory, memcached_factory):
+def asked_over_tcp(port):
+    """The asker is one more client, running its request."""
+    return ask_tcp, [udp_socket("udp", "127.0.0.1", port),
+                     client("tcp", "127.0.0.1", port, "conn_parse_cmd")]
+
+
+def asked_over_udp(port):
+    """The UDP socket that carries the request shows its sender."""
+    return ask_udp, [udp_socket("udp", "127.0.0.1", port, "conn_parse_cmd",
+                                peer="udp:127.0.0.1:PORT")]
+
+
+@pytest.mark.parametrize("asked", [asked_over_tcp, asked_over_udp], ids=["tcp", "udp"])
+def test_rows_match_memcached(asked, server_factory, memcached_factory):
     for srv in start_both(server_factory, memcached_factory):
         clients = open_clients(srv.port)
         try:
-            asker = client("tcp", "127.0.0.1", srv.port, "conn_parse_cmd")
-            expected = expected_rows(srv.port, [udp_socket("udp", "127.0.0.1", srv.port), asker])
-            assert rows_once_settled(lambda: ask_tcp(srv.port), srv.port, expected) == expected, \
-                srv.kind
-        finally:
-            for s in clients:
-                s.close()
-
-
-def test_rows_over_udp_show_the_sender(server_factory, memcached_factory):
-    for srv in start_both(server_factory, memcached_factory):
-        clients = open_clients(srv.port)
-        try:
-            serving = udp_socket("udp", "127.0.0.1", srv.port, "conn_parse_cmd",
-                                 peer="udp:127.0.0.1:PORT")
-            expected = expected_rows(srv.port, [serving])
-            assert rows_once_settled(lambda: ask_udp(srv.port), srv.port, expected) == expected, \
-                srv.kind
+            ask, asker_rows = asked(srv.port)
+            expected = expected_rows(srv.port, asker_rows)
+            got = rows_once_settled(lambda: ask(srv.port), srv.port, expected)
+            assert got == expected, srv.kind
         finally:
             for s in clients:
                 s.close()
