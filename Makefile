@@ -9,6 +9,9 @@ CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -pthread -Iuser -Ishared $(SANITIZE)
 LDFLAGS  += -pthread $(SANITIZE)
 LDLIBS   += -lbpf -lelf -lz
+# SANITIZE for the ASan+UBSan builds: build-asan (`make test`) and the fuzz
+# targets (`make fuzz`).
+ASAN_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # Every daemon module but main.c goes into a library that the unit tests link.
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
@@ -87,49 +90,36 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h shared/*.h) $(BUILD)/vmlinux.h 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	bpftool gen skeleton $< > $@
 
-$(BUILD) $(BUILD)/obj $(BUILD)/obj/loadgen $(BUILD)/tests:
+$(BUILD) $(BUILD)/obj $(BUILD)/obj/loadgen $(BUILD)/obj/fuzz $(BUILD)/tests:
 	mkdir -p $@
 
-# libFuzzer targets (tests/fuzz/, run by tests/run-all.sh): the daemon's
-# modules compiled again by clang with coverage instrumentation and
-# ASan+UBSan into their own directory, each target linked with the harness.
-FUZZ_BUILD     ?= $(BUILD)-fuzz
-FUZZ_CFLAGS    := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -Iuser -Ishared \
-                  -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJS      := $(DAEMON_SRCS:user/%.c=$(FUZZ_BUILD)/obj/%.o)
-FUZZ_TARGETS   := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_MAIN_OBJS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/obj/fuzz/%.o,$(wildcard tests/fuzz/*.c))
-FUZZ_SUPPORT_OBJS := $(TEST_SUPPORT:tests/support/%.c=$(FUZZ_BUILD)/obj/fuzz/%.o)
+# libFuzzer targets (tests/fuzz/, run by tests/run-all.sh). Like the ASan
+# build of `make test`, `make fuzz` is this Makefile again with another
+# BUILD: clang, ASan+UBSan and libFuzzer's coverage instrumentation
+# (-fsanitize=fuzzer-no-link), so that the library and the support objects
+# come from the rules above. Only the targets' own sources (fuzz_*.c and the
+# harness) and their link with libFuzzer (-fsanitize=fuzzer) are here.
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(addprefix $(BUILD)/,$(FUZZ_NAMES))
+FUZZ_OBJS    := $(patsubst tests/fuzz/%.c,$(BUILD)/obj/fuzz/%.o,$(wildcard tests/fuzz/*.c))
 # fuzz_store drives the store alone, against the model; the others feed
 # the protocol parsers alone through the harness.
-FUZZ_STORE     := $(FUZZ_BUILD)/fuzz_store
+FUZZ_STORE   := $(BUILD)/fuzz_store
 
-fuzz: $(FUZZ_TARGETS)
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SANITIZE="$(ASAN_SANITIZE) -fsanitize=fuzzer-no-link" \
+	    $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
 
-$(FUZZ_BUILD)/obj/%.o: user/%.c | $(FUZZ_BUILD)/obj
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(BUILD) -MMD -MP -c $< -o $@
+$(FUZZ_OBJS): $(BUILD)/obj/fuzz/%.o: tests/fuzz/%.c | $(BUILD)/obj/fuzz
+	$(CC) $(CFLAGS) -Itests/support -MMD -MP -c $< -o $@
 
-$(FUZZ_BUILD)/obj/fastpath.o: $(BPF_SKELS)
+# The library goes last on the command line, after every object that uses it.
+$(FUZZ_TARGETS): $(BUILD)/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/libxdpcached.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(BUILD)/libxdpcached.a $(LDFLAGS) $(LDLIBS)
 
-$(FUZZ_MAIN_OBJS): $(FUZZ_BUILD)/obj/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_BUILD)/obj/fuzz
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Itests/support -MMD -MP -c $< -o $@
-
-$(FUZZ_SUPPORT_OBJS): $(FUZZ_BUILD)/obj/fuzz/%.o: tests/support/%.c | $(FUZZ_BUILD)/obj/fuzz
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
-
-$(FUZZ_BUILD)/libxdpcached.a: $(FUZZ_OBJS)
-	ar rcs $@ $^
-
-$(filter-out $(FUZZ_STORE),$(FUZZ_TARGETS)): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o \
-                 $(FUZZ_BUILD)/obj/fuzz/harness.o $(FUZZ_BUILD)/libxdpcached.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
-
-$(FUZZ_STORE): $(FUZZ_BUILD)/obj/fuzz/fuzz_store.o $(FUZZ_BUILD)/obj/fuzz/store_model.o \
-               $(FUZZ_BUILD)/libxdpcached.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
-
-$(FUZZ_BUILD)/obj $(FUZZ_BUILD)/obj/fuzz:
-	mkdir -p $@
+$(filter-out $(FUZZ_STORE),$(FUZZ_TARGETS)): $(BUILD)/obj/fuzz/harness.o
+$(FUZZ_STORE): $(BUILD)/obj/store_model.o
 
 deps:
 	scripts/install-deps.sh
@@ -148,7 +138,7 @@ run: deps
 # tests, the differential test against Debian's memcached, memccapable.
 test: deps
 	$(MAKE) all
-	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="$(ASAN_SANITIZE)" all
 	$(MAKE) fuzz
 	tests/run-all.sh
 
@@ -182,4 +172,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(DAEMON_OBJS:.o=.d) $(BUILD)/obj/main.d $(TEST_SUPPORT_OBJ:.o=.d) $(LOADGEN_OBJS:.o=.d) $(BUILD)/obj/loadgen/main.d
--include $(FUZZ_OBJS:.o=.d) $(FUZZ_MAIN_OBJS:.o=.d) $(FUZZ_SUPPORT_OBJS:.o=.d)
+-include $(FUZZ_OBJS:.o=.d)
