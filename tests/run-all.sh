@@ -164,7 +164,7 @@ fuzz_report() {   # fuzz_report LOG TARGET: the reproducer and the report's firs
     grep -m1 -A 20 -E "ERROR: |runtime error|fuzz harness:|fuzz_store:|deadly signal" "$1" | sed 's/^/   | /'
 }
 
-run_fuzz() {   # run_fuzz TARGET (text, meta, bin, store)
+run_fuzz() {   # run_fuzz TARGET (text, meta, bin, store, auth)
     local name=$1 bin=$FUZZ_BUILD/fuzz_$1 log=$TMP/fuzz.log work=$TMP/fuzz-$1
     local crashes=$FUZZ_BUILD/crashes/$1 inputs=() f
     for f in tests/fuzz/regressions/"$name"/* tests/fuzz/corpus/"$name"/*; do
@@ -198,7 +198,7 @@ run_fuzz() {   # run_fuzz TARGET (text, meta, bin, store)
     add "fuzz $name" 1 0 0
 }
 
-for target in text meta bin store; do
+for target in text meta bin store auth; do
     run_fuzz "$target"
 done
 

@@ -16,6 +16,7 @@
 #include "request.h"
 #include "store.h"
 
+struct authfile;
 struct prefix_stats;
 struct settings;
 struct server_stats;
@@ -32,6 +33,7 @@ struct proto_env {
      * XDP fast path admits hot keys from here); NULL = no one listens. */
     void (*udp_read_hit)(void *ctx, const struct item_view *item);
     void *udp_read_ctx;
+    struct authfile *auth;              /* -Y's users; NULL: no authentication */
 };
 
 /* Who runs a request: the server, the worker's counters, and whether the

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "allow.h"
+#include "authfile.h"
 #include "clock.h"
 #include "fastpath.h"
 #include "metrics.h"
@@ -28,6 +29,8 @@
 struct daemon {
     struct store *store;
     struct fastpath *fastpath;      /* NULL without the fast path */
+    struct authfile *auth;          /* -Y's users, or NULL */
+    const char *auth_path;
     unsigned ticks;                 /* server ticks so far */
 };
 
@@ -43,6 +46,15 @@ static void on_stop_signal(int sig)
     server_stop(running_server);
 }
 
+/* SIGHUP: read -Y's file again, as memcached does (in the tick, not here). */
+static volatile sig_atomic_t reload_requested;
+
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
 static void request_shutdown(void)
 {
     server_stop(running_server);
@@ -54,6 +66,12 @@ static void tick(void *ctx)
     store_tick(d->store);
     if (++d->ticks % SERVER_TICKS_PER_SECOND == 0)
         fastpath_tick(d->fastpath);
+    if (reload_requested && d->auth) {
+        reload_requested = 0;
+        char why[512];
+        if (!authfile_reload(d->auth, d->auth_path, why, sizeof(why)))
+            fprintf(stderr, "%s; the users read before stay\n", why);
+    }
 }
 
 static int install_signals(void)
@@ -62,11 +80,15 @@ static int install_signals(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return -1;
-    /* A peer closing mid-write must give EPIPE, not kill the daemon. SIGHUP
-     * (logrotate, a closed terminal) does nothing, as in memcached: the
-     * daemon writes only to stderr and has no log file to reopen. */
+    /* SIGHUP reads -Y's file again, as in memcached, and does nothing
+     * else (logrotate, a closed terminal): the daemon writes only to
+     * stderr and has no log file to reopen. */
+    sa.sa_handler = on_reload_signal;
+    if (sigaction(SIGHUP, &sa, NULL))
+        return -1;
+    /* A peer closing mid-write must give EPIPE, not kill the daemon. */
     sa.sa_handler = SIG_IGN;
-    return sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGHUP, &sa, NULL);
+    return sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* -r: core files as large as the hard limit allows, as memcached does. */
@@ -195,14 +217,15 @@ static bool prepare_to_run(const struct settings *s, struct metrics *metrics)
            (!s->pidfile || write_pidfile(s->pidfile) == 0);
 }
 
-static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats)
+static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats,
+                 struct authfile *auth)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
     struct proto_env env = {
         .store = store, .settings = s, .server_stats = &server_stats,
-        .prefix_stats = prefix_stats, .shutdown = request_shutdown,
+        .prefix_stats = prefix_stats, .shutdown = request_shutdown, .auth = auth,
     };
-    struct daemon daemon = { .store = store };
+    struct daemon daemon = { .store = store, .auth = auth, .auth_path = s->auth_file };
     /* bound before -d, like the server's ports, so a busy port fails in the
      * foreground, and before them, so it is up once they accept; its thread
      * starts after the fork */
@@ -253,18 +276,28 @@ int main(int argc, char **argv)
     if (settings.lock_memory)
         lock_memory();
     default_udp_allow(&settings);
+    /* Read before -u, so that a file only root may read works; memcached
+     * also exits with 1 when it cannot read it. */
+    struct authfile *auth = NULL;
+    char why[512];
+    if (settings.auth_file && !(auth = authfile_load(settings.auth_file, why, sizeof(why)))) {
+        fprintf(stderr, "%s\n", why);
+        settings_release(&settings);
+        return EXIT_FAILURE;
+    }
     struct store *store = create_store(&settings);
     struct prefix_stats *prefix_stats = prefix_stats_create(settings.prefix_delimiter);
     if (prefix_stats && settings.detail_enabled)
         prefix_stats_enable(prefix_stats, true);
     rc = EXIT_OSERR;
     if (store && prefix_stats)
-        rc = serve(&settings, store, prefix_stats);
+        rc = serve(&settings, store, prefix_stats, auth);
     else if (!prefix_stats)
         fprintf(stderr, "out of memory creating the prefix statistics\n");
     prefix_stats_destroy(prefix_stats);
     if (store)
         store_destroy(store);
+    authfile_free(auth);
     settings_release(&settings);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "proto_auth.h"
 #include "proto_bin.h"
 #include "proto_text.h"
 #include "settings.h"
@@ -30,6 +31,8 @@ void proto_conn_restart(struct proto_conn *pc)
     pc->close_now = false;
     pc->protocol = PROTO_NEGOTIATING;
     pc->bin_value_pending = false;
+    pc->authenticated = false;
+    pc->auth_attempt = false;
 }
 
 static enum proto_kind chosen_protocol(enum settings_protocol binding,
@@ -45,6 +48,12 @@ static enum proto_kind chosen_protocol(enum settings_protocol binding,
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step)
 {
+    if (pc->env->auth && !pc->authenticated) {
+        step->used = proto_auth_run(pc, in, len, out, &step->completed);
+        step->transmit = false;
+        step->suspended = false;
+        return;
+    }
     /* memcached looks at the first byte once (per connection; over UDP per
      * datagram, each of which gets a fresh state) and stays with it, unless
      * -B fixed the protocol. */

@@ -71,6 +71,9 @@ struct proto_conn {
                                            memcached negotiates (per connection;
                                            per datagram over UDP) */
     bool bin_value_pending;             /* binary: a request waits for its value */
+    bool authenticated;                 /* -Y: the connection passed the gate */
+    bool auth_attempt;                  /* -Y: a `set` line waits for its credentials */
+    uint32_t auth_nvalue;               /* ... of this many bytes (CRLF not included) */
     struct conn_requester requester;    /* the socket requests come on (and over UDP
                                            the sender): only `stats conns` reads it */
 };
@@ -99,7 +102,7 @@ void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
  * transmits nothing in that state (conn_nread, conn_swallow). */
 static inline bool protocol_mid_request(const struct proto_conn *pc)
 {
-    return pc->pending.active || pc->swallow > 0 || pc->bin_value_pending;
+    return pc->pending.active || pc->swallow > 0 || pc->bin_value_pending || pc->auth_attempt;
 }
 
 #endif

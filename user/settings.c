@@ -130,6 +130,9 @@ static const struct flag flag_table[] = {
       "UNIX socket to listen on (disables network support)" },
     { 'a', "unix-mask", "<mask>",
       "access mask for UNIX socket, in octal (default: 700)" },
+    { 'Y', "auth-file", "<file>",
+      "clients must authenticate as a user:password line of <file>\n"
+      "(ASCII protocol only, no UDP; SIGHUP reads it again)" },
     { 't', "threads", "<num>",
       "number of worker threads (default: " STR(DEFAULT_THREADS)
       ", max: " STR(THREADS_MAX) ")" },
@@ -216,7 +219,6 @@ static const struct foreign_flag foreign_flags[] = {
     /* memcached 1.6 flags that would change behaviour: refused */
     { { 'i', "license", NULL, "memcached's license text" }, FOREIGN_REFUSED },
     { { 'S', "enable-sasl", NULL, "SASL authentication" }, FOREIGN_REFUSED },
-    { { 'Y', "auth-file", "<file>", "ASCII authentication" }, FOREIGN_REFUSED },
     { { 'e', "memory-file", "<file>", "a restartable cache in a memory file" },
       FOREIGN_REFUSED },
     { { 'Z', "enable-ssl", NULL, "TLS" }, FOREIGN_REFUSED },
@@ -308,7 +310,7 @@ struct span {
 struct parse {
     struct settings *s;
     FILE *out, *err;
-    bool tcp_port_given, udp_port_given, threads_given;
+    bool tcp_port_given, udp_port_given, threads_given, protocol_given;
 };
 
 struct store_config settings_store_config(const struct settings *s)
@@ -648,6 +650,7 @@ static int set_protocol(struct parse *p, const char *arg)
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if (strcmp(arg, names[i]) == 0) {
             p->s->protocol = (enum settings_protocol)i;
+            p->protocol_given = true;
             return KEEP_GOING;
         }
     return refuse(p->err, 'B', " '%s': Invalid value for binding protocol, "
@@ -1081,6 +1084,7 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case 'P': return set_string_flag(p, c, arg, &s->pidfile);
     case 's': return set_socket_path(p, arg);
     case 'a': return set_unix_mask(p, arg);
+    case 'Y': return set_string_flag(p, 'Y', arg, &p->s->auth_file);
     case OPT_XDP: return set_xdp_switch(p, arg);
     case OPT_XDP_IFACE: return add_xdp_iface(p, arg);
     case OPT_XDP_MODE: return set_xdp_mode(p, arg);
@@ -1113,6 +1117,19 @@ static int check_combinations(struct parse *p)
                "-m/--memory-limit (%zu MB)", s->item_size_max, s->maxbytes / MB);
         return EX_USAGE;
     }
+    /* memcached's -Y gate speaks ASCII over TCP only */
+    if (s->auth_file && p->protocol_given && s->protocol != SETTINGS_PROTOCOL_ASCII) {
+        refuse(p->err, 'Y', ": You cannot allow the BINARY protocol while using ascii "
+               "authentication tokens.");
+        return EX_USAGE;
+    }
+    if (s->auth_file && s->udpport != 0) {
+        refuse(p->err, 'Y', ": Cannot use UDP with ascii authentication enabled "
+               "(-U 0 to disable)");
+        return EX_USAGE;
+    }
+    if (s->auth_file)
+        s->protocol = SETTINGS_PROTOCOL_ASCII;
     /* one worker per listed CPU */
     if (s->ncpus > 0 && p->threads_given && (unsigned)s->num_threads != s->ncpus) {
         refuse(p->err, 0, "-t/--threads %d and --cpu-list's %u CPUs differ: "
@@ -1271,7 +1288,7 @@ void settings_report(const struct settings *s, const struct settings_now *now,
     stats_emitf(sink, "tcp_backlog", "%d", s->backlog);
     stats_emitf(sink, "binding_protocol", "%s", protocol_name(s->protocol));
     stats_emitf(sink, "auth_enabled_sasl", "no");   /* -S is refused */
-    stats_emitf(sink, "auth_enabled_ascii", "no");  /* -Y is refused */
+    stats_emitf(sink, "auth_enabled_ascii", "%s", s->auth_file ? s->auth_file : "no");
     stats_emitf(sink, "item_size_max", "%zu", s->item_size_max);
     stats_emitf(sink, "maxconns_fast", "%s", yes_no(s->maxconns_fast));
     stats_emitf(sink, "hashpower_init", "%u", s->hashpower_init);

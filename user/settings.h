@@ -69,6 +69,7 @@ struct settings {
     const char *pidfile;         /* -P */
     const char *socketpath;      /* -s: listen on this unix socket only (no TCP, no UDP) */
     unsigned unix_mask;          /* -a: the socket file's permissions. Default 0700 */
+    const char *auth_file;       /* -Y: user:password lines; NULL = no authentication */
     bool daemonize;              /* -d */
     bool enable_coredumps;       /* -r */
     bool lock_memory;            /* -k */

@@ -22,7 +22,7 @@
     X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) \
     X(cas_misses) X(cas_hits) X(cas_badval) \
     X(touch_hits) X(touch_misses) \
-    X(store_too_large) X(store_no_memory) X(idle_kicks) \
+    X(store_too_large) X(store_no_memory) X(auth_cmds) X(auth_errors) X(idle_kicks) \
     X(bytes_read) X(bytes_written) X(conn_yields)
 
 /* Counters memcached does not have, printed only when UDP is on:

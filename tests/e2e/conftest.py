@@ -21,7 +21,10 @@ Environment:
 """
 
 import os
+import pathlib
+import shutil
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -262,3 +265,13 @@ def diff_runner(request):
     runner.submit(selected)
     yield runner
     runner.close()
+
+
+@pytest.fixture
+def nobody_tmp():
+    """A directory memcached can use after it switches to nobody (for -s
+    and -Y): pytest's tmp_path sits under a 0700 directory."""
+    path = tempfile.mkdtemp(prefix="xdpcached-nobody-", dir="/tmp")
+    os.chmod(path, 0o1777)
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)

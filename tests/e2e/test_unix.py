@@ -3,13 +3,10 @@ replies over the socket, network listening off, the socket file's mode and
 owner, a stale file replaced, and a client library on the socket."""
 
 import os
-import pathlib
 import pwd
-import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 
 import pytest
 from pymemcache.client.base import Client
@@ -34,30 +31,19 @@ def _sample_streams():
     return picked
 
 
-@pytest.fixture
-def sock_dir():
-    """memcached switches to nobody before it binds, so the directory and
-    every one above it must let nobody in: pytest's tmp_path sits under a
-    0700 directory."""
-    path = tempfile.mkdtemp(prefix="xdpcached-unix-", dir="/tmp")
-    os.chmod(path, 0o1777)
-    yield pathlib.Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 @pytest.mark.parametrize("stream", _sample_streams(), ids=lambda s: s.id)
-def test_replies_match_memcached_over_a_unix_socket(stream, sock_dir, server_factory,
+def test_replies_match_memcached_over_a_unix_socket(stream, nobody_tmp, server_factory,
                                                     memcached_factory):
-    ref = memcached_factory(unix=str(sock_dir / "ref.sock"))
-    got = server_factory(unix=str(sock_dir / "got.sock"))
+    ref = memcached_factory(unix=str(nobody_tmp / "ref.sock"))
+    got = server_factory(unix=str(nobody_tmp / "got.sock"))
     ref_res = diffrun.run(ref.port, stream, 0.08)
     got_res = diffrun.run(got.port, stream, 0.08, ref_res)
     assert diffrun.same(stream, ref_res, got_res), diffrun.describe(stream, ref_res, got_res)
 
 
-def test_settings_name_the_socket(sock_dir, server_factory, memcached_factory):
+def test_settings_name_the_socket(nobody_tmp, server_factory, memcached_factory):
     for factory, name in ((memcached_factory, "ref"), (server_factory, "got")):
-        path = str(sock_dir / f"{name}.sock")
+        path = str(nobody_tmp / f"{name}.sock")
         srv = factory("-a", "640", unix=path)
         with Conn(srv.port) as c:
             st = c.stats(b"settings")
@@ -66,11 +52,11 @@ def test_settings_name_the_socket(sock_dir, server_factory, memcached_factory):
         assert stat.S_ISSOCK(os.stat(path).st_mode)
 
 
-def test_default_mask_is_700_and_network_is_off(sock_dir, server_factory, memcached_factory):
+def test_default_mask_is_700_and_network_is_off(nobody_tmp, server_factory, memcached_factory):
     """-s turns TCP and UDP off, as in memcached, whatever -p and -U say."""
     for factory, name in ((memcached_factory, "ref"), (server_factory, "got")):
         port = free_port()
-        path = str(sock_dir / f"{name}.sock")
+        path = str(nobody_tmp / f"{name}.sock")
         srv = factory("-p", str(port), "-U", str(port), unix=path)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
         with pytest.raises(ConnectionRefusedError):
@@ -81,19 +67,19 @@ def test_default_mask_is_700_and_network_is_off(sock_dir, server_factory, memcac
         assert st["domain_socket"] == path and st["umask"] == "700"
 
 
-def test_owned_by_the_user_it_runs_as(sock_dir, server_factory):
+def test_owned_by_the_user_it_runs_as(nobody_tmp, server_factory):
     """memcached binds after -u drops privileges, so the file is that
     user's; xdpcached binds first (a failure shows before -d) and hands the
     file over."""
-    path = str(sock_dir / "got.sock")
+    path = str(nobody_tmp / "got.sock")
     server_factory("-u", "nobody", unix=path)
     assert os.stat(path).st_uid == pwd.getpwnam("nobody").pw_uid
 
 
-def test_stale_socket_file_is_replaced(sock_dir, server_factory):
+def test_stale_socket_file_is_replaced(nobody_tmp, server_factory):
     """A socket file left by a killed server does not stop the next start;
     any other file at the path does, with memcached's exit status."""
-    path = str(sock_dir / "got.sock")
+    path = str(nobody_tmp / "got.sock")
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(path)
     stale.close()
@@ -102,17 +88,17 @@ def test_stale_socket_file_is_replaced(sock_dir, server_factory):
         assert c.cmd(b"version").startswith(b"VERSION ")
 
 
-def test_regular_file_at_the_path_is_kept(sock_dir):
+def test_regular_file_at_the_path_is_kept(nobody_tmp):
     from servers import Server, ServerError
-    path = sock_dir / "not-a-socket"
+    path = nobody_tmp / "not-a-socket"
     path.write_text("data")
     with pytest.raises(ServerError, match="status 71"):
         Server("xdpcached", unix=str(path)).start()
     assert path.read_text() == "data"
 
 
-def test_pymemcache_over_the_socket(sock_dir, server_factory):
-    srv = server_factory(unix=str(sock_dir / "got.sock"))
+def test_pymemcache_over_the_socket(nobody_tmp, server_factory):
+    srv = server_factory(unix=str(nobody_tmp / "got.sock"))
     client = Client(srv.port, connect_timeout=5, timeout=5)
     try:
         client.set("k", b"v" * 3000)
@@ -126,13 +112,13 @@ def test_pymemcache_over_the_socket(sock_dir, server_factory):
         client.close()
 
 
-def test_stats_conns_names_unix_sockets(sock_dir, server_factory, memcached_factory):
+def test_stats_conns_names_unix_sockets(nobody_tmp, server_factory, memcached_factory):
     """The listener shows as unix:PATH, a client by its listen_addr (its own
     addr is memcached's "?:<AF 0>": it never asks a unix client's name).
     memcached reads the listener's name into a sockaddr_in6, which cuts the
     path to 26 bytes; we show it whole (docs/differences.md)."""
     for factory, name in ((memcached_factory, "ref"), (server_factory, "got")):
-        path = str(sock_dir / f"{name}.sock")
+        path = str(nobody_tmp / f"{name}.sock")
         srv = factory(unix=path)
         with Conn(srv.port) as c:
             st = c.stats(b"conns")

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the fuzz targets' seed corpus: tests/fuzz/corpus/{text,meta,bin,store}/.
+"""Writes the fuzz targets' seed corpus: tests/fuzz/corpus/{text,meta,bin,store,auth}/.
 
 Every seed is a short request stream (under 1 KB) named after what it
 exercises; together they cover every command, meta flag and binary opcode
@@ -8,7 +8,7 @@ this file; the seeds are committed so that they can be reviewed:
 
     /usr/bin/python3 tests/fuzz/make_seeds.py
 
-The text seeds are raw request bytes. The meta and binary seeds are in the
+The text and auth seeds are raw request bytes. The meta and binary seeds are in the
 input forms that fuzz_meta.c and fuzz_bin.c turn into requests (described
 at the top of each); meta_seed() and bin_seed() below write those forms.
 The store seeds are operation records as tests/support/store_model.c reads
@@ -383,6 +383,21 @@ def store_seeds():
     return s
 
 
+# ---- auth: raw bytes of an unauthenticated connection (-Y) ----------------
+
+def auth_seeds():
+    s = {}
+    s["login"] = b"set auth 0 0 12\r\nalice secret\r\nget a\r\n"
+    s["refused-then-login"] = b"get a\r\nmn\r\n\r\nset x 1 2 7 noreply\r\nbob pw2\r\n"
+    s["wrong-then-right"] = b"set a 0 0 9\r\nbob wrong\r\nset a 0 0 7\r\nbob pw2\r\n"
+    s["bad-format"] = b"set a 0 0 5\r\nalice\r\nset a 0 0 0\r\n\r\nset a 0 0 7\r\nbob\tpw2\r\n"
+    s["bad-termination"] = b"set a 0 0 7\r\nbob pw2XYget a\n"
+    s["bad-lines"] = b"set\r\nset a 0 0\r\nset a 0 0 -1\r\nset a 0 0 99999\r\ncas a 0 0 1 1\r\n"
+    s["bare-newlines"] = b"set auth 0 0 7\nbob pw2\r\n"
+    s["binary-bytes"] = bytes([0x80, 0x0b, 0, 0]) + bytes(20) + b"\r\n"
+    return s
+
+
 def write_corpus(target, seeds):
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)
@@ -401,6 +416,7 @@ def main():
     write_corpus("meta", meta_seeds())
     write_corpus("bin", bin_seeds())
     write_corpus("store", store_seeds())
+    write_corpus("auth", auth_seeds())
 
 
 if __name__ == "__main__":

@@ -233,6 +233,27 @@ static void test_user_and_pidfile_are_stored(void **state)
     EXPECT_REFUSED(ARGS("--pidfile="), "-P/--pidfile", "empty");
 }
 
+/* -Y: ASCII only and no UDP, as memcached insists; it fixes -B to ascii. */
+static void test_auth_file(void **state)
+{
+    (void)state;
+    assert_null(PARSE_OK("-p", "1").auth_file);
+    struct settings s = PARSE_OK("-Y", "/etc/users");
+    assert_string_equal(s.auth_file, "/etc/users");
+    assert_int_equal(s.protocol, SETTINGS_PROTOCOL_ASCII);
+    assert_string_equal(PARSE_OK("--auth-file=/u", "-B", "ascii").auth_file, "/u");
+    EXPECT_REFUSED(ARGS("-Y", ""), "-Y/--auth-file", "empty");
+    struct outcome o;
+    run_parse(&o, ARGS("-Y", "/u", "-U", "11211"));
+    assert_int_equal(o.rc, RC_USAGE);
+    assert_non_null(strstr(o.err, "Cannot use UDP with ascii authentication"));
+    run_parse(&o, ARGS("-B", "binary", "-Y", "/u"));
+    assert_int_equal(o.rc, RC_USAGE);
+    assert_non_null(strstr(o.err, "cannot allow the BINARY protocol"));
+    run_parse(&o, ARGS("-Y", "/u", "-B", "auto"));
+    assert_int_equal(o.rc, RC_USAGE);
+}
+
 /* -s and -a: the path must fit a sockaddr_un; the mask is chmod's octal. */
 static void test_unix_socket_and_mask(void **state)
 {
@@ -870,7 +891,6 @@ static void test_memcached_only_flags_refused_by_name(void **state)
     (void)state;
     static const struct refusal cases[] = {
         { { "-S" }, { "-S/--enable-sasl", "SASL" } },
-        { { "-Y", "/etc/auth" }, { "-Y/--auth-file", "does not support" } },
         { { "-e", "/dev/shm/x" }, { "-e/--memory-file", "does not support" } },
         { { "-Z" }, { "-Z/--enable-ssl", "does not support", "TLS" } },
         { { "-i" }, { "-i/--license", "does not support" } },
@@ -963,7 +983,7 @@ static void test_help(void **state)
         "-B, --protocol=<name>", "-X, --disable-dumping", "-D <char>",
         "    --metrics-listen=<addr:port>", "    --cpu-list=<cpus>",
         "    --config-file=<file>",
-        "-f, -n, -L, -W, -N", "-s, --unix-socket=<file>", "-a, --unix-mask=<mask>", "Refused: -i, -S, -Y, -e, -Z",
+        "-f, -n, -L, -W, -N", "-s, --unix-socket=<file>", "-a, --unix-mask=<mask>", "-Y, --auth-file=<file>", "Refused: -i, -S, -e, -Z",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
         "    --xdp-entries=<num>", "    --xdp-memory=<mb>", "    --xdp-max-value=<bytes>",
@@ -1151,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_nothing_written_to_stderr),
         cmocka_unit_test(test_memcached_only_flags_refused_by_name),
         cmocka_unit_test(test_unix_socket_and_mask),
+        cmocka_unit_test(test_auth_file),
         cmocka_unit_test(test_memcached_internals_accepted_with_notice),
         cmocka_unit_test(test_memcached_flags_implemented),
         cmocka_unit_test(test_metrics_listen),
