@@ -33,6 +33,7 @@
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
+#include "watch.h"
 
 #define IN_BUF_INITIAL (16 * 1024)
 /* Room beyond the largest request proto may ask for: an item's value with
@@ -71,7 +72,11 @@ struct conn {
     _Atomic rel_time_t last_cmd_time;
     _Atomic uint8_t shown_state;   /* enum conn_shown_state after its last turn */
     bool peer_closed;              /* read gave end of file: finish, then close */
+    bool watch_started;            /* `watch`: its log lines flow (watch_start) */
 };
+
+/* Why a connection closes, in memcached's words for `watch connevents`. */
+enum close_reason { CLOSE_NORMAL, CLOSE_ERROR, CLOSE_IDLE, CLOSE_SHUTDOWN };
 
 #define CONN_OF(node, member) ((struct conn *)((char *)(node) - offsetof(struct conn, member)))
 
@@ -415,11 +420,31 @@ static bool conn_update_interest(struct conn *c)
     return true;
 }
 
-static void conn_close(struct conn *c)
+/* `watch connevents`: the peer of a connection opening or closing. */
+static void log_conn_event(const struct conn_set *set, int fd, const char *reason)
 {
+    struct watch_hub *hub = set->env->watch;
+    if (!watch_wanted(hub, WATCH_CONNEVENTS))
+        return;
+    struct sockaddr_storage peer = { 0 };
+    socklen_t len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+        peer.ss_family = AF_UNSPEC;
+    watch_log_conn(hub, &peer, set->env->settings->socketpath != NULL, reason, fd);
+}
+
+static void conn_close(struct conn *c, enum close_reason why)
+{
+    static const char *const reasons[] = {
+        [CLOSE_NORMAL] = "normal", [CLOSE_ERROR] = "error",
+        [CLOSE_IDLE] = "idle_timeout", [CLOSE_SHUTDOWN] = "shutdown",
+    };
     struct conn_set *set = c->set;
     if (settings_verbosity(set->env->settings) > 1)
         fprintf(stderr, "<%d connection closed.\n", c->src.fd);
+    if (c->pc.watching)
+        watch_remove(set->env->watch, c->src.fd);
+    log_conn_event(set, c->src.fd, reasons[why]);
     pthread_mutex_lock(&set->roster_lock);
     list_del(&c->in_all);
     close(c->src.fd);
@@ -463,9 +488,20 @@ static enum conn_shown_state conn_shown_state(const struct conn *c)
 
 static void conn_serve(struct conn *c)
 {
-    if (!conn_process(c) || (conn_send_due(c) && !conn_send(c)) || conn_finished(c)) {
-        conn_close(c);
+    if (!conn_process(c) || (conn_send_due(c) && !conn_send(c))) {
+        conn_close(c, CLOSE_ERROR);
         return;
+    }
+    if (conn_finished(c)) {
+        /* close_now: memcached hung up on a bad request (an HTTP one) */
+        conn_close(c, c->pc.close_now ? CLOSE_ERROR : CLOSE_NORMAL);
+        return;
+    }
+    /* After `watch`, once the replies before it are out, the log lines
+     * follow on the socket; the connection reads nothing more. */
+    if (c->pc.watching && !c->watch_started && out_unsent(c) == 0) {
+        watch_start(c->set->env->watch, c->src.fd);
+        c->watch_started = true;
     }
     /* A retrieval suspended because its replies were pending resumes when
      * they are sent. If the send just above took them all (the client read
@@ -477,7 +513,7 @@ static void conn_serve(struct conn *c)
     conn_account(c);
     atomic_store_explicit(&c->shown_state, conn_shown_state(c), memory_order_relaxed);
     if (!conn_update_interest(c))
-        conn_close(c);
+        conn_close(c, CLOSE_ERROR);
 }
 
 void conn_on_event(struct ev_source *src, uint32_t events)
@@ -487,11 +523,11 @@ void conn_on_event(struct ev_source *src, uint32_t events)
     if (list_linked(&c->in_yielded))
         return;
     if (events & EPOLLERR) {
-        conn_close(c);
+        conn_close(c, CLOSE_ERROR);
         return;
     }
     if ((events & (EPOLLIN | EPOLLHUP)) && (c->interest & EPOLLIN) && !conn_read(c)) {
-        conn_close(c);
+        conn_close(c, CLOSE_ERROR);
         return;
     }
     conn_serve(c);
@@ -518,6 +554,7 @@ bool conn_open(struct conn_set *set, int fd)
             pthread_mutex_unlock(&set->roster_lock);
             if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "<%d new auto-negotiating client connection\n", fd);
+            log_conn_event(set, fd, NULL);
             return true;
         }
     }
@@ -553,12 +590,12 @@ void conn_set_close_idle(struct conn_set *set, rel_time_t now, unsigned timeout)
          * not one still sending replies, running buffered requests or
          * receiving a value. */
         rel_time_t last = atomic_load_explicit(&c->last_cmd_time, memory_order_relaxed);
-        if (now - last > timeout && out_unsent(c) == 0 &&
+        if (now - last > timeout && out_unsent(c) == 0 && !c->pc.watching &&
             !list_linked(&c->in_yielded) && !protocol_mid_request(&c->pc)) {
             if (settings_verbosity(set->env->settings) > 1)
                 fprintf(stderr, "Closing idle fd %d\n", c->src.fd);
             STAT_INC(c->pc.stats, idle_kicks);
-            conn_close(c);
+            conn_close(c, CLOSE_IDLE);
         }
     }
 }
@@ -602,7 +639,7 @@ bool conn_set_report(struct conn_set *set, const struct conn_requester *requeste
 void conn_set_close_all(struct conn_set *set)
 {
     while (set->all.next != &set->all)
-        conn_close(CONN_OF(set->all.next, in_all));
+        conn_close(CONN_OF(set->all.next, in_all), CLOSE_SHUTDOWN);
     free(set->spare_in);
     set->spare_in = NULL;
     obuf_free(&set->spare_out);

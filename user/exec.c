@@ -8,6 +8,7 @@
 #include "prefix_stats.h"
 #include "settings.h"
 #include "stats.h"
+#include "watch.h"
 
 /* memcached's highest verbosity level; a larger one is taken as it. */
 #define MAX_VERBOSITY 2
@@ -106,6 +107,51 @@ static enum exec_status status_of(enum store_status st)
     }
 }
 
+/* ---- watch ------------------------------------------------------------------ */
+
+static enum watch_fetch fetch_status(enum store_lookup found)
+{
+    return found == STORE_HIT ? WATCH_FOUND
+           : found == STORE_MISS_EXPIRED ? WATCH_EXPIRED : WATCH_NOT_FOUND;
+}
+
+/* A hit's value length, for the fetch's log line, on its way to the reply. */
+struct fetch_note {
+    exec_hit_fn hit;
+    void *hit_ctx;
+    size_t nvalue;
+};
+
+static void note_fetch(void *ctx, const struct item_view *item)
+{
+    struct fetch_note *note = ctx;
+    note->nvalue = item->nvalue;
+    note->hit(note->hit_ctx, item);
+}
+
+static void log_store(const struct exec_ctx *x, const struct request *req,
+                      enum store_mode mode, enum store_status st)
+{
+    static const char *const cmds[] = {
+        [STORE_SET] = "set", [STORE_ADD] = "add", [STORE_REPLACE] = "replace",
+        [STORE_APPEND] = "append", [STORE_PREPEND] = "prepend", [STORE_CAS] = "cas",
+    };
+    const char *status;
+    switch (st) {
+    case STORE_STORED: status = "stored"; break;
+    case STORE_NOT_STORED: status = "not_stored"; break;
+    case STORE_EXISTS: status = "exists"; break;
+    case STORE_NOT_FOUND: status = "not_found"; break;
+    case STORE_TOO_LARGE: status = "too_large"; break;
+    default: status = "no_memory"; break;
+    }
+    bool made = st != STORE_TOO_LARGE && st != STORE_NO_MEMORY;
+    rel_time_t now = clock_now();
+    uint32_t ttl = made && req->exptime != 0 ? req->exptime - now : 0;
+    watch_log_store(x->env->watch, req->key, req->nkey, status, cmds[mode], ttl,
+                    made ? req->nvalue : 0, x->fd);
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 /* A hit seen by the fast path's read hook, then by the reply writer. */
@@ -136,6 +182,12 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
     enum store_lookup found;
     if (!hit)
         hit = ignore_hit;
+    struct fetch_note note = { hit, hit_ctx, 0 };
+    bool watched = watch_wanted(env->watch, WATCH_FETCHERS);
+    if (watched) {
+        hit = note_fetch;
+        hit_ctx = &note;
+    }
     /* Only get/gets over UDP: they are what the fast path answers. */
     if (x->udp && !req->touch && !req->binary && env->udp_read_hit) {
         struct read_relay relay = { env, hit, hit_ctx };
@@ -146,6 +198,8 @@ enum store_lookup exec_get(const struct exec_ctx *x, const struct request *req,
     exec_count_lookup(x->stats, found, req->touch);
     prefix_stats_record(env->prefix_stats, key, nkey,
                         found == STORE_HIT ? PREFIX_GET_HIT : PREFIX_GET_MISS);
+    if (watched)
+        watch_log_fetch(env->watch, key, nkey, fetch_status(found), note.nvalue, x->fd);
     return found;
 }
 
@@ -166,6 +220,8 @@ bool exec_store_admit(const struct exec_ctx *x, const struct request *req)
         return true;
     if (!req->binary) /* memcached's binary protocol does not count it */
         STAT_INC(x->stats, store_too_large);
+    if (watch_wanted(x->env->watch, WATCH_MUTATIONS))
+        log_store(x, req, req->mode, STORE_TOO_LARGE);
     drop_old_value(store, req, req->mode);
     return false;
 }
@@ -206,6 +262,8 @@ void exec_store(const struct exec_ctx *x, const struct request *req, struct exec
         .key_binary = req->key_binary, .invalidate = req->invalidate,
     };
     enum store_status st = store_write(store, mode, &w, &res->cas);
+    if (watch_wanted(x->env->watch, WATCH_MUTATIONS))
+        log_store(x, req, mode, st);
     if (!concat && (st == STORE_NO_MEMORY || st == STORE_TOO_LARGE)) {
         if (!req->binary)
             STAT_INC(x->stats, store_no_memory);
@@ -350,22 +408,26 @@ void exec_run(const struct exec_ctx *x, const struct request *req, struct exec_r
 /* ---- meta reads and arithmetic ------------------------------------------ */
 
 /* A meta command's item, seen by its reply writer, then (a plain read of a
- * get over UDP) by the fast path's read hook. */
+ * get over UDP) by the fast path's read hook; its value length is kept for
+ * `watch fetchers`. */
 struct meta_relay {
     const struct proto_env *env;
     store_meta_fn fn;
     void *ctx;
     const struct exec_meta_reply *reply;
+    bool udp_hook;
+    size_t nvalue;
 };
 
 static void relay_meta_item(void *ctx, const struct item_view *item, bool created,
                             struct store_meta_change *change)
 {
     struct meta_relay *relay = ctx;
+    relay->nvalue = item->nvalue;
     relay->fn(relay->ctx, item, created, change);
     /* A plain read, as the fast path would answer it: it may admit the key. */
-    if (!relay->reply->refused && !created && !change->set_exptime && !change->win_token &&
-        !item->stale && !item->win_token_sent)
+    if (relay->udp_hook && !relay->reply->refused && !created && !change->set_exptime &&
+        !change->win_token && !item->stale && !item->win_token_sent)
         relay->env->udp_read_hit(relay->env->udp_read_ctx, item);
 }
 
@@ -374,13 +436,19 @@ enum store_lookup exec_meta_get(const struct exec_ctx *x, const struct request *
                                 const struct exec_meta_reply *reply)
 {
     const struct proto_env *env = x->env;
-    struct meta_relay relay = { env, fn, ctx, reply };
     bool hook = x->udp && env->udp_read_hit;
+    bool watched = watch_wanted(env->watch, WATCH_FETCHERS);
+    struct meta_relay relay = { env, fn, ctx, reply, hook, 0 };
+    bool relayed = hook || watched;
     enum store_lookup found = store_get_meta(env->store, req->key, req->nkey, how,
-                                             hook ? relay_meta_item : fn, hook ? &relay : ctx);
+                                             relayed ? relay_meta_item : fn,
+                                             relayed ? &relay : ctx);
     /* A T on a miss is not a touch: memcached learns of it only on a hit. */
     if (!reply->refused)
         exec_count_lookup(x->stats, found, found == STORE_HIT && reply->touched);
+    if (watched && !reply->refused)
+        watch_log_fetch(env->watch, req->key, req->nkey, fetch_status(found), relay.nvalue,
+                        x->fd);
     return found;
 }
 

@@ -17,6 +17,7 @@
 #include "store.h"
 
 struct authfile;
+struct watch_hub;
 struct prefix_stats;
 struct settings;
 struct server_stats;
@@ -34,6 +35,7 @@ struct proto_env {
     void (*udp_read_hit)(void *ctx, const struct item_view *item);
     void *udp_read_ctx;
     struct authfile *auth;              /* -Y's users; NULL: no authentication */
+    struct watch_hub *watch;            /* `watch`; NULL when -W turned it off */
 };
 
 /* Who runs a request: the server, the worker's counters, and whether the
@@ -42,6 +44,7 @@ struct exec_ctx {
     const struct proto_env *env;
     struct thread_stats *stats;
     bool udp;
+    int fd;                 /* the socket the request came on: `watch` names it */
 };
 
 enum exec_status {

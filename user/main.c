@@ -22,6 +22,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
+#include "watch.h"
 
 #define EXIT_OSERR 71
 
@@ -30,6 +31,7 @@ struct daemon {
     struct store *store;
     struct fastpath *fastpath;      /* NULL without the fast path */
     struct authfile *auth;          /* -Y's users, or NULL */
+    struct watch_hub *watch;        /* NULL with -W */
     const char *auth_path;
     unsigned ticks;                 /* server ticks so far */
 };
@@ -64,6 +66,7 @@ static void tick(void *ctx)
 {
     struct daemon *d = ctx;
     store_tick(d->store);
+    watch_flush(d->watch);
     if (++d->ticks % SERVER_TICKS_PER_SECOND == 0)
         fastpath_tick(d->fastpath);
     if (reload_requested && d->auth) {
@@ -217,15 +220,28 @@ static bool prepare_to_run(const struct settings *s, struct metrics *metrics)
            (!s->pidfile || write_pidfile(s->pidfile) == 0);
 }
 
+/* `watch evictions`: the store's eviction listener. */
+static void log_eviction(void *ctx, const struct item_view *item)
+{
+    rel_time_t now = clock_now();
+    long long ttl = item->exptime ? (long long)item->exptime - now : -1;
+    watch_log_eviction(ctx, item->key, item->nkey, item->fetched, ttl, now - item->last_access,
+                       item->nvalue);
+}
+
 static int serve(struct settings *s, struct store *store, struct prefix_stats *prefix_stats,
-                 struct authfile *auth)
+                 struct authfile *auth, struct watch_hub *watch)
 {
     struct server_stats server_stats = { .reset_lock = PTHREAD_MUTEX_INITIALIZER };
     struct proto_env env = {
         .store = store, .settings = s, .server_stats = &server_stats,
         .prefix_stats = prefix_stats, .shutdown = request_shutdown, .auth = auth,
+        .watch = watch,
     };
-    struct daemon daemon = { .store = store, .auth = auth, .auth_path = s->auth_file };
+    struct daemon daemon = { .store = store, .auth = auth, .auth_path = s->auth_file,
+                             .watch = watch };
+    if (watch)
+        store_set_eviction_listener(store, log_eviction, watch);
     /* bound before -d, like the server's ports, so a busy port fails in the
      * foreground, and before them, so it is up once they accept; its thread
      * starts after the fork */
@@ -289,15 +305,21 @@ int main(int argc, char **argv)
     struct prefix_stats *prefix_stats = prefix_stats_create(settings.prefix_delimiter);
     if (prefix_stats && settings.detail_enabled)
         prefix_stats_enable(prefix_stats, true);
+    struct watch_hub *watch = NULL;
+    if (settings.watch_enabled)
+        watch = watch_hub_create((size_t)settings.watcher_logbuf_kb * 1024);
     rc = EXIT_OSERR;
-    if (store && prefix_stats)
-        rc = serve(&settings, store, prefix_stats, auth);
+    if (store && prefix_stats && (watch || !settings.watch_enabled))
+        rc = serve(&settings, store, prefix_stats, auth, watch);
+    else if (store && prefix_stats)
+        fprintf(stderr, "out of memory creating the watch hub\n");
     else if (!prefix_stats)
         fprintf(stderr, "out of memory creating the prefix statistics\n");
     prefix_stats_destroy(prefix_stats);
     if (store)
         store_destroy(store);
     authfile_free(auth);
+    watch_hub_destroy(watch);
     settings_release(&settings);
     return rc;
 }

@@ -48,6 +48,11 @@ static enum proto_kind chosen_protocol(enum settings_protocol binding,
 void protocol_run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *out,
                       struct protocol_step *step)
 {
+    /* memcached stops reading a watcher's socket: what it sends is dropped. */
+    if (pc->watching) {
+        *step = (struct protocol_step){ .used = len };
+        return;
+    }
     if (pc->env->auth && !pc->authenticated) {
         step->used = proto_auth_run(pc, in, len, out, &step->completed);
         step->transmit = false;

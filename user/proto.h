@@ -71,6 +71,7 @@ struct proto_conn {
                                            memcached negotiates (per connection;
                                            per datagram over UDP) */
     bool bin_value_pending;             /* binary: a request waits for its value */
+    bool watching;                      /* `watch` ran: input is ignored from then on */
     bool authenticated;                 /* -Y: the connection passed the gate */
     bool auth_attempt;                  /* -Y: a `set` line waits for its credentials */
     uint32_t auth_nvalue;               /* ... of this many bytes (CRLF not included) */

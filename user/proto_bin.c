@@ -383,7 +383,7 @@ size_t proto_bin_run(struct proto_conn *pc, const char *in, size_t len, struct o
     }
     struct bin_request r;
     r.pc = pc;
-    r.exec = (struct exec_ctx){ pc->env, pc->stats, pc->udp };
+    r.exec = (struct exec_ctx){ pc->env, pc->stats, pc->udp, pc->requester.fd };
     r.out = out;
     switch (bin_parse(in, len, &r.p)) {
     case BIN_NEED_MORE:

@@ -19,6 +19,7 @@
 #include "stats_report.h"
 #include "store.h"
 #include "text_parse.h"
+#include "watch.h"
 #include "wire.h"
 
 /* ---- retrieval ------------------------------------------------------------- */
@@ -330,6 +331,22 @@ static void run_stats(struct text_request *r)
     obuf_append(r->out, "END\r\n", 5);
 }
 
+/* watch: the connection becomes a watcher; its "OK" and log lines go out
+ * through the hub once the replies before it are sent (conn.c). */
+static void run_watch(struct text_request *r)
+{
+    struct watch_hub *hub = r->pc->env->watch;
+    if (!hub) {
+        text_reply(r, "CLIENT_ERROR watch commands not allowed");
+    } else if (r->pc->udp) {
+        text_reply(r, "WATCHER_FAILED failed to add log watcher"); /* no connection to keep */
+    } else if (!watch_add(hub, r->pc->requester.fd, r->p.req.watch_kinds)) {
+        text_reply(r, "WATCHER_TOO_MANY log watcher limit reached");
+    } else {
+        r->pc->watching = true;
+    }
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 /* A parsed request line: run it and compose its reply. */
@@ -345,6 +362,7 @@ static void run_request(struct text_request *r)
     case REQ_STATS: run_stats(r); break;
     case REQ_LRU_CRAWLER: lru_crawler_command(r); break;
     case REQ_META: proto_meta_run(r); break;
+    case REQ_WATCH: run_watch(r); break;
     default: run_command(r); break;
     }
 }
@@ -354,7 +372,7 @@ static size_t run_one(struct proto_conn *pc, char *in, size_t len, struct obuf *
 {
     struct text_request r;
     r.pc = pc;
-    r.exec = (struct exec_ctx){ pc->env, pc->stats, pc->udp };
+    r.exec = (struct exec_ctx){ pc->env, pc->stats, pc->udp, pc->requester.fd };
     r.out = out;
     r.resp_off = out->len;
     r.noreply = false;
@@ -398,7 +416,7 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
 
     pc->need = 0;
     pc->transmit = false;
-    while (!pc->close_now && !pc->close_after_write && !out->oom) {
+    while (!pc->close_now && !pc->close_after_write && !pc->watching && !out->oom) {
         if (pc->swallow) {
             size_t n = len - used < pc->swallow ? len - used : pc->swallow;
             if (n == 0)

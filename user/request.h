@@ -31,6 +31,7 @@ enum request_type {
     REQ_SHUTDOWN,
     REQ_LRU_CRAWLER,    /* text only: the arguments are the parser's tokens */
     REQ_META,           /* text only: mg ms md ma mn me, as tokens */
+    REQ_WATCH,          /* text only: watch [kinds]; `watch_kinds` */
 };
 
 struct request {
@@ -65,6 +66,7 @@ struct request {
     int64_t flush_delay;    /* REQ_FLUSH: memcached's delay rules (exec_flush) */
     uint32_t verbosity;
     uint32_t memlimit_mb;   /* REQ_CACHE_MEMLIMIT */
+    unsigned watch_kinds;   /* REQ_WATCH: enum watch_kind bits */
     size_t nvalue;          /* REQ_STORE: the data block's length, CRLF excluded */
     const char *value;      /* REQ_STORE once the data block is in */
     const char *group;      /* REQ_STATS */

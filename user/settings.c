@@ -130,6 +130,7 @@ static const struct flag flag_table[] = {
       "UNIX socket to listen on (disables network support)" },
     { 'a', "unix-mask", "<mask>",
       "access mask for UNIX socket, in octal (default: 700)" },
+    { 'W', "disable-watch", NULL, "answer `watch` with an error" },
     { 'Y', "auth-file", "<file>",
       "clients must authenticate as a user:password line of <file>\n"
       "(ASCII protocol only, no UDP; SIGHUP reads it again)" },
@@ -213,7 +214,6 @@ static const struct foreign_flag foreign_flags[] = {
       FOREIGN_IGNORED },
     { { 'L', "enable-largepages", NULL, "tunes memcached's slab preallocation" },
       FOREIGN_IGNORED },
-    { { 'W', "disable-watch", NULL, "turns off memcached's `watch` command" }, FOREIGN_IGNORED },
     { { 'N', "napi-ids", "<num>", "tunes memcached's thread choice by NAPI ID" },
       FOREIGN_IGNORED },
     /* memcached 1.6 flags that would change behaviour: refused */
@@ -271,6 +271,9 @@ static const struct suboption suboption_table[] = {
     { "idle_timeout", SUBOPTION_NUMBER,
       offsetof(struct settings, idle_timeout), false, 0, INT_MAX,
       "timeout for idle connections in seconds\n(default: 0, no timeout)" },
+    { "watcher_logbuf_size", SUBOPTION_NUMBER,
+      offsetof(struct settings, watcher_logbuf_kb), false, 1, 1024 * 1024,
+      "kilobytes of log lines a `watch` connection may\nhave waiting (default: 256)" },
     { "lru_crawler", SUBOPTION_SWITCH,
       offsetof(struct settings, lru_crawler), true, 0, 0,
       "reclaim expired items in the background\n(default: on)" },
@@ -288,7 +291,7 @@ static const char *const ignored_suboptions[] = {
     "slab_automove_freeratio", "tail_repair_time", "hash_algorithm",
     "lru_crawler_sleep", "lru_crawler_tocrawl", "lru_maintainer",
     "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct", "hot_max_factor",
-    "warm_max_factor", "temporary_ttl", "watcher_logbuf_size",
+    "warm_max_factor", "temporary_ttl",
     "worker_logbuf_size", "slab_sizes", "slab_chunk_max", "track_sizes",
     "no_inline_ascii_resp", "inline_ascii_resp", "modern", "no_modern",
     "no_chunked_items", "drop_privileges", "no_drop_privileges",
@@ -339,6 +342,8 @@ void settings_init(struct settings *s)
     s->reqs_per_event = DEFAULT_REQS_PER_EVENT;
     s->backlog = DEFAULT_BACKLOG;
     s->unix_mask = 0700;
+    s->watch_enabled = true;
+    s->watcher_logbuf_kb = 256;
     s->flush_enabled = true;
     s->maxconns_fast = true;
     s->lru_crawler = true;
@@ -1085,6 +1090,7 @@ static int handle_option(struct parse *p, int c, const char *arg, char **argv)
     case 's': return set_socket_path(p, arg);
     case 'a': return set_unix_mask(p, arg);
     case 'Y': return set_string_flag(p, 'Y', arg, &p->s->auth_file);
+    case 'W': p->s->watch_enabled = false; return KEEP_GOING;
     case OPT_XDP: return set_xdp_switch(p, arg);
     case OPT_XDP_IFACE: return add_xdp_iface(p, arg);
     case OPT_XDP_MODE: return set_xdp_mode(p, arg);
@@ -1296,4 +1302,5 @@ void settings_report(const struct settings *s, const struct settings_now *now,
     stats_emitf(sink, "flush_enabled", "%s", yes_no(s->flush_enabled));
     stats_emitf(sink, "dump_enabled", "%s", yes_no(s->dump_enabled));
     stats_emitf(sink, "idle_timeout", "%u", s->idle_timeout);
+    stats_emitf(sink, "watcher_logbuf_size", "%zu", (size_t)s->watcher_logbuf_kb * 1024);
 }

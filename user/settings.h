@@ -85,6 +85,8 @@ struct settings {
     /* -o sub-options we implement */
     unsigned hashpower_init;     /* hashpower=N, 0 = default */
     unsigned idle_timeout;       /* idle_timeout=SECONDS, 0 = never */
+    unsigned watcher_logbuf_kb;  /* watcher_logbuf_size=KB: a watcher's buffer. Default 256 */
+    bool watch_enabled;          /* -W turns `watch` off. Default on */
     bool maxconns_fast;          /* maxconns_fast / no_maxconns_fast. Default on */
     bool lru_crawler;            /* lru_crawler / no_lru_crawler: background expiry reclaim. Default on */
     /* the XDP fast path (docs/xdp.md) */

@@ -143,6 +143,8 @@ struct store {
     pthread_mutex_t flush_lock;  /* serializes store_flush() */
     struct shard *shards;        /* STORE_SHARDS, 64-byte aligned */
     struct store_observer observer; /* callbacks NULL when none is installed */
+    store_view_fn evicted;       /* store_set_eviction_listener(); NULL: none */
+    void *evicted_ctx;
 };
 
 /* Why an item leaves its shard, for the counters and the observer. Every
@@ -541,6 +543,10 @@ static size_t shard_drop(struct store *s, struct shard *sh, struct item **link,
     } else if (why == DROP_EVICTED) {
         sh->counters.evictions++;
         sh->counters.evicted_unfetched += unfetched;
+        if (s->evicted) {
+            struct item_view view = item_view_of(s, it, clock_now());
+            s->evicted(s->evicted_ctx, &view);
+        }
     }
     if (why != DROP_FLUSHED)
         notify_removed(s, it);
@@ -1416,6 +1422,12 @@ void store_set_observer(struct store *s, const struct store_observer *observer)
         s->observer = *observer;
     else
         s->observer = (struct store_observer){ 0 };
+}
+
+void store_set_eviction_listener(struct store *s, store_view_fn fn, void *ctx)
+{
+    s->evicted = fn;
+    s->evicted_ctx = ctx;
 }
 
 /* Like a hit without the read: the reference bit keeps the item from CLOCK's

@@ -196,6 +196,10 @@ bool store_item_size_ok(const struct store *store, size_t nkey, uint32_t flags, 
  * shared. Without one the store calls nothing. */
 void store_set_observer(struct store *store, const struct store_observer *observer);
 
+/* Told of each live item evicted to make room (`watch evictions`), under
+ * its shard's lock, before it goes: quick, and no call into the store. */
+void store_set_eviction_listener(struct store *store, store_view_fn fn, void *ctx);
+
 /* Marks a live item used (for CLOCK, as fetched for evicted_unfetched and
  * the meta `h` flag, and its last_access) as a read would, without counting
  * a read or changing its value: for items the XDP fast path served. Nothing when the key is missing; an expired item is dropped, as

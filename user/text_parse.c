@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "watch.h"
 
 #define ERR_BAD_FORMAT "CLIENT_ERROR bad command line format"
 #define ERR_EXPTIME "CLIENT_ERROR invalid exptime argument"
@@ -298,6 +299,31 @@ static void parse_stats(struct text_parsed *p)
 
 static void parse_lru_crawler(struct text_parsed *p) { p->req.type = REQ_LRU_CRAWLER; }
 
+/* watch [kind ...]: memcached's names; those of events xdpcached never has
+ * (its system events, extstore, the proxy) are taken and stay silent. No
+ * kind means fetchers. */
+static void parse_watch(struct text_parsed *p)
+{
+    static const struct { const char *name; unsigned kinds; } names[] = {
+        { "fetchers", WATCH_FETCHERS }, { "mutations", WATCH_MUTATIONS },
+        { "evictions", WATCH_EVICTIONS }, { "connevents", WATCH_CONNEVENTS },
+        { "rawcmds", 0 }, { "sysevents", 0 }, { "proxyreqs", 0 }, { "proxyevents", 0 },
+        { "proxyuser", 0 },
+    };
+    p->req.type = REQ_WATCH;
+    p->req.watch_kinds = p->ntokens > 2 ? 0 : WATCH_FETCHERS;
+    for (size_t t = 1; t + 1 < p->ntokens; t++) {
+        size_t i = 0;
+        while (i < sizeof(names) / sizeof(names[0]) && strcmp(p->tokens[t].value, names[i].name))
+            i++;
+        if (i == sizeof(names) / sizeof(names[0])) {
+            parse_error(p, "ERROR");
+            return;
+        }
+        p->req.watch_kinds |= names[i].kinds;
+    }
+}
+
 struct command {
     const char *name;
     size_t name_length;
@@ -321,7 +347,7 @@ static const struct command commands[] = {
     COMMAND("flush_all", 2, 4, parse_flush_all), COMMAND("version", 0, ANY, parse_version),
     COMMAND("quit", 0, ANY, parse_quit),       COMMAND("verbosity", 3, 4, parse_verbosity),
     COMMAND("stats", 0, ANY, parse_stats),     COMMAND("shutdown", 0, ANY, parse_shutdown),
-    COMMAND("lru_crawler", 0, ANY, parse_lru_crawler),
+    COMMAND("lru_crawler", 0, ANY, parse_lru_crawler), COMMAND("watch", 0, ANY, parse_watch),
     COMMAND("cache_memlimit", 3, 4, parse_cache_memlimit),
 };
 

@@ -30,8 +30,8 @@ def test_memcached_command_line_starts_with_one_notice_each(server_factory):
         assert c.get(b"k") == b"v"
     notices = [line for line in srv.stderr_text().splitlines() if "notice:" in line]
     # one for each of the 11 internal -o options (lru_crawler is ours) and
-    # each of -f -n -L -W -N
-    assert len(notices) == 11 + 5, notices
+    # each of -f -n -L -N (-W is ours: `watch` is off)
+    assert len(notices) == 11 + 4, notices
     assert all(line.endswith("ignored") for line in notices)
 
 

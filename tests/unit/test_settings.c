@@ -753,10 +753,9 @@ static void test_memcached_internals_accepted_with_notice(void **state)
                    "'no_modern'", "'slab_chunk_max=524288'", "'slab_reassign'",
                    "'slab_automove=1'", "'lru_maintainer'",
                    "'hash_algorithm=murmur3'", "'read_buf_mem_limit=0'");
-    EXPECT_NOTICES(ARGS("-f", "1.1", "--slab-min-size=32", "-L", "-W", "-N", "4"),
+    EXPECT_NOTICES(ARGS("-f", "1.1", "--slab-min-size=32", "-L", "-N", "4"),
                    "-f/--slab-growth-factor", "-n/--slab-min-size",
-                   "-L/--enable-largepages", "-W/--disable-watch",
-                   "-N/--napi-ids");
+                   "-L/--enable-largepages", "-N/--napi-ids");
     struct outcome o;
     struct settings defaults;
     settings_init(&defaults);
@@ -983,7 +982,7 @@ static void test_help(void **state)
         "-B, --protocol=<name>", "-X, --disable-dumping", "-D <char>",
         "    --metrics-listen=<addr:port>", "    --cpu-list=<cpus>",
         "    --config-file=<file>",
-        "-f, -n, -L, -W, -N", "-s, --unix-socket=<file>", "-a, --unix-mask=<mask>", "-Y, --auth-file=<file>", "Refused: -i, -S, -e, -Z",
+        "-f, -n, -L, -N", "-s, --unix-socket=<file>", "-a, --unix-mask=<mask>", "-Y, --auth-file=<file>", "-W, --disable-watch", "Refused: -i, -S, -e, -Z",
         "min: 1k, max: 1024m", "12 to 32",
         "    --xdp=<on|off>", "    --xdp-iface=<if>", "    --xdp-mode=<mode>",
         "    --xdp-entries=<num>", "    --xdp-memory=<mb>", "    --xdp-max-value=<bytes>",
@@ -1089,7 +1088,7 @@ static void test_report_defaults(void **state)
         "auth_enabled_sasl no", "auth_enabled_ascii no",
         "item_size_max 1048576", "maxconns_fast yes",
         "hashpower_init 0", "lru_crawler yes", "flush_enabled yes",
-        "dump_enabled yes", "idle_timeout 0",
+        "dump_enabled yes", "idle_timeout 0", "watcher_logbuf_size 262144",
     };
     struct settings s;
     settings_init(&s);
@@ -1109,13 +1108,15 @@ static void test_report_after_flags(void **state)
         "item_size_max 2097152",
         "maxconns_fast no", "hashpower_init 20", "lru_crawler no",
         "flush_enabled no", "dump_enabled no", "idle_timeout 600",
+        "watcher_logbuf_size 8192",
     };
     struct settings s = PARSE_OK(
         "-m", "128", "-c", "10", "-p", "1234", "-U", "4321",
         "-l", "127.0.0.1,[::1]:11311", "-l", "*:7;fe80::1%eth0", "-vv", "-M",
         "-A", "-t", "8", "-R", "5", "-C", "-b", "64", "-I", "2m", "-F",
         "-D", "#", "-B", "ascii", "-X", "-s", "/run/mc.sock", "-a", "640",
-        "-o", "no_maxconns_fast,hashpower=20,no_lru_crawler,idle_timeout=600");
+        "-o", "no_maxconns_fast,hashpower=20,no_lru_crawler,idle_timeout=600,"
+        "watcher_logbuf_size=8");
     expect_report(&s, expected, ARRAY_SIZE(expected));
 }
 
