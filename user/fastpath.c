@@ -589,6 +589,13 @@ struct fastpath *fastpath_start(const struct settings *s, struct store *store)
         give_up("only the unix socket (-s) listens, so there is no UDP to answer");
         return start_failed(fp);
     }
+    /* The program is built with its port (read-only data); a port the
+     * kernel picks, one per address, is not known here. */
+    if (s->udpport < 0) {
+        give_up("-U -1 leaves the UDP port to the kernel; the fast path needs it "
+                "named (-U <port>)");
+        return start_failed(fp);
+    }
     if (!open_program(fp) || !create_cache(fp))
         return start_failed(fp);
     struct store_observer observer;

@@ -1,7 +1,7 @@
 /* proto_text.c - memcached's text protocol: each request line is parsed
  * (text_parse.c), run by the executor (exec.c), and its reply composed
  * here; meta commands go to proto_meta.c, lru_crawler to lru_crawler.c,
- * cachedump to keydump.c. Also runs a get's long key list in parts and waits for a
+ * slabs and lru to tuning.c, cachedump to keydump.c. Also runs a get's long key list in parts and waits for a
  * storage command's data block. Replies are memcached 1.6.18's, byte for
  * byte. */
 #include "proto_text.h"
@@ -19,6 +19,7 @@
 #include "stats_report.h"
 #include "store.h"
 #include "text_parse.h"
+#include "tuning.h"
 #include "watch.h"
 #include "wire.h"
 
@@ -361,6 +362,7 @@ static void run_request(struct text_request *r)
     case REQ_QUIT: r->pc->close_after_write = true; break;
     case REQ_STATS: run_stats(r); break;
     case REQ_LRU_CRAWLER: lru_crawler_command(r); break;
+    case REQ_TUNING: case REQ_SLABS_REASSIGN: tuning_command(r); break;
     case REQ_META: proto_meta_run(r); break;
     case REQ_WATCH: run_watch(r); break;
     default: run_command(r); break;

@@ -32,6 +32,10 @@ enum request_type {
     REQ_LRU_CRAWLER,    /* text only: the arguments are the parser's tokens */
     REQ_META,           /* text only: mg ms md ma mn me, as tokens */
     REQ_WATCH,          /* text only: watch [kinds]; `watch_kinds` */
+    REQ_TUNING,         /* text only: slabs automove, lru tune|mode|temp_ttl: a
+                           valid setting of memcached's slab mover or LRU, which
+                           xdpcached does not have (tuning.h) */
+    REQ_SLABS_REASSIGN, /* text only: slabs reassign <src> <dst> */
 };
 
 struct request {
@@ -67,6 +71,7 @@ struct request {
     uint32_t verbosity;
     uint32_t memlimit_mb;   /* REQ_CACHE_MEMLIMIT */
     unsigned watch_kinds;   /* REQ_WATCH: enum watch_kind bits */
+    int32_t reassign_src, reassign_dst; /* REQ_SLABS_REASSIGN: slab class ids */
     size_t nvalue;          /* REQ_STORE: the data block's length, CRLF excluded */
     const char *value;      /* REQ_STORE once the data block is in */
     const char *group;      /* REQ_STATS */

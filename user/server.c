@@ -33,6 +33,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -159,6 +160,29 @@ static bool configure_socket(int fd, int family, int socktype)
            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
 }
 
+/* One socket of family and socktype bound to addr (listening, if TCP),
+ * appended to out. Returns 0 or the errno of what failed. */
+static int bind_one(const struct server *srv, int family, int socktype,
+                    const struct sockaddr *addr, socklen_t addrlen, enum ev_kind kind,
+                    struct source_list *out)
+{
+    int fd = socket(family, socktype | SOCK_CLOEXEC |
+                    (socktype == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0)
+        return errno;
+    if (!configure_socket(fd, family, socktype) || bind(fd, addr, addrlen) != 0 ||
+        (socktype == SOCK_STREAM && listen(fd, srv->settings->backlog) != 0) ||
+        !source_list_push(out, kind, fd)) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
+    if (settings_verbosity(srv->settings) > 1)
+        fprintf(stderr, "<%d server listening (%s)\n", fd,
+                socktype == SOCK_STREAM ? "auto-negotiate" : "udp");
+    return 0;
+}
+
 /* Binds a socket to every address host resolves to (all interfaces when
  * host is empty: getaddrinfo with AI_PASSIVE, as memcached does), listening
  * if it is TCP, and appends them to out. Returns NULL or why it failed. */
@@ -177,26 +201,11 @@ static const char *bind_sockets(const struct server *srv, const char *host, int 
     const char *err = NULL;
     size_t bound = 0;
     for (struct addrinfo *a = addrs; a && !err; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC |
-                        (socktype == SOCK_STREAM ? SOCK_NONBLOCK : 0), a->ai_protocol);
-        if (fd < 0) {
-            /* getaddrinfo() may offer a family the kernel lacks (IPv6 off). */
-            if (errno != EAFNOSUPPORT)
-                err = strerror(errno);
-            continue;
-        }
-        if (!configure_socket(fd, a->ai_family, socktype) ||
-            bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
-            (socktype == SOCK_STREAM && listen(fd, srv->settings->backlog) != 0) ||
-            !source_list_push(out, kind, fd)) {
-            err = strerror(errno);
-            close(fd);
-            continue;
-        }
-        bound++;
-        if (settings_verbosity(srv->settings) > 1)
-            fprintf(stderr, "<%d server listening (%s)\n", fd,
-                    socktype == SOCK_STREAM ? "auto-negotiate" : "udp");
+        int e = bind_one(srv, a->ai_family, socktype, a->ai_addr, a->ai_addrlen, kind, out);
+        /* getaddrinfo() may offer a family the kernel lacks (IPv6 off). */
+        if (e != 0 && e != EAFNOSUPPORT)
+            err = strerror(e);
+        bound += e == 0;
     }
     freeaddrinfo(addrs);
     return err ? err : bound ? NULL : strerror(EAFNOSUPPORT);
@@ -215,7 +224,9 @@ static bool bind_all(const struct server *srv, int socktype, int default_port,
     for (unsigned i = 0; i < n; i++) {
         const struct listen_addr *a = s->nlisten ? &s->listen[i] : &any;
         int port = a->port >= 0 ? a->port : default_port;
-        const char *err = bind_sockets(srv, a->host, port, socktype, kind, out);
+        /* -p -1 / -U -1: port 0, so the kernel picks a free one for each
+         * address, as memcached does */
+        const char *err = bind_sockets(srv, a->host, port < 0 ? 0 : port, socktype, kind, out);
         if (!err)
             continue;
         if (a->host[0])
@@ -226,6 +237,70 @@ static bool bind_all(const struct server *srv, int socktype, int default_port,
         return false;
     }
     return true;
+}
+
+/* A worker after the first binds the UDP addresses the first one bound,
+ * port included: with -U -1 that is the port the kernel picked for the
+ * first, which the others must share (SO_REUSEPORT). */
+static bool bind_like_first(const struct server *srv, struct source_list *out)
+{
+    const struct source_list *first = &srv->workers[0].udp;
+    for (size_t i = 0; i < first->n; i++) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof(addr);
+        int err = getsockname(first->items[i].fd, (struct sockaddr *)&addr, &len) != 0
+                      ? errno
+                      : bind_one(srv, addr.ss_family, SOCK_DGRAM, (struct sockaddr *)&addr, len,
+                                 EV_UDP, out);
+        if (err) {
+            fprintf(stderr, "failed to listen on UDP port %d: %s\n", srv->settings->udpport,
+                    strerror(err));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* memcached's port file: with MEMCACHED_PORT_FILENAME set, one line per
+ * bound TCP, then UDP, address ("TCP INET: 11211", "UDP INET6: 11211") is
+ * appended to "$MEMCACHED_PORT_FILENAME.lck", which is then renamed to
+ * $MEMCACHED_PORT_FILENAME: whoever waits for the file (memcached's tests,
+ * scripts that start it with -p -1) reads it whole. A file that cannot be
+ * written is reported, and the server runs on, as memcached does. */
+static void write_port_file(const struct server *srv)
+{
+    const char *path = getenv("MEMCACHED_PORT_FILENAME");
+    if (!path)
+        return;
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.lck", path) >= sizeof(tmp)) {
+        fprintf(stderr, "Failed to open \"%s.lck\": %s\n", path, strerror(ENAMETOOLONG));
+        return;
+    }
+    FILE *f = fopen(tmp, "a");
+    if (!f) {
+        fprintf(stderr, "Failed to open \"%s\": %s\n", tmp, strerror(errno));
+        return;
+    }
+    /* every worker's UDP sockets have the first one's addresses */
+    const struct source_list *lists[2] = { &srv->listeners, &srv->workers[0].udp };
+    for (size_t l = 0; l < 2; l++) {
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            struct sockaddr_storage addr;
+            socklen_t len = sizeof(addr);
+            if (getsockname(lists[l]->items[i].fd, (struct sockaddr *)&addr, &len) != 0)
+                continue;
+            const char *transport = l == 0 ? "TCP" : "UDP";
+            if (addr.ss_family == AF_INET)
+                fprintf(f, "%s INET: %u\n", transport,
+                        ntohs(((struct sockaddr_in *)&addr)->sin_port));
+            else if (addr.ss_family == AF_INET6)
+                fprintf(f, "%s INET6: %u\n", transport,
+                        ntohs(((struct sockaddr_in6 *)&addr)->sin6_port));
+        }
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "failed to write the port file %s: %s\n", path, strerror(errno));
 }
 
 /* -s: the socket file belongs to the -u user, as memcached's does (it binds
@@ -331,7 +406,10 @@ static bool worker_setup(struct server *srv, struct worker *w)
     conn_set_init(&w->conns, srv->env, &w->stats, w->epfd);
     if (!settings_listens_udp(s))
         return true;
-    if (!bind_all(srv, SOCK_DGRAM, s->udpport, EV_UDP, &w->udp))
+    bool bound = w == &srv->workers[0]
+                     ? bind_all(srv, SOCK_DGRAM, s->udpport, EV_UDP, &w->udp)
+                     : bind_like_first(srv, &w->udp);
+    if (!bound)
         return false;
     w->udp_state = udp_worker_create(srv->env, &w->stats, w->epfd, w->udp.items, w->udp.n);
     if (!w->udp_state) {
@@ -494,6 +572,8 @@ struct server *server_create(const struct proto_env *env)
         server_destroy(srv);
         return NULL;
     }
+    if (!s->socketpath)
+        write_port_file(srv);
     return srv;
 }
 

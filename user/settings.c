@@ -105,10 +105,11 @@ struct foreign_flag {
 
 static const struct flag flag_table[] = {
     { 'p', "port", "<num>",
-      "TCP port to listen on (default: " STR(DEFAULT_TCP_PORT) ", 0: off)" },
+      "TCP port to listen on (default: " STR(DEFAULT_TCP_PORT) ", 0: off,\n"
+      "-1: any free port)" },
     { 'U', "udp-port", "<num>",
-      "UDP port to listen on (default: " STR(DEFAULT_UDP_PORT) ", off);\n"
-      "without -p, TCP listens on this port too" },
+      "UDP port to listen on (default: " STR(DEFAULT_UDP_PORT) ", off; -1: any\n"
+      "free port); without -p, TCP listens on this port too" },
     { 'A', "enable-shutdown", NULL, "enable ascii \"shutdown\" command" },
     { 'l', "listen", "<addr>",
       "interface to listen on (default: INADDR_ANY);\n"
@@ -232,8 +233,9 @@ struct int_flag {
 };
 
 static const struct int_flag int_flags[] = {
-    { 'p', offsetof(struct settings, port), 0, PORT_MAX },
-    { 'U', offsetof(struct settings, udpport), 0, PORT_MAX },
+    /* -1: a free port the kernel picks, as in memcached */
+    { 'p', offsetof(struct settings, port), -1, PORT_MAX },
+    { 'U', offsetof(struct settings, udpport), -1, PORT_MAX },
     { 'c', offsetof(struct settings, maxconns), 1, INT_MAX },
     { 't', offsetof(struct settings, num_threads), 1, THREADS_MAX },
     { 'R', offsetof(struct settings, reqs_per_event), 1, INT_MAX },

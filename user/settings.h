@@ -50,8 +50,10 @@ struct listen_addr {
 };
 
 struct settings {
-    int port;                    /* -p, TCP port; 0 = TCP off. Default 11211 */
-    int udpport;                 /* -U, UDP port; 0 = UDP off. Default 0 */
+    int port;                    /* -p, TCP port; 0 = TCP off, -1 = any free port
+                                    (each address its own). Default 11211 */
+    int udpport;                 /* -U, UDP port; 0 = UDP off, -1 = any free port.
+                                    Default 0 */
     struct listen_addr listen[SETTINGS_MAX_LISTEN]; /* -l, repeatable, comma lists */
     unsigned nlisten;            /* 0 = all interfaces */
     size_t maxbytes;             /* -m in megabytes, stored in bytes. Default 64 MB */

@@ -95,6 +95,15 @@ bool text_parse_u64(const char *str, uint64_t *out)
     return true;
 }
 
+/* memcached's safe_strtod. */
+static bool parse_double(const char *str, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(str, &end);
+    return errno != ERANGE && number_ends_well(str, end);
+}
+
 /* memcached's EXPTIME_TO_POSITIVE_TIME + realtime(). */
 rel_time_t text_exptime_from_client(int32_t exptime)
 {
@@ -324,6 +333,79 @@ static void parse_watch(struct text_parsed *p)
     }
 }
 
+/* slabs reassign <src> <dst> (no noreply: memcached takes exactly these
+ * tokens), slabs automove 0|1|2 [noreply], slabs automove ratio <r> [noreply] */
+static void parse_slabs(struct text_parsed *p)
+{
+    const struct text_token *t = p->tokens;
+    if (p->ntokens == 5 && strcmp(t[1].value, "reassign") == 0) {
+        p->req.type = REQ_SLABS_REASSIGN;
+        if (!text_parse_i32(t[2].value, &p->req.reassign_src) ||
+            !text_parse_i32(t[3].value, &p->req.reassign_dst))
+            parse_error(p, ERR_BAD_FORMAT);
+        return;
+    }
+    if (p->ntokens < 4 || strcmp(t[1].value, "automove") != 0) {
+        parse_error(p, "ERROR");
+        return;
+    }
+    take_noreply(p);
+    if (strcmp(t[2].value, "ratio") == 0) {
+        double ratio;
+        if (p->ntokens < 5 || !parse_double(t[3].value, &ratio)) {
+            parse_error(p, "ERROR");
+            return;
+        }
+    } else {
+        uint32_t level;
+        if (!text_parse_u32(t[2].value, &level)) {
+            parse_error(p, ERR_BAD_FORMAT);
+            return;
+        }
+        if (level > 2) {
+            parse_error(p, "ERROR");
+            return;
+        }
+    }
+    p->req.type = REQ_TUNING;
+}
+
+/* lru tune <hot pct> <warm pct> <hot factor> <warm factor>, lru mode
+ * flat|segmented, lru temp_ttl <ttl>, each [noreply]; extra tokens are
+ * ignored, as in memcached. */
+static void parse_lru(struct text_parsed *p)
+{
+    const struct text_token *t = p->tokens;
+    const char *what = t[1].value;
+    take_noreply(p);
+    if (strcmp(what, "tune") == 0 && p->ntokens >= 7) {
+        uint32_t hot, warm;
+        double hot_factor, warm_factor;
+        if (!(text_parse_u32(t[2].value, &hot) && text_parse_u32(t[3].value, &warm) &&
+              parse_double(t[4].value, &hot_factor) && parse_double(t[5].value, &warm_factor)))
+            parse_error(p, "ERROR");
+        else if (hot + warm > 80) /* in 32 bits, wrapping, as memcached adds them */
+            parse_error(p, "ERROR hot and warm pcts must not exceed 80");
+        else if (warm_factor <= 0 || hot_factor <= 0) /* NaN passes, as in memcached */
+            parse_error(p, "ERROR hot/warm age factors must be greater than 0");
+        else
+            p->req.type = REQ_TUNING;
+    } else if (strcmp(what, "mode") == 0 && p->ntokens >= 4) {
+        if (strcmp(t[2].value, "flat") == 0 || strcmp(t[2].value, "segmented") == 0)
+            p->req.type = REQ_TUNING;
+        else
+            parse_error(p, "ERROR");
+    } else if (strcmp(what, "temp_ttl") == 0 && p->ntokens >= 4) {
+        int32_t ttl;
+        if (text_parse_i32(t[2].value, &ttl))
+            p->req.type = REQ_TUNING;
+        else
+            parse_error(p, "ERROR");
+    } else {
+        parse_error(p, "ERROR");
+    }
+}
+
 struct command {
     const char *name;
     size_t name_length;
@@ -349,6 +431,7 @@ static const struct command commands[] = {
     COMMAND("stats", 0, ANY, parse_stats),     COMMAND("shutdown", 0, ANY, parse_shutdown),
     COMMAND("lru_crawler", 0, ANY, parse_lru_crawler), COMMAND("watch", 0, ANY, parse_watch),
     COMMAND("cache_memlimit", 3, 4, parse_cache_memlimit),
+    COMMAND("slabs", 0, ANY, parse_slabs),     COMMAND("lru", 3, ANY, parse_lru),
 };
 
 /* Whether a token is the command's name. The names are a few bytes: a loop

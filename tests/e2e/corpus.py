@@ -192,6 +192,62 @@ def lru_crawler(c):
         L("lru_crawler", "metadump", "2"), args=off)
 
 
+def tuning(c):
+    """slabs automove|reassign, lru tune|mode|temp_ttl: valid settings answer OK
+    (and change nothing here); every error, noreply and arity case as memcached.
+    slabs reassign only with classes that agree here, where class 1 is the only
+    one (0, 1 and ids no memcached class has; docs/differences.md)."""
+    def lines(*cmds):
+        return b"".join(L(*cmd.split(" ")) for cmd in cmds)
+
+    c.add("slabs/automove", lines(
+        "slabs automove 0", "slabs automove 1", "slabs automove 2", "slabs automove 3",
+        "slabs automove", "slabs automove x", "slabs automove invalid", "slabs automove -1",
+        "slabs automove 4294967296", "slabs automove 4294967297", "slabs automove 01",
+        "slabs automove 1x", "slabs automove 1 2", "slabs automove 1 2 3 4",
+        "slabs automove2 1", "SLABS automove 1", "slabs", "slabs foo", "slabs foo bar"))
+    c.add("slabs/automove_ratio", lines(
+        "slabs automove ratio 0.5", "slabs automove ratio", "slabs automove ratio x",
+        "slabs automove ratio -1", "slabs automove ratio nan", "slabs automove ratio 1e999",
+        "slabs automove ratio 1e-999", "slabs automove ratio 0x1p3", "slabs automove ratio 1.5x",
+        "slabs automove ratio 1 2 3"))
+    c.add("slabs/automove_noreply", lines(
+        "slabs automove 1 noreply", "slabs automove 3 noreply", "slabs automove x noreply",
+        "slabs automove noreply", "slabs automove ratio 0.5 noreply", "slabs automove ratio noreply",
+        "slabs automove ratio x noreply", "slabs noreply", "version"))
+    c.add("slabs/reassign", lines(
+        "slabs reassign 1 1", "slabs reassign 0 0", "slabs reassign -1 -1", "slabs reassign 1 0",
+        "slabs reassign 0 1", "slabs reassign -1 1", "slabs reassign -2 1", "slabs reassign 1 -1",
+        "slabs reassign 1 64", "slabs reassign 1 200", "slabs reassign 200 1",
+        "slabs reassign 4294967297 0", "slabs reassign 1 4294967297", "slabs reassign x 1",
+        "slabs reassign 1 x", "slabs reassign 1x 1", "slabs reassign", "slabs reassign 1",
+        "slabs reassign 1 1 noreply", "slabs reassign 1 0 noreply", "slabs reassign 1 2 3",
+        "slabs Reassign 1 1"))
+    c.add("lru/tune", lines(
+        "lru tune 10 20 0.1 2", "lru tune 10 20 0.1", "lru tune", "lru tune 10 20 0.1 2 extra",
+        "lru tune 40 40 0.1 2", "lru tune 41 40 0.1 2", "lru tune 90 0 0.1 0",
+        "lru tune 4294967295 2 0.1 2", "lru tune 4294967296 80 0.1 2", "lru tune -1 20 0.1 2",
+        "lru tune 10 20 0 2", "lru tune 10 20 0.1 0", "lru tune 10 20 -1 2", "lru tune 10 20 nan 2",
+        "lru tune 10 20 inf 2", "lru tune 10 20 1e999 2", "lru tune 10 20 0x10 2",
+        "lru tune 10 20 1,5 2", "lru tune 10 x 0.1 2", "lru tune 90 0 x 2", "lru tune 10 20 0.1 x"))
+    c.add("lru/mode_temp_ttl", lines(
+        "lru mode flat", "lru mode segmented", "lru mode FLAT", "lru mode x", "lru mode",
+        "lru mode flat extra", "lru temp_ttl 100", "lru temp_ttl -1", "lru temp_ttl 0",
+        "lru temp_ttl x", "lru temp_ttl 4294967296", "lru temp_ttl 99999999999999999999",
+        "lru temp_ttl", "lru temp_ttl 5 6", "lru", "lru bogus", "lru bogus x", "LRU mode flat",
+        "lru_ mode flat"))
+    c.add("lru/noreply", lines(
+        "lru noreply", "lru mode flat noreply", "lru mode x noreply", "lru mode noreply",
+        "lru temp_ttl 100 noreply", "lru temp_ttl noreply", "lru tune 10 20 0.1 2 noreply",
+        "lru tune 41 40 0.1 2 noreply", "lru tune 10 20 0.1 noreply", "lru bogus noreply",
+        "version"))
+    c.add("slabs/many_tokens", L("slabs", "automove", *["1"] * 30) + L("lru", "mode", "flat", *["x"] * 30) +
+          L("lru", "tune", "1", "2", "3", "4", *["x"] * 30) + L("slabs", "reassign", *["1"] * 30))
+    F = udp_frame
+    c.udp("tuning", F(1, L("slabs", "automove", "1")), F(2, L("slabs", "reassign", "1", "0")),
+          F(3, L("lru", "mode", "flat") + L("lru", "temp_ttl", "x")), F(4, L("lru", "tune", "1", "1", "1", "1", "noreply")))
+
+
 def flush(c):
     c.add("flush/now", setv(b"a", b"1") + L("flush_all") + L("get", "a") + setv(b"a", b"2") + L("get", "a"))
     c.add("flush/zero", setv(b"a", b"1") + L("flush_all", "0") + L("get", "a"))
@@ -594,7 +650,7 @@ def udp(c):
 def build():
     c = Corpus()
     for section in (basic, flush, keys, malformed, whitespace, data_chunks, sizes, noreply, arith, cas,
-                    stats_cmds, lru_crawler, pipelines, expiry, udp):
+                    stats_cmds, lru_crawler, tuning, pipelines, expiry, udp):
         section(c)
     return c.streams
 

@@ -100,10 +100,11 @@ class ServerError(Exception):
     pass
 
 
-def spawn(argv, output_fd):
-    """Starts argv in a new session (its own process group), output to output_fd."""
+def spawn(argv, output_fd, env=None):
+    """Starts argv in a new session (its own process group), output to output_fd,
+    with env as its environment (None: ours)."""
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output_fd, stderr=output_fd,
-                            close_fds=True, start_new_session=True)
+                            close_fds=True, start_new_session=True, env=env)
 
 
 def signal_group(proc, sig):

@@ -359,15 +359,15 @@ static void test_bad_numbers_refused_for_every_flag(void **state)
     (void)state;
     static const struct refusal cases[] = {
         { { "-p", "abc" }, { "-p/--port", "'abc'", "not a number" } },
-        { { "-p", "-1" }, { "-p/--port", "'-1'", "between 0 and 65535" } },
-        { { "-p", "65536" }, { "'65536'", "between 0 and 65535" } },
+        { { "-p", "-2" }, { "-p/--port", "'-2'", "between -1 and 65535" } },
+        { { "-p", "65536" }, { "'65536'", "between -1 and 65535" } },
         /* 2^64 + 5: must not wrap around to 5 */
-        { { "-p", "18446744073709551621" }, { "between 0 and 65535" } },
+        { { "-p", "18446744073709551621" }, { "between -1 and 65535" } },
         { { "--port=12abc" }, { "-p/--port", "'12abc'", "not a number" } },
         { { "-p", "" }, { "-p/--port", "not a number" } },
         { { "-U", "x" }, { "-U/--udp-port", "'x'", "not a number" } },
-        { { "-U", "-5" }, { "-U/--udp-port", "between 0 and 65535" } },
-        { { "--udp-port=70000" }, { "'70000'", "between 0 and 65535" } },
+        { { "-U", "-5" }, { "-U/--udp-port", "between -1 and 65535" } },
+        { { "--udp-port=70000" }, { "'70000'", "between -1 and 65535" } },
         { { "-c", "0" }, { "-c/--conn-limit", "'0'", "at least 1" } },
         { { "-c", "-3" }, { "-c/--conn-limit", "at least 1" } },
         { { "-c", "2147483648" }, { "-c/--conn-limit", "between 1 and 2147483647" } },
@@ -408,6 +408,11 @@ static void test_udp_port_without_tcp_port(void **state)
     assert_int_equal(PARSE_OK("-p", "11211", "-U", "11300").port, 11211);
     assert_int_equal(PARSE_OK("-p", "0", "-U", "5").port, 0);
     assert_int_equal(PARSE_OK("-U", "0").port, 11211);
+    /* -1, any free port: TCP too, each picking its own, as in memcached */
+    s = PARSE_OK("-U", "-1");
+    assert_int_equal(s.port, -1);
+    assert_int_equal(s.udpport, -1);
+    assert_int_equal(PARSE_OK("-p", "-1", "-U", "11252").port, -1);
 }
 
 struct listen_case {

@@ -131,6 +131,57 @@ static void test_other_commands(void **state)
     expect_error("x\r\n", "ERROR", false);
 }
 
+/* A line that parses to a request of this type, with this noreply. */
+static void expect_type(const char *text, enum request_type type, bool noreply)
+{
+    char buf[512];
+    struct text_parsed p;
+    assert_int_equal(parse(text, &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, type);
+    assert_int_equal(p.req.noreply, noreply);
+}
+
+/* slabs and lru: memcached's checks, in its order; the class ids of a
+ * reassign are left to the executor. */
+static void test_tuning_commands(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct text_parsed p;
+    expect_type("slabs automove 2\r\n", REQ_TUNING, false);
+    expect_type("slabs automove 4294967296 noreply\r\n", REQ_TUNING, true); /* 0 in 32 bits */
+    expect_type("slabs automove ratio 0.5 x\r\n", REQ_TUNING, false);
+    expect_error("slabs automove 3\r\n", "ERROR", false);
+    expect_error("slabs automove -1\r\n", "CLIENT_ERROR bad command line format", false);
+    expect_error("slabs automove noreply\r\n", "CLIENT_ERROR bad command line format", true);
+    expect_error("slabs automove ratio 1e999\r\n", "ERROR", false);
+    expect_error("slabs automove ratio\r\n", "ERROR", false);
+    expect_error("slabs automove\r\n", "ERROR", false);
+    expect_error("slabs\r\n", "ERROR", false);
+
+    assert_int_equal(parse("slabs reassign -1 4294967297\r\n", &p, buf, sizeof buf), TEXT_PARSED);
+    assert_int_equal(p.req.type, REQ_SLABS_REASSIGN);
+    assert_int_equal(p.req.reassign_src, -1);
+    assert_int_equal(p.req.reassign_dst, 1);
+    expect_error("slabs reassign 1 x\r\n", "CLIENT_ERROR bad command line format", false);
+    expect_error("slabs reassign 1 1 noreply\r\n", "ERROR", false); /* six tokens */
+    expect_error("slabs reassign 1\r\n", "ERROR", false);
+
+    expect_type("lru tune 4294967295 2 0.1 nan\r\n", REQ_TUNING, false); /* the sum wraps to 1 */
+    expect_type("lru mode segmented noreply\r\n", REQ_TUNING, true);
+    expect_type("lru temp_ttl -1\r\n", REQ_TUNING, false);
+    expect_error("lru tune 41 40 0.1 2 noreply\r\n", "ERROR hot and warm pcts must not exceed 80",
+                 true);
+    expect_error("lru tune 1 2 0.1 -0\r\n", "ERROR hot/warm age factors must be greater than 0",
+                 false);
+    expect_error("lru tune 1 2 0.1\r\n", "ERROR", false);
+    expect_error("lru tune 1 2 0.1 2x\r\n", "ERROR", false);
+    expect_error("lru mode FLAT\r\n", "ERROR", false);
+    expect_error("lru temp_ttl 99999999999999999999\r\n", "ERROR", false);
+    expect_error("lru noreply\r\n", "ERROR", true);
+    expect_error("lru\r\n", "ERROR", false);
+}
+
 static void test_incomplete_and_closing(void **state)
 {
     (void)state;
@@ -239,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_get_keys),
         cmocka_unit_test(test_storage_line),
         cmocka_unit_test(test_other_commands),
+        cmocka_unit_test(test_tuning_commands),
         cmocka_unit_test(test_incomplete_and_closing),
         cmocka_unit_test(test_tokenizer),
         cmocka_unit_test(test_command_names),
