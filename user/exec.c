@@ -467,6 +467,8 @@ void exec_stats_reset(const struct exec_ctx *x)
 {
     stats_reset(x->env->server_stats);
     prefix_stats_clear(x->env->prefix_stats);
+    if (x->env->watch)
+        watch_reset_stats(x->env->watch);
 }
 
 void exec_stats_detail(const struct exec_ctx *x, bool on)

@@ -160,7 +160,7 @@ static const char *const not_repeated[] = { "pid", "version", "xdpcached_version
 static const char *const gauge_stats[] = {
     "threads", "hash_power_level", "hash_bytes", "hash_is_expanding", "accepting_conns",
     "connection_structures", "xdp_entries", "xdp_capacity", "xdp_memory",
-    "xdp_verified_insns", "xdp_verified_insns_mg",
+    "xdp_verified_insns", "xdp_verified_insns_mg", "log_watchers",
 };
 
 static bool in_list(const char *name, const char *const *list, size_t n)

@@ -20,6 +20,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "store.h"
+#include "watch.h"
 
 static void report_process(const struct proto_env *env, struct stats_sink *sink)
 {
@@ -113,6 +114,13 @@ static void report_general(const struct proto_env *env, struct stats_sink *sink)
         THREAD_STATS_UDP_FIELDS(X)
     }
 #undef X
+    if (env->watch) {
+        struct watch_stats ws;
+        watch_get_stats(env->watch, &ws);
+        stats_emitf(sink, "log_watcher_skipped", "%llu", (unsigned long long)ws.skipped);
+        stats_emitf(sink, "log_watcher_sent", "%llu", (unsigned long long)ws.sent);
+        stats_emitf(sink, "log_watchers", "%u", ws.watchers);
+    }
     /* gets that found an item a flush_all had invalidated: none here, as a
      * due flush empties a shard before any lookup in it */
     stats_emitf(sink, "get_flushed", "0");

@@ -39,6 +39,7 @@ struct watch_hub {
     pthread_mutex_t lock;
     size_t buffer_bytes;
     _Atomic uint64_t next_gid;
+    uint64_t sent, skipped;     /* lines queued, and lost, since the last reset */
     struct watcher watchers[WATCH_LIMIT];
 };
 
@@ -104,12 +105,17 @@ static void queue(struct watch_hub *hub, struct watcher *w, const char *line, si
         int len = snprintf(note, sizeof(note), "skipped=%llu\n", (unsigned long long)w->skipped);
         if (!put(hub, w, note, (size_t)len)) {
             w->skipped++;
+            hub->skipped++;
             return;
         }
         w->skipped = 0;
     }
-    if (!put(hub, w, line, n))
+    if (put(hub, w, line, n)) {
+        hub->sent++;
+    } else {
         w->skipped++;
+        hub->skipped++;
+    }
 }
 
 static void send_queued(struct watch_hub *hub, struct watcher *w)
@@ -139,7 +145,7 @@ bool watch_add(struct watch_hub *hub, int fd, unsigned kinds)
     char *buf = w ? malloc(hub->buffer_bytes) : NULL;
     if (buf) {
         *w = (struct watcher){ .fd = fd, .kinds = kinds, .buf = buf };
-        queue(hub, w, "OK\r\n", 4);
+        put(hub, w, "OK\r\n", 4); /* not a log line: not counted as sent */
         update_wants(hub);
     }
     pthread_mutex_unlock(&hub->lock);
@@ -179,6 +185,22 @@ void watch_flush(struct watch_hub *hub)
     for (unsigned i = 0; i < WATCH_LIMIT; i++)
         if (hub->watchers[i].fd >= 0)
             send_queued(hub, &hub->watchers[i]);
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void watch_get_stats(struct watch_hub *hub, struct watch_stats *out)
+{
+    pthread_mutex_lock(&hub->lock);
+    *out = (struct watch_stats){ .sent = hub->sent, .skipped = hub->skipped };
+    for (unsigned i = 0; i < WATCH_LIMIT; i++)
+        out->watchers += hub->watchers[i].fd >= 0;
+    pthread_mutex_unlock(&hub->lock);
+}
+
+void watch_reset_stats(struct watch_hub *hub)
+{
+    pthread_mutex_lock(&hub->lock);
+    hub->sent = hub->skipped = 0;
     pthread_mutex_unlock(&hub->lock);
 }
 

@@ -57,6 +57,16 @@ void watch_remove(struct watch_hub *hub, int fd);
 /* Sends what waits in every buffer (the server's tick). */
 void watch_flush(struct watch_hub *hub);
 
+/* memcached's log_watcher_sent, log_watcher_skipped (both since the last
+ * `stats reset`) and log_watchers. */
+struct watch_stats {
+    uint64_t sent, skipped;
+    unsigned watchers;
+};
+
+void watch_get_stats(struct watch_hub *hub, struct watch_stats *out);
+void watch_reset_stats(struct watch_hub *hub);
+
 /* memcached's item_get statuses. */
 enum watch_fetch { WATCH_NOT_FOUND, WATCH_FOUND, WATCH_FLUSHED, WATCH_EXPIRED };
 

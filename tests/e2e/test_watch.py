@@ -176,3 +176,20 @@ def test_input_after_watch_is_ignored(server_factory):
         assert c.cmd(b"get k") == b"END"
     assert "key=k status=not_found" in w.line()
     w.close()
+
+
+def test_log_stats_as_memcached(server_factory, memcached_factory):
+    """log_watchers, log_watcher_sent and log_watcher_skipped, which a
+    `stats reset` zeroes (log_watchers stays: it is a level)."""
+    for srv in both(server_factory, memcached_factory):
+        w = Watcher(srv.port, b"mutations")
+        with Conn(srv.port) as c:
+            assert c.cmd(b"set k 0 0 1\r\nv") == b"STORED"
+            w.line()
+            st = c.stats()
+            assert (st["log_watchers"], st["log_watcher_sent"], st["log_watcher_skipped"]) == \
+                ("1", "1", "0"), srv.kind
+            assert c.cmd(b"stats reset") == b"RESET"
+            st = c.stats()
+            assert (st["log_watchers"], st["log_watcher_sent"]) == ("1", "0"), srv.kind
+        w.close()
