@@ -14,6 +14,8 @@ import pytest
 from helpers import HOST, Conn
 from servers import MEMCACHED_BIN, xdpcached_bin
 
+pytestmark = pytest.mark.protocol
+
 USERS = "alice:secret\nbob:pw2\n"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from helpers import HOST, Conn, Udp, udp_frame
 
+pytestmark = pytest.mark.protocol
+
 BIG = 512 * 1024
 
 

@@ -17,6 +17,8 @@ import diffrun
 from helpers import Conn
 from servers import free_port, xdpcached_bin
 
+pytestmark = pytest.mark.protocol
+
 # One stream of each kind the corpus has over TCP: enough to show the socket
 # carries the protocols as TCP does, without running the corpus twice.
 SAMPLE = ("basic/", "cas/", "incr/", "noreply/", "pipeline/", "stats/", "lru_crawler/crawl_all")

@@ -11,6 +11,8 @@ import pytest
 
 from helpers import HOST, Conn
 
+pytestmark = pytest.mark.protocol
+
 # memcached logs a descriptor as the class of an item too large to make
 MASKS = [(re.compile(r"ts=\d+\.\d+ gid=\d+ "), "ts gid "), (re.compile(r"cfd=\d+"), "cfd=N"),
          (re.compile(r"rport=\d+"), "rport=N"),
