@@ -10,10 +10,11 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "textfile.h"
 
 /* A file's pairs: one buffer holding the text, and where each pair is. */
 struct auth_pairs {
@@ -35,30 +36,6 @@ static void pairs_free(struct auth_pairs *p)
     free(p->text);
     free(p->pairs);
     memset(p, 0, sizeof(*p));
-}
-
-static char *read_whole(FILE *f, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || ferror(f))
-            break;
-        char *bigger = cap < (SIZE_MAX >> 1) ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) {
-            free(buf);
-            return NULL;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 /* Splits text (len bytes) into pairs; false with the 1-based number of
@@ -95,18 +72,15 @@ static bool split_pairs(struct auth_pairs *p, size_t len, unsigned *bad_line)
 static bool read_pairs(const char *path, struct auth_pairs *out, char *why, size_t why_size)
 {
     memset(out, 0, sizeof(*out));
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(why, why_size, "Could not open authfile [%s] for reading: %s", path,
-                 strerror(errno));
-        return false;
-    }
     size_t len = 0;
-    out->text = read_whole(f, &len);
-    int read_errno = errno;
-    fclose(f);
+    out->text = textfile_read(path, AUTHFILE_MAX_BYTES, &len);
     if (!out->text) {
-        snprintf(why, why_size, "Could not read authfile [%s]: %s", path, strerror(read_errno));
+        if (errno == EIO || errno == ENOMEM || errno == EFBIG)
+            snprintf(why, why_size, "Could not read authfile [%s]: %s", path,
+                     errno == EFBIG ? "larger than 1 MB" : textfile_error(errno));
+        else
+            snprintf(why, why_size, "Could not open authfile [%s] for reading: %s", path,
+                     strerror(errno));
         return false;
     }
     unsigned bad_line = 0;

@@ -12,6 +12,8 @@
 
 /* memcached reads lines of up to this many bytes, newline included. */
 #define AUTHFILE_LINE_MAX 255
+/* A larger file is refused: thousands of users, far beyond memcached's 8. */
+#define AUTHFILE_MAX_BYTES (1024 * 1024)
 
 struct authfile;
 

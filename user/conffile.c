@@ -7,25 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textfile.h"
+
 /* Reads the whole file, NUL-terminated; NULL with a reason on err. */
 static char *read_text(const char *path, FILE *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(err, "xdpcached: --config-file '%s': %s\n", path, strerror(errno));
-        return NULL;
-    }
-    char *text = malloc(CONFFILE_MAX_BYTES + 1);
-    size_t len = text ? fread(text, 1, CONFFILE_MAX_BYTES + 1, f) : 0;
-    bool failed = ferror(f);
-    fclose(f);
-    if (!text || failed || len > CONFFILE_MAX_BYTES) {
+    size_t len;
+    char *text = textfile_read(path, CONFFILE_MAX_BYTES, &len);
+    if (!text)
         fprintf(err, "xdpcached: --config-file '%s': %s\n", path,
-                !text ? "out of memory" : failed ? "read error" : "larger than 64 KB");
-        free(text);
-        return NULL;
-    }
-    text[len] = '\0';
+                errno == EFBIG ? "larger than 64 KB" : textfile_error(errno));
     return text;
 }
 

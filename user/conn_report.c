@@ -1,13 +1,12 @@
 /* conn_report.c - see conn_report.h. */
 #include "conn_report.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
+#include "endpoint.h"
 #include "stats.h"
 
 static const char *const shown_state_names[] = {
@@ -39,26 +38,15 @@ struct conn_row *conn_rows_add(struct conn_rows *rows, int fd, bool udp,
 
 void conn_addr_text(const struct sockaddr_storage *addr, bool udp, char *out, size_t size)
 {
-    char host[INET6_ADDRSTRLEN] = "";
-    switch (addr->ss_family) {
-    case AF_INET: {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(out, size, "%s:%s:%u", udp ? "udp" : "tcp", host, ntohs(in->sin_port));
-        break;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(out, size, "%s:[%s]:%u", udp ? "udp6" : "tcp6", host, ntohs(in6->sin6_port));
-        break;
-    }
-    case AF_UNIX: {
+    char host[ENDPOINT_HOST_MAX];
+    unsigned port;
+    if (endpoint_of(addr, host, &port)) {
+        bool v6 = addr->ss_family == AF_INET6;
+        snprintf(out, size, v6 ? "%s6:[%s]:%u" : "%s:%s:%u", udp ? "udp" : "tcp", host, port);
+    } else if (addr->ss_family == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)addr;
         snprintf(out, size, "unix:%.*s", (int)sizeof(un->sun_path), un->sun_path);
-        break;
-    }
-    default:
+    } else {
         snprintf(out, size, "?:<AF %d>", addr->ss_family);
     }
 }

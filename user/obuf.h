@@ -125,6 +125,14 @@ static inline void obuf_resp_start(struct obuf *ob)
         obuf_resp_start_grow(ob);
 }
 
+/* A response of one text line: line and CRLF. */
+static inline void obuf_reply_line(struct obuf *ob, const char *line)
+{
+    obuf_resp_start(ob);
+    obuf_puts(ob, line);
+    obuf_append(ob, "\r\n", 2);
+}
+
 /* Drop everything after offset len, and every response starting at or after
  * it (so truncating to a response's start cancels that response). */
 void obuf_truncate(struct obuf *ob, size_t len);

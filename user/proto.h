@@ -76,7 +76,7 @@ struct proto_conn {
     bool auth_attempt;                  /* -Y: a `set` line waits for its credentials */
     uint32_t auth_nvalue;               /* ... of this many bytes (CRLF not included) */
     struct conn_requester requester;    /* the socket requests come on (and over UDP
-                                           the sender): only `stats conns` reads it */
+                                           the sender): for `stats conns` and `watch` */
 };
 
 void proto_conn_init(struct proto_conn *pc, const struct proto_env *env,

@@ -18,35 +18,28 @@
 #include "stats.h"
 #include "text_parse.h"
 
-static void reply(struct obuf *out, const char *line)
-{
-    obuf_resp_start(out);
-    obuf_puts(out, line);
-    obuf_append(out, "\r\n", 2);
-}
-
 /* The data block of an attempt, its CRLF included, is at in[0, total). */
 static void check_attempt(struct proto_conn *pc, char *in, size_t total, struct obuf *out)
 {
     if (in[total - 2] != '\r' || in[total - 1] != '\n') {
-        reply(out, "CLIENT_ERROR bad command line termination");
+        obuf_reply_line(out, "CLIENT_ERROR bad command line termination");
         return;
     }
     in[total - 2] = '\0';
     struct text_token tokens[TEXT_MAX_TOKENS];
     size_t ntokens = text_tokenize(in, strlen(in), tokens, TEXT_MAX_TOKENS);
     if (ntokens < 3) {
-        reply(out, "CLIENT_ERROR bad authentication token format");
+        obuf_reply_line(out, "CLIENT_ERROR bad authentication token format");
         return;
     }
     STAT_INC(pc->stats, auth_cmds);
     if (authfile_check(pc->env->auth, tokens[0].value, tokens[0].length, tokens[1].value,
                        tokens[1].length)) {
         pc->authenticated = true;
-        reply(out, "STORED");
+        obuf_reply_line(out, "STORED");
     } else {
         STAT_INC(pc->stats, auth_errors);
-        reply(out, "CLIENT_ERROR authentication failure");
+        obuf_reply_line(out, "CLIENT_ERROR authentication failure");
     }
 }
 
@@ -63,7 +56,7 @@ static void take_line(struct proto_conn *pc, char *in, size_t used, struct obuf 
     if (ntokens < 6 || strcmp(tokens[0].value, "set") != 0 ||
         !text_parse_u32(tokens[4].value, &nvalue) ||
         nvalue > pc->env->settings->item_size_max) {
-        reply(out, "CLIENT_ERROR unauthenticated");
+        obuf_reply_line(out, "CLIENT_ERROR unauthenticated");
         return;
     }
     pc->auth_attempt = true;

@@ -426,9 +426,7 @@ size_t proto_text_run(struct proto_conn *pc, char *in, size_t len, struct obuf *
             pc->swallow -= n;
             used += n;
             if (pc->swallow == 0 && pc->swallow_reply) {
-                obuf_resp_start(out);
-                obuf_puts(out, pc->swallow_reply);
-                obuf_append(out, "\r\n", 2);
+                obuf_reply_line(out, pc->swallow_reply);
                 pc->swallow_reply = NULL;
             }
             continue;

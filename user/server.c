@@ -56,6 +56,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "endpoint.h"
 #include "proto_text.h"
 #include "settings.h"
 #include "stats.h"
@@ -290,13 +291,11 @@ static void write_port_file(const struct server *srv)
             socklen_t len = sizeof(addr);
             if (getsockname(lists[l]->items[i].fd, (struct sockaddr *)&addr, &len) != 0)
                 continue;
-            const char *transport = l == 0 ? "TCP" : "UDP";
-            if (addr.ss_family == AF_INET)
-                fprintf(f, "%s INET: %u\n", transport,
-                        ntohs(((struct sockaddr_in *)&addr)->sin_port));
-            else if (addr.ss_family == AF_INET6)
-                fprintf(f, "%s INET6: %u\n", transport,
-                        ntohs(((struct sockaddr_in6 *)&addr)->sin6_port));
+            char host[ENDPOINT_HOST_MAX];
+            unsigned port;
+            if (endpoint_of(&addr, host, &port))
+                fprintf(f, "%s INET%s: %u\n", l == 0 ? "TCP" : "UDP",
+                        addr.ss_family == AF_INET6 ? "6" : "", port);
         }
     }
     if (fclose(f) != 0 || rename(tmp, path) != 0)

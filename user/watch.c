@@ -7,10 +7,8 @@
  * left goes out with the next line or the server's next tick. */
 #include "watch.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "endpoint.h"
 #include "store.h"
 
 /* A key's bytes URI-encoded, as memcached writes it: 3 bytes each at most. */
@@ -296,17 +295,11 @@ void watch_log_conn(struct watch_hub *hub, const struct sockaddr_storage *peer, 
 {
     if (!watch_wanted(hub, WATCH_CONNEVENTS))
         return;
-    char rip[INET6_ADDRSTRLEN] = "unix";
+    /* memcached names any peer that is not IP (unix, unknown) "unix", port 0 */
+    char rip[ENDPOINT_HOST_MAX] = "unix";
     unsigned port = 0;
-    if (peer && peer->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &in->sin_addr, rip, sizeof(rip));
-        port = ntohs(in->sin_port);
-    } else if (peer && peer->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &in6->sin6_addr, rip, sizeof(rip));
-        port = ntohs(in6->sin6_port);
-    }
+    if (peer)
+        endpoint_of(peer, rip, &port);
     const char *transport = local ? "local" : "tcp";
     if (reason)
         publish(hub, WATCH_CONNEVENTS,

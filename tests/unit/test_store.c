@@ -772,11 +772,10 @@ static void test_tick_without_reclaim_keeps_expired(void **state)
     store_destroy(s);
 }
 
-/* reclaim_positions slices the scan: one position per shard a tick frees at
- * most a few of 3000 expired items, and enough ticks free them all. */
-static void test_tick_reclaims_a_slice(void **state)
+/* A store whose tick scans one position per shard, holding 3000 items that
+ * expire a second from now. */
+static struct store *store_with_3000_expiring(void)
 {
-    (void)state;
     struct store_config config = {
         .mem_limit = 64 * MB, .item_size_max = MB, .use_cas = true, .evict = true,
         .reclaim_expired = true, .reclaim_positions = 1,
@@ -787,6 +786,15 @@ static void test_tick_reclaims_a_slice(void **state)
         snprintf(key, sizeof key, "exp%d", i);
         assert_int_equal(put(s, STORE_SET, key, "v", 0, clock_now() + 1, 0, NULL), STORE_STORED);
     }
+    return s;
+}
+
+/* reclaim_positions slices the scan: one position per shard a tick frees at
+ * most a few of 3000 expired items, and enough ticks free them all. */
+static void test_tick_reclaims_a_slice(void **state)
+{
+    (void)state;
+    struct store *s = store_with_3000_expiring();
     clock_advance_for_tests(1);
     store_tick(s);
     assert_true(stats_of(s).reclaimed < 3000 / 4);
@@ -803,16 +811,7 @@ static void test_tick_reclaims_a_slice(void **state)
 static void test_crawl_sweeps_whole_tables(void **state)
 {
     (void)state;
-    struct store_config config = {
-        .mem_limit = 64 * MB, .item_size_max = MB, .use_cas = true, .evict = true,
-        .reclaim_expired = true, .reclaim_positions = 1,
-    };
-    struct store *s = store_create(&config);
-    char key[32];
-    for (int i = 0; i < 3000; i++) {
-        snprintf(key, sizeof key, "exp%d", i);
-        assert_int_equal(put(s, STORE_SET, key, "v", 0, clock_now() + 1, 0, NULL), STORE_STORED);
-    }
+    struct store *s = store_with_3000_expiring();
     assert_int_equal(set(s, "forever", "v"), STORE_STORED);
     clock_advance_for_tests(1);
 
