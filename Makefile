@@ -35,7 +35,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
 .PHONY: all deps run test unit-tests asan clean bench fuzz install
-all: $(BUILD)/xdpcached $(BUILD)/mcload $(UNIT_BINS) $(BPF_OBJS)
+all: $(BUILD)/xdpcached $(BUILD)/mcload $(BUILD)/store_speed $(UNIT_BINS) $(BPF_OBJS)
 
 # The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
 .SECONDARY: $(BPF_OBJS)
@@ -51,6 +51,10 @@ $(BUILD)/libxdpcached.a: $(DAEMON_OBJS)
 
 $(BUILD)/xdpcached: $(BUILD)/obj/main.o $(BUILD)/libxdpcached.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The store API's speed alone (docs/store.md, "Speed").
+$(BUILD)/store_speed: bench/store_speed.c $(BUILD)/libxdpcached.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # What the unit tests and the fuzz targets share: a server without sockets
 # (test_server.c), and the store checked against a model (store_model.c).

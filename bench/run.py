@@ -431,8 +431,20 @@ def callgrind_total(path):
     return totals[-1]
 
 
+def settle_hash_table(srv, timeout=10.0):
+    """Waits until the server's hash table has finished moving to its new
+    size (hash_is_expanding 0): while it moves, both tables are resident,
+    and the RSS would count the old one too."""
+    deadline = time.monotonic() + timeout
+    while srv.stats().get("hash_is_expanding", "0") != "0":
+        if time.monotonic() > deadline:
+            raise BenchError(f"{srv.label}: hash table still expanding after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def memory(bed, plan):
-    """Resident bytes per item beyond key and value, 1,000,000 W3 items."""
+    """Resident bytes per item beyond key and value, 1,000,000 W3 items,
+    once the hash table has settled."""
     w = plan.workload("W3")
     out = []
     for kind in ("xdpcached", "memcached"):
@@ -441,6 +453,7 @@ def memory(bed, plan):
             time.sleep(0.5)
             idle = srv.rss_kib()
             preload(bed, w)
+            settle_hash_table(srv)
             items = int(srv.stats()["curr_items"])
             full = srv.rss_kib()
         finally:

@@ -1,10 +1,11 @@
 /* store.c - see store.h; docs/store.md explains the design.
  *
  * Layout: STORE_SHARDS shards, picked by the top bits of a seeded 64-bit key
- * hash. Each shard has a mutex and a chained hash table indexed by the low
- * bits. Items are one malloc each (a 20-byte header, then only what they
- * use: CAS, key, flags, a long value's length, value) and carry no LRU
- * pointers: eviction is CLOCK over the shard's buckets.
+ * hash. Each shard has a mutex and a hash index (hash_index.h: buckets of
+ * tagged item addresses) placed by the lower bits. Items are one malloc each
+ * (a 12-byte header, then only what they use: CAS, key, flags, a long
+ * value's length, value) and carry no chain or LRU pointers: eviction is
+ * CLOCK over the index's buckets.
  *
  * Locking: one shard lock at a time, never two. Memory is reserved against
  * the limit (a global atomic) before an item is built; making room evicts
@@ -26,15 +27,16 @@
 
 #include "decimal.h"
 #include "hash.h"
+#include "hash_index.h"
 
 #define STORE_SHARD_BITS 6
 #define STORE_SHARDS (1u << STORE_SHARD_BITS)
 #define HASHPOWER_DEFAULT 16     /* memcached's: 65536 buckets in all */
 #define HASHPOWER_MAX 32         /* memcached's limit for -o hashpower */
-#define SHARD_POWER_MIN 2
+#define SHARD_SLOTS_MIN 32
 
-#define MIGRATE_PER_OP 4         /* old buckets moved by each operation on a growing shard */
-#define MIGRATE_PER_TICK 4096    /* ... and by each store_tick, per shard */
+#define MIGRATE_PER_OP 1         /* old buckets (8 slots) moved by each operation on a growing shard */
+#define MIGRATE_PER_TICK 512     /* ... and by each store_tick, per shard */
 #define RECLAIM_PER_TICK 1024    /* reclaim_positions' default */
 #define UPDATE_ATTEMPTS 8        /* retries of an update that keeps running short of memory */
 
@@ -62,14 +64,13 @@ enum item_bits {
  * -I above 1m) take a 4-byte word just before the value. */
 #define SHORT_NVALUE_LIMIT (1u << 20)
 
-/* A 20-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
+/* A 12-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
  * [value length 4, when long] value (without CRLF). Flags are stored only
  * when non-zero, as memcached does: most clients never set them. The CAS is
- * read with memcpy (offset 20 is not 8-aligned). The last header word is
+ * read with memcpy (offset 12 is not 8-aligned). The last header word is
  * the meta protocol's: the last access time (`l`, memcached's item time)
  * and three state bits. docs/store.md says where the bytes of an item go. */
 struct item {
-    struct item *next;           /* bucket chain */
     rel_time_t exptime;
     uint32_t nkey : 8;
     uint32_t bits : 2;           /* enum item_bits */
@@ -85,7 +86,7 @@ struct item {
 };
 
 #define ITEM_HEADER_SIZE offsetof(struct item, data)
-_Static_assert(ITEM_HEADER_SIZE == 20, "the item header is meant to be 20 bytes");
+_Static_assert(ITEM_HEADER_SIZE == 12, "the item header is meant to be 12 bytes");
 _Static_assert(STORE_KEY_MAX < 256, "nkey is 8 bits");
 
 struct shard_counters {
@@ -116,10 +117,7 @@ struct pin_table {
 
 struct shard {
     _Alignas(64) pthread_mutex_t lock;  /* shards never share a cache line */
-    struct item **buckets;       /* 2^power chains */
-    struct item **old_buckets;   /* while growing: the 2^(power-1) table being emptied */
-    size_t migrate_next;         /* old buckets below this index are already moved (NULL) */
-    unsigned power;
+    struct hash_index index;
     uint32_t flush_generation;   /* the last flush applied to this shard */
     size_t clock_hand;           /* eviction position */
     size_t reclaim_hand;         /* store_tick's expiry scan position */
@@ -261,7 +259,6 @@ static struct item *item_alloc(struct store *s, const char *key, size_t nkey, si
     bool long_value = nvalue >= SHORT_NVALUE_LIMIT;
     /* Field by field: sizeof(struct item) counts padding beyond the header,
      * which the smallest items do not have. */
-    it->next = NULL;
     it->exptime = exptime;
     it->nkey = (uint8_t)nkey;
     it->bits = ITEM_REFERENCED;
@@ -452,90 +449,32 @@ static size_t item_unlinked(struct store *s, struct shard *sh, struct item *it)
     return item_free(s, it);
 }
 
-/* ---- shard tables --------------------------------------------------- */
-
-static size_t table_size(unsigned power)
-{
-    return (size_t)1 << power;
-}
+/* ---- shard indexes -------------------------------------------------- */
 
 static struct shard *shard_for(struct store *s, uint64_t hash)
 {
     return &s->shards[hash >> (64 - STORE_SHARD_BITS)];
 }
 
-/* The chain that holds, or would hold, this hash: the old table's bucket
- * until the migration has passed it, the current table's after. */
-static struct item **shard_chain(struct shard *sh, uint64_t hash)
+static struct item *slot_item(const uint64_t *slot)
 {
-    if (sh->old_buckets) {
-        size_t old_index = hash & (table_size(sh->power - 1) - 1);
-        if (old_index >= sh->migrate_next)
-            return &sh->old_buckets[old_index];
-    }
-    return &sh->buckets[hash & (table_size(sh->power) - 1)];
+    return hash_index_item(*slot);
 }
 
-/* A walk over all items goes through positions 0 .. 2^power-1. Position p
- * names the current table's bucket p and, while growing, the old table's
- * bucket p (empty once migrated), so every item is at exactly one position.
- * Returns how many chains were stored in chains[]. */
-static unsigned shard_chains_at(struct shard *sh, size_t pos, struct item **chains[2])
+static uint64_t index_hash_of(void *ctx, const void *item)
 {
-    unsigned n = 0;
-    chains[n++] = &sh->buckets[pos];
-    if (sh->old_buckets && pos < table_size(sh->power - 1))
-        chains[n++] = &sh->old_buckets[pos];
-    return n;
+    return item_hash(ctx, (struct item *)item);
 }
 
-/* Moves up to `count` old buckets into the current table. */
-static void shard_migrate(struct store *s, struct shard *sh, size_t count)
+/* Unlinks the item in *slot and frees it unless pinned. Returns the bytes
+ * freed. */
+static size_t shard_drop(struct store *s, struct shard *sh, uint64_t *slot,
+                         enum drop_reason why)
 {
-    size_t old_size = table_size(sh->power - 1);
-    size_t mask = table_size(sh->power) - 1;
-
-    for (; sh->old_buckets && count > 0; count--) {
-        struct item *it = sh->old_buckets[sh->migrate_next];
-        sh->old_buckets[sh->migrate_next++] = NULL;
-        while (it) {
-            struct item *next = it->next;
-            struct item **chain = &sh->buckets[item_hash(s, it) & mask];
-            it->next = *chain;
-            *chain = it;
-            it = next;
-        }
-        if (sh->migrate_next == old_size) {
-            free(sh->old_buckets);
-            sh->old_buckets = NULL;
-        }
-    }
-}
-
-/* memcached grows at 1.5 items per bucket; so do we, per shard. */
-static void shard_maybe_grow(struct shard *sh)
-{
-    size_t nbuckets = table_size(sh->power);
-    if (sh->old_buckets || sh->counters.curr_items <= nbuckets + nbuckets / 2)
-        return;
-    struct item **bigger = calloc(2 * nbuckets, sizeof *bigger);
-    if (!bigger)
-        return; /* chains just get longer; the next insert tries again */
-    sh->old_buckets = sh->buckets;
-    sh->buckets = bigger;
-    sh->power++;
-    sh->migrate_next = 0;
-}
-
-/* Unlinks *link (the caller's pointer then names the next item) and frees
- * it unless pinned. Returns the bytes freed. */
-static size_t shard_drop(struct store *s, struct shard *sh, struct item **link,
-                       enum drop_reason why)
-{
-    struct item *it = *link;
+    struct item *it = slot_item(slot);
     bool unfetched = !(it->bits & ITEM_FETCHED);
 
-    *link = it->next;
+    hash_index_remove(&sh->index, slot);
     sh->counters.curr_items--;
     if (why == DROP_RECLAIMED) {
         sh->counters.reclaimed++;
@@ -553,44 +492,45 @@ static size_t shard_drop(struct store *s, struct shard *sh, struct item **link,
     return item_unlinked(s, sh, it);
 }
 
-/* Links a new item in place of *link, or as a new entry when link is NULL,
- * and gives it a new CAS. A replaced item is not `removed`: the key goes
- * straight to its new item, which the observer hears of as `changed`. */
-static void shard_link(struct store *s, struct shard *sh, uint64_t hash,
-                       struct item **link, struct item *it)
+/* Links a new item in place of the one in *slot, or as a new entry when slot
+ * is NULL, and gives it a new CAS. A replaced item is not `removed`: the key
+ * goes straight to its new item, which the observer hears of as `changed`.
+ * False, with nothing changed, when the index has no room for a new entry
+ * and no memory to grow. */
+static bool shard_link(struct store *s, struct shard *sh, uint64_t hash, uint64_t *slot,
+                       struct item *it)
 {
-    item_new_cas(s, it);
-    sh->counters.total_items++;
-    if (link) {
-        struct item *old = *link;
-        it->next = old->next;
-        *link = it;
+    if (slot) {
+        struct item *old = slot_item(slot);
+        hash_index_replace(slot, it);
         item_unlinked(s, sh, old);
     } else {
-        struct item **chain = shard_chain(sh, hash);
-        it->next = *chain;
-        *chain = it;
+        if (!hash_index_insert(&sh->index, hash, it))
+            return false;
         sh->counters.curr_items++;
-        shard_maybe_grow(sh);
     }
+    item_new_cas(s, it);
+    sh->counters.total_items++;
     notify_changed(s, it);
+    return true;
 }
 
-/* Frees every item; a growing shard is done growing, as its old table is
- * empty. Only for a flush or store_destroy(): the observer is not told. */
+/* Every live slot of the shard's position pos, for the walks: up to two
+ * buckets of HASH_INDEX_WAYS. Removing the item of a slot is allowed. */
+#define for_each_slot_at(sh, pos, slot)                                               \
+    for (uint64_t *buckets_[2], nbuckets_ = hash_index_buckets_at(&(sh)->index, (pos), buckets_), \
+                                b_ = 0; b_ < nbuckets_; b_++)                          \
+        for (uint64_t *slot = buckets_[b_]; slot < buckets_[b_] + HASH_INDEX_WAYS; slot++) \
+            if (slot_item(slot))
+
+/* Frees every item. Only for a flush or store_destroy(): the observer is not
+ * told. */
 static void shard_free_all(struct store *s, struct shard *sh)
 {
-    struct item **chains[2];
-    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
-        unsigned n = shard_chains_at(sh, pos, chains);
-        for (unsigned c = 0; c < n; c++)
-            while (*chains[c])
-                shard_drop(s, sh, chains[c], DROP_FLUSHED);
-    }
-    free(sh->old_buckets);
-    sh->old_buckets = NULL;
+    for (size_t pos = 0; pos < hash_index_positions(&sh->index); pos++)
+        for_each_slot_at(sh, pos, slot)
+            shard_drop(s, sh, slot, DROP_FLUSHED);
 }
-
 /* ---- flush ------------------------------------------------------------ */
 
 static uint32_t flush_generation(uint64_t order) { return (uint32_t)(order >> 32); }
@@ -617,27 +557,36 @@ static struct shard *shard_lock(struct store *s, uint64_t hash, rel_time_t now)
     struct shard *sh = shard_for(s, hash);
     pthread_mutex_lock(&sh->lock);
     shard_apply_due_flush(s, sh, now);
-    if (sh->old_buckets) /* tested here too: most operations find none, and a call costs */
-        shard_migrate(s, sh, MIGRATE_PER_OP);
+    if (hash_index_migrating(&sh->index)) /* most operations find none, and a call costs */
+        hash_index_migrate(&sh->index, MIGRATE_PER_OP);
     return sh;
 }
 
-/* The link to the key's live item, or NULL. An expired item found on the
- * way is dropped (and *expired set, when given). */
-static struct item **shard_find(struct store *s, struct shard *sh, uint64_t hash,
-                                const char *key, size_t nkey, rel_time_t now, bool *expired)
+struct key_sought {
+    const struct store *store;
+    const char *key;
+    size_t nkey;
+};
+
+static bool item_has_key(void *ctx, const void *item)
 {
-    for (struct item **link = shard_chain(sh, hash); *link; link = &(*link)->next) {
-        struct item *it = *link;
-        if (it->nkey != nkey || memcmp(item_key(s, it), key, nkey) != 0)
-            continue;
-        if (!item_expired(it, now))
-            return link;
-        shard_drop(s, sh, link, DROP_REMOVED);
-        if (expired)
-            *expired = true;
-        return NULL;
-    }
+    const struct key_sought *k = ctx;
+    struct item *it = (struct item *)item;
+    return it->nkey == k->nkey && memcmp(item_key(k->store, it), k->key, k->nkey) == 0;
+}
+
+/* The slot of the key's live item, or NULL. An expired item found there is
+ * dropped (and *expired set, when given). */
+static uint64_t *shard_find(struct store *s, struct shard *sh, uint64_t hash, const char *key,
+                            size_t nkey, rel_time_t now, bool *expired)
+{
+    struct key_sought sought = { s, key, nkey };
+    uint64_t *slot = hash_index_find(&sh->index, hash, item_has_key, &sought);
+    if (!slot || !item_expired(slot_item(slot), now))
+        return slot;
+    shard_drop(s, sh, slot, DROP_REMOVED);
+    if (expired)
+        *expired = true;
     return NULL;
 }
 
@@ -684,32 +633,25 @@ static bool evict_pass_takes(struct item *it, enum evict_pass pass)
 
 /* CLOCK: walk positions from the hand; expired items are reclaimed, live
  * ones are evicted as the pass says, except the kept key. A position is
- * always handled whole and then passed: stopping inside a chain would bring
+ * always handled whole and then passed: stopping inside a bucket would bring
  * the hand back to items it just cleared, and evict them at once. Stops once
  * `want` bytes are freed, or after one full turn, so that no call clears an
  * item's bit and then evicts it. Returns the bytes freed. */
 static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_time_t now,
                           enum evict_pass pass, const struct evict_keep *keep)
 {
-    size_t npos = table_size(sh->power);
+    size_t npos = hash_index_positions(&sh->index);
     size_t freed = 0;
-    struct item **chains[2];
 
     for (size_t steps = 0; steps < npos && freed < want && sh->counters.curr_items > 0; steps++) {
-        unsigned n = shard_chains_at(sh, sh->clock_hand, chains);
-        for (unsigned c = 0; c < n; c++) {
-            struct item **link = chains[c];
-            while (*link) {
-                struct item *it = *link;
-                bool expired = item_expired(it, now);
-                if (!expired && (evict_keeps(s, it, keep) || !evict_pass_takes(it, pass))) {
-                    link = &it->next;
-                    continue;
-                }
-                freed += shard_drop(s, sh, link, expired ? DROP_RECLAIMED : DROP_EVICTED);
-            }
+        sh->clock_hand = sh->clock_hand < npos ? sh->clock_hand : 0;
+        for_each_slot_at(sh, sh->clock_hand, slot) {
+            struct item *it = slot_item(slot);
+            bool expired = item_expired(it, now);
+            if (expired || (!evict_keeps(s, it, keep) && evict_pass_takes(it, pass)))
+                freed += shard_drop(s, sh, slot, expired ? DROP_RECLAIMED : DROP_EVICTED);
         }
-        sh->clock_hand = (sh->clock_hand + 1) & (npos - 1);
+        sh->clock_hand++;
     }
     return freed;
 }
@@ -718,21 +660,14 @@ static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_ti
 static void shard_reclaim_expired(struct store *s, struct shard *sh, rel_time_t now,
                                   size_t positions)
 {
-    size_t npos = table_size(sh->power);
-    struct item **chains[2];
+    size_t npos = hash_index_positions(&sh->index);
 
     for (size_t steps = 0; steps < positions && steps < npos; steps++) {
-        unsigned n = shard_chains_at(sh, sh->reclaim_hand, chains);
-        for (unsigned c = 0; c < n; c++) {
-            struct item **link = chains[c];
-            while (*link) {
-                if (item_expired(*link, now))
-                    shard_drop(s, sh, link, DROP_RECLAIMED);
-                else
-                    link = &(*link)->next;
-            }
-        }
-        sh->reclaim_hand = (sh->reclaim_hand + 1) & (npos - 1);
+        sh->reclaim_hand = sh->reclaim_hand < npos ? sh->reclaim_hand : 0;
+        for_each_slot_at(sh, sh->reclaim_hand, slot)
+            if (item_expired(slot_item(slot), now))
+                shard_drop(s, sh, slot, DROP_RECLAIMED);
+        sh->reclaim_hand++;
     }
 }
 
@@ -829,10 +764,10 @@ static struct item *item_alloc_reserved(struct store *s, struct reservation *r,
     return it;
 }
 
-/* The part of an update that runs under the shard lock, given the link to
+/* The part of an update that runs under the shard lock, given the slot of
  * the live item (NULL when missing). */
 typedef enum store_status (*update_fn)(struct store *s, struct shard *sh, uint64_t hash,
-                                       struct item **link, struct reservation *r, void *ctx);
+                                       uint64_t *slot, struct reservation *r, void *ctx);
 
 /* Runs fn under the key's shard lock. Eviction needs other shard locks, so
  * when fn runs short of memory the lock is dropped, room is made and fn runs
@@ -872,13 +807,13 @@ struct concat_request {
  * A result too large for an item is NOT_STORED, as in memcached, whose
  * allocation of the combined item fails. */
 static enum store_status concat_locked(struct store *s, struct shard *sh, uint64_t hash,
-                                       struct item **link, struct reservation *r, void *ctx)
+                                       uint64_t *slot, struct reservation *r, void *ctx)
 {
     struct concat_request *req = ctx;
     const struct store_write *w = req->w;
-    if (!link)
+    if (!slot)
         return STORE_NOT_STORED;
-    struct item *old = *link;
+    struct item *old = slot_item(slot);
     if (w->cas != 0 && w->cas != item_cas(s, old))
         return STORE_EXISTS;
     size_t nold = item_nvalue(s, old);
@@ -895,7 +830,7 @@ static enum store_status concat_locked(struct store *s, struct shard *sh, uint64
     const char *second = req->prepend ? item_value(s, old) : w->value;
     memcpy(dst, first, nfirst);
     memcpy(dst + nfirst, second, nvalue - nfirst);
-    shard_link(s, sh, hash, link, it);
+    shard_link(s, sh, hash, slot, it);
     req->cas = item_cas(s, it);
     return STORE_STORED;
 }
@@ -983,7 +918,10 @@ static enum store_status delta_vivify_locked(struct store *s, struct shard *sh, 
     if (!it)
         return STORE_NO_MEMORY;
     memcpy(item_value(s, it), digits, ndigits);
-    shard_link(s, sh, hash, NULL, it);
+    if (!shard_link(s, sh, hash, NULL, it)) {
+        item_free(s, it);
+        return STORE_NO_MEMORY;
+    }
     req->result = req->how->initial;
     req->cas = item_cas(s, it);
     tell_meta(s, it, true, true, req->fn, req->fn_ctx);
@@ -994,13 +932,13 @@ static enum store_status delta_vivify_locked(struct store *s, struct shard *sh, 
  * length is written in place and padded with spaces; a longer one replaces
  * the item, keeping its flags and expiry. */
 static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_t hash,
-                                      struct item **link, struct reservation *r, void *ctx)
+                                      uint64_t *slot, struct reservation *r, void *ctx)
 {
     struct delta_request *req = ctx;
     const struct store_delta_meta *how = req->how;
-    if (!link)
+    if (!slot)
         return how->vivify ? delta_vivify_locked(s, sh, hash, r, req) : STORE_NOT_FOUND;
-    struct item *old = *link;
+    struct item *old = slot_item(slot);
     size_t nold = item_nvalue(s, old);
     uint64_t value;
     /* memcached's order: an empty value, then the CAS, then the number. */
@@ -1032,7 +970,7 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
         if (!it)
             return STORE_NO_MEMORY;
         memcpy(item_value(s, it), digits, ndigits);
-        shard_link(s, sh, hash, link, it);
+        shard_link(s, sh, hash, slot, it);
     }
     req->result = value;
     req->cas = item_cas(s, it);
@@ -1054,17 +992,15 @@ static uint64_t random_seed(void)
     return hash64(&ts, sizeof ts, (uint64_t)getpid());
 }
 
+/* 2^hashpower slots in all at first, as memcached's hash table starts with
+ * 2^hashpower buckets. */
 static bool shards_init(struct store *s, unsigned hashpower)
 {
-    unsigned power = hashpower > STORE_SHARD_BITS + SHARD_POWER_MIN
-                         ? hashpower - STORE_SHARD_BITS : SHARD_POWER_MIN;
-    for (unsigned i = 0; i < STORE_SHARDS; i++) {
-        struct shard *sh = &s->shards[i];
-        sh->power = power;
-        sh->buckets = calloc(table_size(power), sizeof *sh->buckets);
-        if (!sh->buckets)
+    size_t slots = hashpower > STORE_SHARD_BITS ? (size_t)1 << (hashpower - STORE_SHARD_BITS) : 0;
+    for (unsigned i = 0; i < STORE_SHARDS; i++)
+        if (!hash_index_init(&s->shards[i].index, slots < SHARD_SLOTS_MIN ? SHARD_SLOTS_MIN : slots,
+                             index_hash_of, s))
             return false;
-    }
     return true;
 }
 
@@ -1107,9 +1043,9 @@ void store_destroy(struct store *s)
         return;
     for (unsigned i = 0; s->shards && i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        if (sh->buckets)
+        if (sh->index.cur.slots)
             shard_free_all(s, sh);
-        free(sh->buckets);
+        hash_index_destroy(&sh->index);
         free(sh->pinned.slots);   /* empty: every reader has unpinned */
         pthread_mutex_destroy(&sh->lock);
     }
@@ -1125,13 +1061,13 @@ enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
     bool expired = false;
-    struct item **link = shard_find(s, sh, hash, key, nkey, now, &expired);
+    uint64_t *slot = shard_find(s, sh, hash, key, nkey, now, &expired);
 
-    if (!link) {
+    if (!slot) {
         pthread_mutex_unlock(&sh->lock);
         return expired ? STORE_MISS_EXPIRED : STORE_MISS;
     }
-    struct item *it = *link;
+    struct item *it = slot_item(slot);
     item_bump(it);
     if (new_exptime) {
         it->exptime = *new_exptime;
@@ -1193,21 +1129,23 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
 
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
-    struct item **link = shard_find(s, sh, hash, w->key, w->nkey, now, NULL);
-    enum store_status status = store_decide(s, mode, link ? *link : NULL, w);
-    if (status == STORE_STORED && mode == STORE_CAS && store_is_stale_cas(s, w, *link)) {
+    uint64_t *slot = shard_find(s, sh, hash, w->key, w->nkey, now, NULL);
+    struct item *old = slot ? slot_item(slot) : NULL;
+    enum store_status status = store_decide(s, mode, old, w);
+    if (status == STORE_STORED && mode == STORE_CAS && store_is_stale_cas(s, w, old)) {
         /* The value goes in, marked stale, under the old expiry and token. */
-        it->exptime = (*link)->exptime;
+        it->exptime = old->exptime;
         it->stale = 1;
-        it->win_token_sent = (*link)->win_token_sent;
+        it->win_token_sent = old->win_token_sent;
     }
+    if (status == STORE_STORED && !shard_link(s, sh, hash, slot, it))
+        status = STORE_NO_MEMORY;
     if (status == STORE_STORED) {
-        shard_link(s, sh, hash, link, it);
         if (cas_out)
             *cas_out = item_cas(s, it);
-    } else if (mode == STORE_ADD && link) {
-        (*link)->bits |= ITEM_REFERENCED; /* memcached bumps it in the LRU */
-        item_update_atime(*link);
+    } else if (mode == STORE_ADD && old) {
+        old->bits |= ITEM_REFERENCED; /* memcached bumps it in the LRU */
+        item_update_atime(old);
     }
     pthread_mutex_unlock(&sh->lock);
     if (status != STORE_STORED)
@@ -1242,14 +1180,15 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
     uint64_t hash = hash64(key, nkey, s->hash_seed);
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
-    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
-    if (link) {
-        (*link)->exptime = exptime;
-        item_bump(*link);
-        notify_changed(s, *link);
+    uint64_t *slot = shard_find(s, sh, hash, key, nkey, now, NULL);
+    if (slot) {
+        struct item *it = slot_item(slot);
+        it->exptime = exptime;
+        item_bump(it);
+        notify_changed(s, it);
     }
     pthread_mutex_unlock(&sh->lock);
-    return link ? STORE_TOUCHED : STORE_NOT_FOUND;
+    return slot ? STORE_TOUCHED : STORE_NOT_FOUND;
 }
 
 enum store_status store_delta(struct store *s, const char *key, size_t nkey,
@@ -1284,20 +1223,23 @@ struct meta_read_request {
 /* The caller sees the item before this read changes it (fetched, last
  * access), as memcached's meta get reports them. */
 static enum store_status meta_read_locked(struct store *s, struct shard *sh, uint64_t hash,
-                                          struct item **link, struct reservation *r, void *ctx)
+                                          uint64_t *slot, struct reservation *r, void *ctx)
 {
     struct meta_read_request *req = ctx;
     struct item *it;
-    bool created = !link;
-    if (link) {
-        it = *link;
+    bool created = !slot;
+    if (slot) {
+        it = slot_item(slot);
     } else {
         if (!req->how->vivify)
             return STORE_NOT_FOUND;
         it = item_alloc_reserved(s, r, req->key, req->nkey, 0, 0, 0);
         if (!it)
             return STORE_NO_MEMORY;
-        shard_link(s, sh, hash, NULL, it);
+        if (!shard_link(s, sh, hash, NULL, it)) {
+            item_free(s, it);
+            return STORE_NO_MEMORY;
+        }
     }
     struct store_meta_change change = tell_meta(s, it, created, true, req->fn, req->ctx);
     if (req->how->bump && !change.no_bump)
@@ -1323,13 +1265,13 @@ enum store_status store_delete_meta(struct store *s, const char *key, size_t nke
     uint64_t hash = hash64(key, nkey, s->hash_seed);
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
-    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
+    uint64_t *slot = shard_find(s, sh, hash, key, nkey, now, NULL);
     enum store_status status = STORE_NOT_FOUND;
-    if (link && cas && *cas != item_cas(s, *link)) {
+    if (slot && cas && *cas != item_cas(s, slot_item(slot))) {
         status = STORE_EXISTS;
-    } else if (link && invalidate) {
+    } else if (slot && invalidate) {
         /* Stale with a new CAS; the next reader may win the recache again. */
-        struct item *it = *link;
+        struct item *it = slot_item(slot);
         if (new_exptime)
             it->exptime = *new_exptime;
         it->stale = 1;
@@ -1337,8 +1279,8 @@ enum store_status store_delete_meta(struct store *s, const char *key, size_t nke
         item_new_cas(s, it);
         notify_changed(s, it);
         status = STORE_INVALIDATED;
-    } else if (link) {
-        shard_drop(s, sh, link, DROP_REMOVED);
+    } else if (slot) {
+        shard_drop(s, sh, slot, DROP_REMOVED);
         status = STORE_DELETED;
     }
     pthread_mutex_unlock(&sh->lock);
@@ -1392,7 +1334,7 @@ void store_tick(struct store *s)
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         shard_apply_due_flush(s, sh, now);
-        shard_migrate(s, sh, MIGRATE_PER_TICK);
+        hash_index_migrate(&sh->index, MIGRATE_PER_TICK);
         if (reclaim)
             shard_reclaim_expired(s, sh, now, positions);
         pthread_mutex_unlock(&sh->lock);
@@ -1438,9 +1380,9 @@ void store_mark_used(struct store *s, const char *key, size_t nkey)
     uint64_t hash = hash64(key, nkey, s->hash_seed);
     rel_time_t now = clock_now();
     struct shard *sh = shard_lock(s, hash, now);
-    struct item **link = shard_find(s, sh, hash, key, nkey, now, NULL);
-    if (link)
-        item_bump(*link);
+    uint64_t *slot = shard_find(s, sh, hash, key, nkey, now, NULL);
+    if (slot)
+        item_bump(slot_item(slot));
     pthread_mutex_unlock(&sh->lock);
 }
 
@@ -1465,18 +1407,15 @@ size_t store_memcached_item_size(const struct store *s, const struct item_view *
 static bool shard_walk(struct store *s, struct shard *sh, rel_time_t now, store_walk_fn fn,
                        void *ctx)
 {
-    struct item **chains[2];
-    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
-        unsigned n = shard_chains_at(sh, pos, chains);
-        for (unsigned c = 0; c < n; c++)
-            for (struct item *it = *chains[c]; it; it = it->next) {
-                if (item_expired(it, now))
-                    continue;
-                struct item_view view = item_view_of(s, it, now);
-                if (!fn(ctx, &view))
-                    return false;
-            }
-    }
+    for (size_t pos = 0; pos < hash_index_positions(&sh->index); pos++)
+        for_each_slot_at(sh, pos, slot) {
+            struct item *it = slot_item(slot);
+            if (item_expired(it, now))
+                continue;
+            struct item_view view = item_view_of(s, it, now);
+            if (!fn(ctx, &view))
+                return false;
+        }
     return true;
 }
 
@@ -1527,7 +1466,7 @@ void store_unpin(const struct store_pin *pin)
 
 void store_get_stats(struct store *s, struct store_stats *out)
 {
-    uint64_t nbuckets = 0;
+    uint64_t nslots = 0;
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
@@ -1538,17 +1477,14 @@ void store_get_stats(struct store *s, struct store_stats *out)
         out->evicted_unfetched += sh->counters.evicted_unfetched;
         out->reclaimed += sh->counters.reclaimed;
         out->expired_unfetched += sh->counters.expired_unfetched;
-        nbuckets += table_size(sh->power);
-        out->hash_bytes += table_size(sh->power) * sizeof *sh->buckets;
-        if (sh->old_buckets) {
-            out->hash_bytes += table_size(sh->power - 1) * sizeof *sh->buckets;
-            out->hash_is_expanding = true;
-        }
+        nslots += hash_index_slots(&sh->index);
+        out->hash_bytes += hash_index_bytes(&sh->index);
+        out->hash_is_expanding |= hash_index_migrating(&sh->index);
         pthread_mutex_unlock(&sh->lock);
     }
     out->bytes = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
     out->limit_maxbytes = store_mem_limit(s);
-    out->hash_power_level = 63 - (uint64_t)__builtin_clzll(nbuckets);
+    out->hash_power_level = 63 - (uint64_t)__builtin_clzll(nslots);
     out->item_header_bytes = ITEM_HEADER_SIZE + s->cas_bytes;
 }
 
@@ -1590,15 +1526,11 @@ static void histogram_add(struct size_histogram *h, size_t size_class)
 
 static void shard_histogram(struct store *s, struct shard *sh, struct size_histogram *h)
 {
-    struct item **chains[2];
-    for (size_t pos = 0; pos < table_size(sh->power); pos++) {
-        unsigned n = shard_chains_at(sh, pos, chains);
-        for (unsigned c = 0; c < n; c++)
-            for (struct item *it = *chains[c]; it; it = it->next) {
-                size_t chunk = item_chunk(s, it);
-                histogram_add(h, (chunk + SIZE_CLASS_BYTES - 1) / SIZE_CLASS_BYTES * SIZE_CLASS_BYTES);
-            }
-    }
+    for (size_t pos = 0; pos < hash_index_positions(&sh->index); pos++)
+        for_each_slot_at(sh, pos, slot) {
+            size_t chunk = item_chunk(s, slot_item(slot));
+            histogram_add(h, (chunk + SIZE_CLASS_BYTES - 1) / SIZE_CLASS_BYTES * SIZE_CLASS_BYTES);
+        }
 }
 
 /* Reports nothing if the (small) row array cannot be allocated: a partial

@@ -95,8 +95,8 @@ struct store_stats {
     uint64_t evicted_unfetched;  /* ... that had never been read */
     uint64_t reclaimed;          /* expired items whose memory was taken back */
     uint64_t expired_unfetched;  /* ... that had never been read */
-    uint64_t hash_power_level;   /* log2 of the total bucket count */
-    uint64_t hash_bytes;         /* memory of the bucket arrays */
+    uint64_t hash_power_level;   /* log2 of the total slot count (rounded down) */
+    uint64_t hash_bytes;         /* memory of the hash indexes */
     bool hash_is_expanding;      /* some shard is moving to a bigger table */
     uint64_t item_header_bytes;  /* fixed per-item header size, for docs and stats */
 };

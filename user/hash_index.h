@@ -1,0 +1,94 @@
+/* hash_index.h - one store shard's hash index: where each item is, by its
+ * key's hash, in 10 to 12.5 bytes per item.
+ *
+ * A table of 64-byte buckets of eight 8-byte slots. A slot holds an item's
+ * address (the low 48 bits) and a 16-bit tag taken from the key's hash, so
+ * that a lookup compares keys only for the items whose tag matches: one
+ * cache line read for most lookups, where a chain costs one per item. A key
+ * belongs in the bucket its hash names (its home) or, when that is full, in
+ * the next ones (linear probing over buckets).
+ *
+ * Removing an item empties its slot when its bucket has never been full, so
+ * that no lookup can have gone past it, and leaves a tombstone otherwise.
+ * When live items and tombstones fill 80% of the slots, a new table is made:
+ * 1.25x as large when more than 60% are live, else the same size (to drop
+ * the tombstones). Items move to it a bucket at a time (hash_index_migrate),
+ * never all at once, and lookups look in both tables until the old one is
+ * empty. So the table stays between 64% and 80% full as it grows.
+ *
+ * The index knows nothing of items but their address: it asks the caller for
+ * an item's hash (when moving it) and whether an item has the key sought.
+ * Not thread-safe: the store calls it under the shard's lock. */
+#ifndef XDPCACHED_HASH_INDEX_H
+#define XDPCACHED_HASH_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HASH_INDEX_WAYS 8        /* slots per bucket: one cache line */
+
+/* Whether item has the key sought (ctx says which). */
+typedef bool (*hash_index_match_fn)(void *ctx, const void *item);
+/* The hash an item was inserted with. */
+typedef uint64_t (*hash_index_hash_fn)(void *ctx, const void *item);
+
+struct hash_index_table {
+    uint64_t *slots;             /* nbuckets * HASH_INDEX_WAYS, 64-byte aligned; NULL: none */
+    size_t nbuckets;
+    size_t items;                /* live slots */
+    size_t tombs;                /* tombstones */
+};
+
+struct hash_index {
+    struct hash_index_table cur;
+    struct hash_index_table old; /* while migrating: the table being emptied */
+    size_t migrate_next;         /* old buckets below this one are emptied */
+    hash_index_hash_fn hash_of;
+    void *ctx;
+};
+
+/* An index with room for min_slots items before it first grows. False when
+ * out of memory. */
+bool hash_index_init(struct hash_index *ix, size_t min_slots, hash_index_hash_fn hash_of,
+                     void *ctx);
+void hash_index_destroy(struct hash_index *ix);
+
+/* The slot of the item with this hash for which match says yes, or NULL. */
+uint64_t *hash_index_find(struct hash_index *ix, uint64_t hash, hash_index_match_fn match,
+                          void *ctx);
+
+/* The item a slot holds, or NULL for an empty slot or a tombstone. */
+static inline void *hash_index_item(uint64_t slot)
+{
+    return slot > 1 ? (void *)(uintptr_t)(slot & ((UINT64_C(1) << 48) - 1)) : NULL;
+}
+
+/* Adds an item that is not in the index yet. False when there is no room and
+ * the table cannot grow (out of memory). */
+bool hash_index_insert(struct hash_index *ix, uint64_t hash, void *item);
+/* Puts another item with the same key in a slot that find() returned. */
+void hash_index_replace(uint64_t *slot, void *item);
+/* Empties a slot that find() or a walk returned. */
+void hash_index_remove(struct hash_index *ix, uint64_t *slot);
+
+/* Moves up to `buckets` old buckets into the current table. */
+void hash_index_migrate(struct hash_index *ix, size_t buckets);
+static inline bool hash_index_migrating(const struct hash_index *ix)
+{
+    return ix->old.slots != NULL;
+}
+
+/* A walk over every item goes through positions 0 .. positions()-1. Position
+ * p is the current table's bucket p and, while migrating, the old table's
+ * bucket p, so every item is at exactly one position. buckets_at() stores
+ * the buckets (HASH_INDEX_WAYS slots each) and returns how many. Removing
+ * while walking is fine; inserting or migrating is not. */
+size_t hash_index_positions(const struct hash_index *ix);
+unsigned hash_index_buckets_at(struct hash_index *ix, size_t pos, uint64_t *buckets[2]);
+
+/* Bytes of the tables, and the slots of the current one. */
+size_t hash_index_bytes(const struct hash_index *ix);
+size_t hash_index_slots(const struct hash_index *ix);
+
+#endif
