@@ -1,5 +1,5 @@
-/* hash_index.c - buckets of tagged item addresses with linear probing and
- * incremental rebuilds: see hash_index.h. */
+/* hash_index.c - buckets of tagged item addresses, two candidate buckets
+ * per key (cuckoo), incremental rebuilds: see hash_index.h. */
 #include "hash_index.h"
 
 #include <assert.h>
@@ -10,24 +10,33 @@
 #define ADDR_BITS 48
 #define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
 #define BUCKET_BYTES (HASH_INDEX_WAYS * sizeof(uint64_t))
-/* Linear probing over buckets of 8 lengthens fast past 80% full: a key that
- * is not there costs 1.5 buckets read at 70%, 2.3 at 80%, 6.8 at 90%
- * (measured with random hashes). */
-#define FILL_MAX_PCT 80
-#define GROW_LIVE_PCT 60         /* rebuild 1.25x larger, else at the same size */
+/* Two buckets of 8 per key hold a table up to 99% full in theory; at 94%
+ * an insert that finds both full moves a few items at most. */
+#define FILL_MAX_PCT 94
+#define GROW_LIVE_PCT 75         /* rebuild 1.25x larger, else at the same size */
+/* Items an insert may move before it gives up (and undoes the moves). */
+#define KICKS_MAX 64
 
 _Static_assert(BUCKET_BYTES == 64, "a bucket is one cache line");
 
-/* The hash's bits that pick the home bucket (the low 32) and the tag (the
- * next 16) are independent of each other and of the shard's (the top 6). */
+/* The tag is bits 32-47 of the hash. The first bucket comes from the low
+ * 32 bits, the second from bits 32-57 mixed (the top 6 pick the shard), so
+ * the two are independent. */
 static uint64_t tag_of(uint64_t hash)
 {
     return ((hash >> 32) & 0xffff) << ADDR_BITS;
 }
 
-static size_t home_of(const struct hash_index_table *t, uint64_t hash)
+static size_t first_bucket(const struct hash_index_table *t, uint64_t hash)
 {
     return (size_t)(((uint64_t)(uint32_t)hash * t->nbuckets) >> 32);
+}
+
+static size_t second_bucket(const struct hash_index_table *t, uint64_t hash)
+{
+    uint32_t mixed = (uint32_t)(((hash >> 32) * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
+    size_t b = (size_t)(((uint64_t)mixed * t->nbuckets) >> 32);
+    return b != first_bucket(t, hash) ? b : (b + 1) % t->nbuckets;
 }
 
 static uint64_t *bucket_of(const struct hash_index_table *t, size_t b)
@@ -35,13 +44,9 @@ static uint64_t *bucket_of(const struct hash_index_table *t, size_t b)
     return &t->slots[b * HASH_INDEX_WAYS];
 }
 
-static size_t next_bucket(const struct hash_index_table *t, size_t b)
-{
-    return b + 1 == t->nbuckets ? 0 : b + 1;
-}
-
-/* A bucket with an empty slot has never been full since its table was made,
- * so no insert went past it: a lookup can stop there. */
+/* A bucket with an empty slot has never been full since its table was
+ * made, so no key whose first bucket it is went to its second: a lookup
+ * can stop there. */
 static bool bucket_open(const uint64_t *bucket)
 {
     for (unsigned w = 0; w < HASH_INDEX_WAYS; w++)
@@ -76,48 +81,114 @@ static bool table_holds(const struct hash_index_table *t, const uint64_t *slot)
     return t->slots && slot >= t->slots && slot < t->slots + t->nbuckets * HASH_INDEX_WAYS;
 }
 
-static uint64_t *table_find(const struct hash_index_table *t, uint64_t hash,
-                            hash_index_match_fn match, void *ctx)
+/* The slot in bucket b of the item with this tag that match accepts, or
+ * NULL; *open says whether the bucket has an empty slot. */
+static uint64_t *bucket_find(const struct hash_index_table *t, size_t b, uint64_t tag,
+                             hash_index_match_fn match, void *ctx, bool *open)
 {
-    if (!t->slots)
-        return NULL;
-    uint64_t tag = tag_of(hash);
-    size_t b = home_of(t, hash);
-    for (size_t probes = 0; probes < t->nbuckets; probes++, b = next_bucket(t, b)) {
-        uint64_t *bucket = bucket_of(t, b);
-        bool open = false;
-        for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
-            uint64_t slot = bucket[w];
-            /* An item's slot is its tag and an address above SLOT_TOMB. */
-            if ((slot & ~ADDR_MASK) == tag && slot > SLOT_TOMB) {
-                if (match(ctx, hash_index_item(slot)))
-                    return &bucket[w];
-            } else {
-                open |= slot == SLOT_EMPTY;
-            }
+    uint64_t *bucket = bucket_of(t, b);
+    *open = false;
+    for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
+        uint64_t slot = bucket[w];
+        /* An item's slot is its tag and an address above SLOT_TOMB. */
+        if ((slot & ~ADDR_MASK) == tag && slot > SLOT_TOMB) {
+            if (match(ctx, hash_index_item(slot)))
+                return &bucket[w];
+        } else {
+            *open |= slot == SLOT_EMPTY;
         }
-        if (open)
-            return NULL;
     }
     return NULL;
 }
 
-/* Into the first free slot (empty or tombstone) from the home bucket on. */
-static bool table_insert(struct hash_index_table *t, uint64_t hash, void *item)
+static uint64_t *table_find(const struct hash_index_table *t, uint64_t hash,
+                            hash_index_match_fn match, void *ctx)
 {
-    size_t b = home_of(t, hash);
-    for (size_t probes = 0; probes < t->nbuckets; probes++, b = next_bucket(t, b)) {
-        uint64_t *bucket = bucket_of(t, b);
-        for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
-            if (bucket[w] > SLOT_TOMB)
-                continue;
-            t->tombs -= bucket[w] == SLOT_TOMB;
-            bucket[w] = tag_of(hash) | (uint64_t)(uintptr_t)item;
-            t->items++;
+    bool open;
+    if (!t->slots)
+        return NULL;
+    uint64_t *slot = bucket_find(t, first_bucket(t, hash), tag_of(hash), match, ctx, &open);
+    if (slot || open || t->nbuckets == 1)
+        return slot;
+    return bucket_find(t, second_bucket(t, hash), tag_of(hash), match, ctx, &open);
+}
+
+/* A free slot (empty or tombstone) of bucket b, or -1. */
+static int free_way(const struct hash_index_table *t, size_t b)
+{
+    const uint64_t *bucket = bucket_of(t, b);
+    for (int w = 0; w < HASH_INDEX_WAYS; w++)
+        if (bucket[w] <= SLOT_TOMB)
+            return w;
+    return -1;
+}
+
+static void put_slot(struct hash_index_table *t, size_t b, int w, uint64_t slot)
+{
+    uint64_t *at = &bucket_of(t, b)[w];
+    t->tombs -= *at == SLOT_TOMB;
+    *at = slot;
+}
+
+/* The other candidate bucket of the item in slot, which is in bucket b. */
+static size_t other_bucket(const struct hash_index *ix, const struct hash_index_table *t,
+                           size_t b, uint64_t slot)
+{
+    uint64_t hash = ix->hash_of(ix->ctx, hash_index_item(slot));
+    size_t first = first_bucket(t, hash);
+    return b == first ? second_bucket(t, hash) : first;
+}
+
+/* Both buckets full: the new slot takes a random slot of one of them, whose
+ * item moves to its other bucket, and so on, until an item finds a free
+ * slot. After KICKS_MAX moves, they are undone in reverse, and the insert
+ * fails with the table as it was. */
+static bool kick_in(struct hash_index *ix, struct hash_index_table *t, size_t b, uint64_t slot)
+{
+    struct { size_t b; int w; } path[KICKS_MAX];
+    for (int kicks = 0; kicks < KICKS_MAX; kicks++) {
+        ix->rng = ix->rng * 1103515245u + 12345u;
+        int w = (int)(ix->rng >> 16) % HASH_INDEX_WAYS;
+        uint64_t *at = &bucket_of(t, b)[w];
+        uint64_t homeless = *at;
+        *at = slot;
+        path[kicks].b = b;
+        path[kicks].w = w;
+        b = other_bucket(ix, t, b, homeless);
+        int free = free_way(t, b);
+        if (free >= 0) {
+            put_slot(t, b, free, homeless);
             return true;
         }
+        slot = homeless;
+    }
+    for (int k = KICKS_MAX - 1; k >= 0; k--) {
+        uint64_t *at = &bucket_of(t, path[k].b)[path[k].w];
+        uint64_t back = *at;
+        *at = slot;
+        slot = back;
     }
     return false;
+}
+
+/* Into a free slot of the first bucket, else of the second, else by moving
+ * items to their other buckets. */
+static bool table_insert(struct hash_index *ix, struct hash_index_table *t, uint64_t hash,
+                         void *item)
+{
+    uint64_t slot = tag_of(hash) | (uint64_t)(uintptr_t)item;
+    size_t b = first_bucket(t, hash);
+    int w = free_way(t, b);
+    if (w < 0 && t->nbuckets > 1) {
+        b = second_bucket(t, hash);
+        w = free_way(t, b);
+    }
+    if (w >= 0)
+        put_slot(t, b, w, slot);
+    else if (!kick_in(ix, t, first_bucket(t, hash), slot))
+        return false;
+    t->items++;
+    return true;
 }
 
 bool hash_index_init(struct hash_index *ix, size_t min_slots, hash_index_hash_fn hash_of,
@@ -141,6 +212,42 @@ uint64_t *hash_index_find(struct hash_index *ix, uint64_t hash, hash_index_match
     return slot ? slot : table_find(&ix->old, hash, match, ctx);
 }
 
+/* Inserts every item of `from` into `to`, leaving `from` as it is. */
+static bool table_copy(struct hash_index *ix, struct hash_index_table *to,
+                       const struct hash_index_table *from)
+{
+    for (size_t i = 0; from->slots && i < from->nbuckets * HASH_INDEX_WAYS; i++) {
+        void *item = hash_index_item(from->slots[i]);
+        if (item && !table_insert(ix, to, ix->hash_of(ix->ctx, item), item))
+            return false;
+    }
+    return true;
+}
+
+/* The fallback when an item finds no way into the current table: every
+ * item, of both tables, into one table 1.25x as large, at once (a shard's
+ * lock held for one pass over its items); tried at growing sizes. False,
+ * with nothing changed, when even that fails. */
+static bool rebuild_now(struct hash_index *ix)
+{
+    size_t nbuckets = ix->cur.nbuckets;
+    for (int tries = 0; tries < 8; tries++) {
+        struct hash_index_table fresh;
+        nbuckets += nbuckets / 4 ? nbuckets / 4 : 1;
+        if (!table_alloc(&fresh, nbuckets))
+            return false;
+        if (table_copy(ix, &fresh, &ix->cur) && table_copy(ix, &fresh, &ix->old)) {
+            table_free(&ix->cur);
+            table_free(&ix->old);
+            ix->cur = fresh;
+            ix->migrate_next = 0;
+            return true;
+        }
+        table_free(&fresh);
+    }
+    return false;
+}
+
 void hash_index_migrate(struct hash_index *ix, size_t buckets)
 {
     for (; ix->old.slots && buckets > 0; buckets--) {
@@ -149,10 +256,13 @@ void hash_index_migrate(struct hash_index *ix, size_t buckets)
             void *item = hash_index_item(bucket[w]);
             if (!item)
                 continue;
-            /* The current table was made with room for every item; if it
-             * somehow had none, the item stays where lookups still see it. */
-            if (!table_insert(&ix->cur, ix->hash_of(ix->ctx, item), item))
+            /* No way into the current table (rare): everything moves to a
+             * larger one at once; if even that fails, the item stays where
+             * lookups still see it. */
+            if (!table_insert(ix, &ix->cur, ix->hash_of(ix->ctx, item), item)) {
+                rebuild_now(ix);
                 return;
+            }
             ix->old.items--;
             bucket[w] = SLOT_TOMB;
         }
@@ -188,7 +298,11 @@ bool hash_index_insert(struct hash_index *ix, uint64_t hash, void *item)
 {
     assert(((uintptr_t)item & ~ADDR_MASK) == 0 && (uintptr_t)item > SLOT_TOMB);
     maybe_rebuild(ix);
-    return table_insert(&ix->cur, hash, item);
+    if (table_insert(ix, &ix->cur, hash, item))
+        return true;
+    /* Both buckets full and no item could move (rare below 94% full):
+     * retry in a larger table, where the item's buckets are others. */
+    return rebuild_now(ix) && table_insert(ix, &ix->cur, hash, item);
 }
 
 void hash_index_replace(uint64_t *slot, void *item)

@@ -1,20 +1,24 @@
 /* hash_index.h - one store shard's hash index: where each item is, by its
- * key's hash, in 10 to 12.5 bytes per item.
+ * key's hash, in 8.5 to 10.7 bytes per item.
  *
  * A table of 64-byte buckets of eight 8-byte slots. A slot holds an item's
  * address (the low 48 bits) and a 16-bit tag taken from the key's hash, so
  * that a lookup compares keys only for the items whose tag matches: one
  * cache line read for most lookups, where a chain costs one per item. A key
- * belongs in the bucket its hash names (its home) or, when that is full, in
- * the next ones (linear probing over buckets).
+ * has two candidate buckets, named by its hash: it goes to the first while
+ * that has room, else to the second, else it takes a slot from one of them
+ * and the item there moves to its own other bucket (cuckoo hashing). So a
+ * lookup reads at most two lines, and the second only when the first has
+ * been full.
  *
- * Removing an item empties its slot when its bucket has never been full, so
- * that no lookup can have gone past it, and leaves a tombstone otherwise.
- * When live items and tombstones fill 80% of the slots, a new table is made:
- * 1.25x as large when more than 60% are live, else the same size (to drop
- * the tombstones). Items move to it a bucket at a time (hash_index_migrate),
- * never all at once, and lookups look in both tables until the old one is
- * empty. So the table stays between 64% and 80% full as it grows.
+ * Removing an item empties its slot when its bucket has never been full, and
+ * leaves a tombstone otherwise, so that "the first bucket has an empty slot"
+ * keeps meaning "the key is not in its second". When live items and
+ * tombstones fill 94% of the slots, a new table is made: 1.25x as large
+ * when more than 75% are live, else the same size (to drop the tombstones).
+ * Items move to it a bucket at a time (hash_index_migrate), never all at
+ * once, and lookups look in both tables until the old one is empty. So the
+ * table stays between 75% and 94% full as it grows.
  *
  * The index knows nothing of items but their address: it asks the caller for
  * an item's hash (when moving it) and whether an item has the key sought.
@@ -46,6 +50,7 @@ struct hash_index {
     size_t migrate_next;         /* old buckets below this one are emptied */
     hash_index_hash_fn hash_of;
     void *ctx;
+    uint32_t rng;                /* picks the slot an insert takes when both buckets are full */
 };
 
 /* An index with room for min_slots items before it first grows. False when

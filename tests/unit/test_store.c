@@ -1405,11 +1405,11 @@ static void test_growth(void **state)
         store_tick(s);
     struct store_stats st = stats_of(s);
     assert_false(st.hash_is_expanding);
-    /* Grown at 80% full by 1.25x: between 64% and 80% full (some slack
-     * for the small tables' rounding). 2^17 < 150k / 0.8 <= slots. */
+    /* Grown at 94% full by 1.25x: between 75% and 94% full (some slack
+     * for the small tables' rounding). 2^17 < 150k / 0.94 <= slots. */
     uint64_t slots = st.hash_bytes / sizeof(uint64_t);
-    assert_true(slots * 80 >= (uint64_t)N * 100);
-    assert_true(slots * 62 <= (uint64_t)N * 100);
+    assert_true(slots * 94 >= (uint64_t)N * 100);
+    assert_true(slots * 73 <= (uint64_t)N * 100);
     assert_int_equal(st.hash_power_level, 17);
     assert_int_equal(st.curr_items, N);
     assert_int_equal(count_present(s, "g", N), N);
