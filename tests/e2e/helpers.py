@@ -12,6 +12,23 @@ class Closed(Exception):
     pass
 
 
+def close_after_server(sock, timeout=2.0):
+    """Closes a stream socket once the server has closed its end: our EOF
+    first, then the server's. The server's descriptor is then free again,
+    so the next connection it accepts gets a predictable number. Gives up
+    waiting after timeout (a server that keeps the connection open)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass
+    sock.close()
+
+
 class _Socket:
     """Owns self.sock; usable in a with statement."""
 

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from helpers import stream_socket
+from helpers import close_after_server, stream_socket
 
 REPO = Path(__file__).resolve().parents[2]
 MEMCACHED_BIN = "/usr/bin/memcached"
@@ -189,7 +189,7 @@ class Server:
                 return False, f"exited with status {rc} before accepting connections"
             if not tcp_ok:
                 try:
-                    stream_socket(port, 1).close()
+                    close_after_server(stream_socket(port, 1))
                     tcp_ok = True
                 except OSError:
                     pass

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import HOST, Conn, Udp, udp_frame
+from helpers import HOST, Conn, Udp, close_after_server, udp_frame
 
 pytestmark = pytest.mark.protocol
 
@@ -87,8 +87,11 @@ def open_clients(port):
     swallow.sendall(b"set huge 0 0 1000000000\r\n")
     nread = socket.create_connection((HOST, port), timeout=5)
     nread.sendall(b"set k 0 0 100\r\nab")
-    with Conn(port) as c:
-        assert c.cmd(b"set big 0 0 %d\r\n" % BIG + b"x" * BIG) == b"STORED"
+    # Descriptors are compared in order: this one must be free again (and
+    # the server's readiness probe's, servers.py) before the next client.
+    setter = Conn(port)
+    assert setter.cmd(b"set big 0 0 %d\r\n" % BIG + b"x" * BIG) == b"STORED"
+    close_after_server(setter.sock)
     mwrite = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     mwrite.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     mwrite.connect((HOST, port))
