@@ -34,7 +34,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 # Server address for `make run`.
 RUN_ARGS ?= -l 127.0.0.1 -p 11211 -U 11211 -vv
 
-.PHONY: all deps run test unit-tests asan clean bench fuzz install
+.PHONY: all deps run test clean bench fuzz install
 all: $(BUILD)/xdpcached $(BUILD)/mcload $(BUILD)/store_speed $(UNIT_BINS) $(BPF_OBJS)
 
 # The BPF objects are kept: tests attach xdp_pass.bpf.o with `ip link`.
