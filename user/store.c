@@ -1,11 +1,11 @@
 /* store.c - see store.h; docs/store.md explains the design.
  *
  * Layout: STORE_SHARDS shards, picked by the top bits of a seeded 64-bit key
- * hash. Each shard has a mutex and a hash index (hash_index.h: buckets of
- * tagged item addresses) placed by the lower bits. Items are one malloc each
- * (a 12-byte header, then only what they use: CAS, key, flags, a long
- * value's length, value) and carry no chain or LRU pointers: eviction is
- * CLOCK over the index's buckets.
+ * hash. Each shard has a mutex, a hash index (hash_index.h: buckets of
+ * tagged item addresses) placed by the lower bits, and a table of the items
+ * readers hold (pin_table.h). Items (item.h: a 12-byte header, then only
+ * what they use) are one malloc each and carry no chain or LRU pointers:
+ * eviction is CLOCK over the index's buckets.
  *
  * Locking: one shard lock at a time, never two. Memory is reserved against
  * the limit (a global atomic) before an item is built; making room evicts
@@ -28,6 +28,8 @@
 #include "decimal.h"
 #include "hash.h"
 #include "hash_index.h"
+#include "item.h"
+#include "pin_table.h"
 
 #define STORE_SHARD_BITS 6
 #define STORE_SHARDS (1u << STORE_SHARD_BITS)
@@ -52,43 +54,6 @@
 
 #define SIZE_CLASS_BYTES 32      /* stats sizes granularity, as in memcached */
 
-enum item_bits {
-    ITEM_REFERENCED = 1,         /* used since the clock hand last passed */
-    ITEM_FETCHED = 2,            /* read at least once (get, gat, touch, store_mark_used) */
-};
-
-#define ATIME_BITS 28
-#define ATIME_MASK ((1u << ATIME_BITS) - 1)
-
-/* Value lengths below this fit in the header; longer ones (only possible with
- * -I above 1m) take a 4-byte word just before the value. */
-#define SHORT_NVALUE_LIMIT (1u << 20)
-
-/* A 12-byte header, then [CAS 8, when use_cas] key [flags 4, when non-zero]
- * [value length 4, when long] value (without CRLF). Flags are stored only
- * when non-zero, as memcached does: most clients never set them. The CAS is
- * read with memcpy (offset 12 is not 8-aligned). The last header word is
- * the meta protocol's: the last access time (`l`, memcached's item time)
- * and three state bits. docs/store.md says where the bytes of an item go. */
-struct item {
-    rel_time_t exptime;
-    uint32_t nkey : 8;
-    uint32_t bits : 2;           /* enum item_bits */
-    uint32_t has_flags : 1;      /* a flags word follows the key */
-    uint32_t long_value : 1;     /* a value length word precedes the value */
-    uint32_t short_nvalue : 20;  /* the value length, when !long_value */
-    uint32_t atime : ATIME_BITS; /* last access, rel_time_t modulo 2^28 (8.5 years) */
-    uint32_t active : 1;         /* read twice: later reads leave atime (memcached's ITEM_ACTIVE) */
-    uint32_t key_binary : 1;     /* stored with a base64-decoded key (meta `b`) */
-    uint32_t stale : 1;          /* invalidated (meta `md I`, `ms I`) */
-    uint32_t win_token_sent : 1; /* a reader was told it won the recache (meta `W`) */
-    unsigned char data[];
-};
-
-#define ITEM_HEADER_SIZE offsetof(struct item, data)
-_Static_assert(ITEM_HEADER_SIZE == 12, "the item header is meant to be 12 bytes");
-_Static_assert(STORE_KEY_MAX < 256, "nkey is 8 bits");
-
 struct shard_counters {
     uint64_t curr_items;
     uint64_t total_items;
@@ -98,23 +63,6 @@ struct shard_counters {
     uint64_t expired_unfetched;
 };
 
-/* Items pinned by readers (store_pin): how many pins each has, and whether
- * it was unlinked meanwhile, in which case the last unpin frees it. An
- * open-addressing table keyed by the item's address, empty (cap 0) unless
- * pins are held: the header has no room for a reference count, and only
- * the few items whose values go out by reference are ever pinned. */
-struct pin_slot {
-    struct item *item;           /* NULL = free slot */
-    uint32_t pins;
-    bool unlinked;
-};
-
-struct pin_table {
-    struct pin_slot *slots;
-    size_t cap;                  /* a power of two, or 0 */
-    size_t count;
-};
-
 struct shard {
     _Alignas(64) pthread_mutex_t lock;  /* shards never share a cache line */
     struct hash_index index;
@@ -122,12 +70,12 @@ struct shard {
     size_t clock_hand;           /* eviction position */
     size_t reclaim_hand;         /* store_tick's expiry scan position */
     struct shard_counters counters;
-    struct pin_table pinned;
+    struct pin_table pinned;     /* items readers hold (store_pin) */
 };
 
 struct store {
     struct store_config config;
-    size_t cas_bytes;            /* 8 when use_cas, else 0 */
+    struct item_layout layout;   /* CAS or not (-C) */
     uint64_t hash_seed;
     _Atomic size_t bytes_used;   /* accounted item memory, including reservations */
     /* config.mem_limit until cache_memlimit changes it; may fall below
@@ -156,7 +104,7 @@ enum drop_reason {
                         observer heard of the flush from store_flush() */
 };
 
-/* ---- items ---------------------------------------------------------- */
+/* ---- item memory: one malloc each, accounted as glibc's chunk ---------- */
 
 static size_t malloc_chunk_size(size_t request)
 {
@@ -164,149 +112,37 @@ static size_t malloc_chunk_size(size_t request)
     return chunk < MALLOC_MIN_CHUNK ? MALLOC_MIN_CHUNK : chunk;
 }
 
-/* Bytes of an item's optional words: CAS, flags, long value length. */
-static size_t item_extra_bytes(const struct store *s, uint32_t flags, size_t nvalue)
-{
-    return s->cas_bytes + (flags ? sizeof(uint32_t) : 0) +
-           (nvalue >= SHORT_NVALUE_LIMIT ? sizeof(uint32_t) : 0);
-}
-
 static size_t item_chunk_for(const struct store *s, size_t nkey, size_t nvalue, uint32_t flags)
 {
-    return malloc_chunk_size(ITEM_HEADER_SIZE + item_extra_bytes(s, flags, nvalue) + nkey + nvalue);
-}
-
-/* The key sits at a fixed offset, so that lookups find it without decoding
- * the optional words, which come between it and the value. */
-static char *item_key(const struct store *s, struct item *it)
-{
-    return (char *)it->data + s->cas_bytes;
-}
-
-static unsigned char *item_flags_word(const struct store *s, struct item *it)
-{
-    return (unsigned char *)item_key(s, it) + it->nkey;
-}
-
-static unsigned char *item_long_nvalue_word(const struct store *s, struct item *it)
-{
-    return item_flags_word(s, it) + sizeof(uint32_t) * it->has_flags;
-}
-
-static char *item_value(const struct store *s, struct item *it)
-{
-    return (char *)item_long_nvalue_word(s, it) + sizeof(uint32_t) * it->long_value;
-}
-
-static uint32_t item_flags(const struct store *s, struct item *it)
-{
-    uint32_t flags = 0;
-    if (it->has_flags)
-        memcpy(&flags, item_flags_word(s, it), sizeof flags);
-    return flags;
-}
-
-static size_t item_nvalue(const struct store *s, struct item *it)
-{
-    if (!it->long_value)
-        return it->short_nvalue;
-    uint32_t nvalue;
-    memcpy(&nvalue, item_long_nvalue_word(s, it), sizeof nvalue);
-    return nvalue;
+    return malloc_chunk_size(item_bytes_for(&s->layout, nkey, nvalue, flags));
 }
 
 static size_t item_chunk(const struct store *s, struct item *it)
 {
-    return item_chunk_for(s, it->nkey, item_nvalue(s, it), item_flags(s, it));
+    return malloc_chunk_size(item_bytes(&s->layout, it));
 }
 
-static uint64_t item_cas(const struct store *s, const struct item *it)
-{
-    uint64_t cas = 0;
-    if (s->cas_bytes) /* a fixed-size copy is one load; a variable one, a call */
-        memcpy(&cas, it->data, sizeof cas);
-    return cas;
-}
-
-/* Every mutation gets a new CAS; without use_cas there is nowhere to put it. */
+/* Every mutation gets a new CAS. */
 static void item_new_cas(struct store *s, struct item *it)
 {
-    if (s->cas_bytes) {
-        uint64_t cas = atomic_fetch_add_explicit(&s->last_cas, 1, memory_order_relaxed) + 1;
-        memcpy(it->data, &cas, sizeof cas);
-    }
-}
-
-static bool item_expired(const struct item *it, rel_time_t now)
-{
-    return it->exptime != 0 && it->exptime <= now;
+    if (s->layout.cas_bytes)
+        item_set_cas(&s->layout, it,
+                     atomic_fetch_add_explicit(&s->last_cas, 1, memory_order_relaxed) + 1);
 }
 
 static uint64_t item_hash(const struct store *s, struct item *it)
 {
-    return hash64(item_key(s, it), it->nkey, s->hash_seed);
+    return hash64(item_key(&s->layout, it), it->nkey, s->hash_seed);
 }
 
-/* The memory must already be reserved. A new item counts as just used, as
- * memcached links new items at the head of its LRU. */
+/* The memory must already be reserved. */
 static struct item *item_alloc(struct store *s, const char *key, size_t nkey, size_t nvalue,
                                uint32_t flags, rel_time_t exptime)
 {
-    assert(nkey <= STORE_KEY_MAX && nvalue <= UINT32_MAX);
-    struct item *it = malloc(ITEM_HEADER_SIZE + item_extra_bytes(s, flags, nvalue) + nkey + nvalue);
-    if (!it)
-        return NULL;
-    bool long_value = nvalue >= SHORT_NVALUE_LIMIT;
-    /* Field by field: sizeof(struct item) counts padding beyond the header,
-     * which the smallest items do not have. */
-    it->exptime = exptime;
-    it->nkey = (uint8_t)nkey;
-    it->bits = ITEM_REFERENCED;
-    it->has_flags = flags != 0;
-    it->long_value = long_value;
-    it->short_nvalue = long_value ? 0 : (uint32_t)nvalue;
-    it->atime = clock_now() & ATIME_MASK;
-    it->active = it->key_binary = it->stale = it->win_token_sent = 0;
-    if (it->has_flags)
-        memcpy(item_flags_word(s, it), &flags, sizeof flags);
-    if (it->long_value) {
-        uint32_t long_nvalue = (uint32_t)nvalue;
-        memcpy(item_long_nvalue_word(s, it), &long_nvalue, sizeof long_nvalue);
-    }
-    memcpy(item_key(s, it), key, nkey);
+    struct item *it = malloc(item_bytes_for(&s->layout, nkey, nvalue, flags));
+    if (it)
+        item_init(&s->layout, it, key, nkey, nvalue, flags, exptime);
     return it;
-}
-
-static inline struct item_view item_view_of(const struct store *s, struct item *it, rel_time_t now)
-{
-    return (struct item_view){
-        .key = item_key(s, it), .nkey = it->nkey,
-        .value = item_value(s, it), .nvalue = item_nvalue(s, it),
-        .flags = item_flags(s, it), .cas = item_cas(s, it), .exptime = it->exptime,
-        .last_access = now - ((now - it->atime) & ATIME_MASK),
-        .fetched = (it->bits & ITEM_FETCHED) != 0, .key_binary = it->key_binary,
-        .stale = it->stale, .win_token_sent = it->win_token_sent, .item = it,
-    };
-}
-
-/* A read: memcached's do_item_bump with its default segmented LRU. The
- * first read marks the item fetched, the second makes it active and moves
- * its access time, later ones leave it (memcached's LRU maintainer clears
- * ITEM_ACTIVE at times of its own; here it stays). */
-static void item_bump(struct item *it)
-{
-    if ((it->bits & ITEM_FETCHED) && !it->active) {
-        it->active = 1;
-        it->atime = clock_now() & ATIME_MASK;
-    }
-    it->bits |= ITEM_REFERENCED | ITEM_FETCHED;
-}
-
-/* memcached's do_item_update (add on an existing key, an incr in place):
- * the access time moves. */
-static void item_update_atime(struct item *it)
-{
-    it->atime = clock_now() & ATIME_MASK;
 }
 
 /* ---- the observer ---------------------------------------------------- */
@@ -316,7 +152,7 @@ static void item_update_atime(struct item *it)
 static void notify_changed(struct store *s, struct item *it)
 {
     if (s->observer.changed) {
-        struct item_view view = item_view_of(s, it, clock_now());
+        struct item_view view = item_view_of(&s->layout, it, clock_now());
         s->observer.changed(s->observer.ctx, &view);
     }
 }
@@ -324,7 +160,7 @@ static void notify_changed(struct store *s, struct item *it)
 static void notify_removed(struct store *s, struct item *it)
 {
     if (s->observer.removed)
-        s->observer.removed(s->observer.ctx, item_key(s, it), it->nkey);
+        s->observer.removed(s->observer.ctx, item_key(&s->layout, it), it->nkey);
 }
 
 /* ---- memory accounting ---------------------------------------------- */
@@ -367,76 +203,7 @@ static size_t item_free(struct store *s, struct item *it)
     return chunk;
 }
 
-/* ---- pins ------------------------------------------------------------ */
-
-static size_t pin_home(const struct pin_table *t, const struct item *it)
-{
-    return (size_t)(((uintptr_t)it >> 4) * 0x9e3779b97f4a7c15ull >> 32) & (t->cap - 1);
-}
-
-/* The item's slot, or NULL when it is not pinned. */
-static struct pin_slot *pin_find(const struct pin_table *t, const struct item *it)
-{
-    if (t->count == 0)
-        return NULL;
-    for (size_t i = pin_home(t, it);; i = (i + 1) & (t->cap - 1)) {
-        if (t->slots[i].item == it)
-            return &t->slots[i];
-        if (!t->slots[i].item)
-            return NULL;
-    }
-}
-
-static struct pin_slot *pin_insert_slot(struct pin_table *t, struct item *it)
-{
-    size_t i = pin_home(t, it);
-    while (t->slots[i].item)
-        i = (i + 1) & (t->cap - 1);
-    t->slots[i] = (struct pin_slot){ .item = it };
-    t->count++;
-    return &t->slots[i];
-}
-
-/* Keeps the table at most half full. */
-static bool pin_table_make_room(struct pin_table *t)
-{
-    if (2 * (t->count + 1) <= t->cap)
-        return true;
-    struct pin_table bigger = { calloc(t->cap ? 2 * t->cap : 16, sizeof(struct pin_slot)),
-                                t->cap ? 2 * t->cap : 16, 0 };
-    if (!bigger.slots)
-        return false;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].item)
-            *pin_insert_slot(&bigger, t->slots[i].item) = t->slots[i];
-    free(t->slots);
-    *t = bigger;
-    return true;
-}
-
-/* Empties a slot, moving later entries of its probe run back (no tombstones). */
-static void pin_remove_slot(struct pin_table *t, struct pin_slot *slot)
-{
-    size_t hole = (size_t)(slot - t->slots);
-    size_t mask = t->cap - 1;
-    t->slots[hole].item = NULL;
-    t->count--;
-    for (size_t i = (hole + 1) & mask; t->slots[i].item; i = (i + 1) & mask) {
-        size_t home = pin_home(t, t->slots[i].item);
-        /* Movable when its home is not in (hole, i], cyclically. */
-        if (((i - home) & mask) >= ((i - hole) & mask)) {
-            t->slots[hole] = t->slots[i];
-            t->slots[i].item = NULL;
-            hole = i;
-        }
-    }
-    if (t->count == 0) {
-        free(t->slots);
-        *t = (struct pin_table){ NULL, 0, 0 };
-    }
-}
-
-/* An item leaves its chain: freed now, or by its last unpin (it keeps
+/* An item leaves the index: freed now, or by its last unpin (it keeps
  * counting against the limit until then, as memcached's referenced items
  * hold their slab memory). Returns the bytes freed now. */
 static size_t item_unlinked(struct store *s, struct shard *sh, struct item *it)
@@ -483,7 +250,7 @@ static size_t shard_drop(struct store *s, struct shard *sh, uint64_t *slot,
         sh->counters.evictions++;
         sh->counters.evicted_unfetched += unfetched;
         if (s->evicted) {
-            struct item_view view = item_view_of(s, it, clock_now());
+            struct item_view view = item_view_of(&s->layout, it, clock_now());
             s->evicted(s->evicted_ctx, &view);
         }
     }
@@ -568,11 +335,10 @@ struct key_sought {
     size_t nkey;
 };
 
-static bool item_has_key(void *ctx, const void *item)
+static bool key_matches(void *ctx, const void *item)
 {
     const struct key_sought *k = ctx;
-    struct item *it = (struct item *)item;
-    return it->nkey == k->nkey && memcmp(item_key(k->store, it), k->key, k->nkey) == 0;
+    return item_has_key(&k->store->layout, (struct item *)item, k->key, k->nkey);
 }
 
 /* The slot of the key's live item, or NULL. An expired item found there is
@@ -581,7 +347,7 @@ static uint64_t *shard_find(struct store *s, struct shard *sh, uint64_t hash, co
                             size_t nkey, rel_time_t now, bool *expired)
 {
     struct key_sought sought = { s, key, nkey };
-    uint64_t *slot = hash_index_find(&sh->index, hash, item_has_key, &sought);
+    uint64_t *slot = hash_index_find(&sh->index, hash, key_matches, &sought);
     if (!slot || !item_expired(slot_item(slot), now))
         return slot;
     shard_drop(s, sh, slot, DROP_REMOVED);
@@ -611,7 +377,7 @@ struct evict_keep {
 
 static bool evict_keeps(struct store *s, struct item *it, const struct evict_keep *keep)
 {
-    return keep && it->nkey == keep->nkey && memcmp(item_key(s, it), keep->key, keep->nkey) == 0;
+    return keep && item_has_key(&s->layout, it, keep->key, keep->nkey);
 }
 
 /* Whether this pass evicts a live item; the first one gives referenced
@@ -814,24 +580,24 @@ static enum store_status concat_locked(struct store *s, struct shard *sh, uint64
     if (!slot)
         return STORE_NOT_STORED;
     struct item *old = slot_item(slot);
-    if (w->cas != 0 && w->cas != item_cas(s, old))
+    if (w->cas != 0 && w->cas != item_cas(&s->layout, old))
         return STORE_EXISTS;
-    size_t nold = item_nvalue(s, old);
+    size_t nold = item_nvalue(&s->layout, old);
     size_t nvalue = nold + w->nvalue;
-    uint32_t flags = item_flags(s, old);
+    uint32_t flags = item_flags(&s->layout, old);
     if (!store_item_size_ok(s, w->nkey, flags, nvalue))
         return STORE_NOT_STORED;
     struct item *it = item_alloc_reserved(s, r, w->key, w->nkey, nvalue, flags, old->exptime);
     if (!it)
         return STORE_NO_MEMORY;
-    char *dst = item_value(s, it);
-    const char *first = req->prepend ? w->value : item_value(s, old);
+    char *dst = item_value(&s->layout, it);
+    const char *first = req->prepend ? w->value : item_value(&s->layout, old);
     size_t nfirst = req->prepend ? w->nvalue : nold;
-    const char *second = req->prepend ? item_value(s, old) : w->value;
+    const char *second = req->prepend ? item_value(&s->layout, old) : w->value;
     memcpy(dst, first, nfirst);
     memcpy(dst + nfirst, second, nvalue - nfirst);
     shard_link(s, sh, hash, slot, it);
-    req->cas = item_cas(s, it);
+    req->cas = item_cas(&s->layout, it);
     return STORE_STORED;
 }
 
@@ -899,7 +665,7 @@ static void apply_meta_change(struct store *s, struct item *it, const struct sto
 static struct store_meta_change tell_meta(struct store *s, struct item *it, bool created,
                                           bool apply, store_meta_fn fn, void *ctx)
 {
-    struct item_view view = item_view_of(s, it, clock_now());
+    struct item_view view = item_view_of(&s->layout, it, clock_now());
     struct store_meta_change change = { 0 };
     fn(ctx, &view, created, &change);
     if (apply)
@@ -917,13 +683,13 @@ static enum store_status delta_vivify_locked(struct store *s, struct shard *sh, 
     struct item *it = item_alloc_reserved(s, r, req->key, req->nkey, ndigits, 0, 0);
     if (!it)
         return STORE_NO_MEMORY;
-    memcpy(item_value(s, it), digits, ndigits);
+    memcpy(item_value(&s->layout, it), digits, ndigits);
     if (!shard_link(s, sh, hash, NULL, it)) {
         item_free(s, it);
         return STORE_NO_MEMORY;
     }
     req->result = req->how->initial;
-    req->cas = item_cas(s, it);
+    req->cas = item_cas(&s->layout, it);
     tell_meta(s, it, true, true, req->fn, req->fn_ctx);
     return STORE_DELTA_OK;
 }
@@ -939,14 +705,14 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     if (!slot)
         return how->vivify ? delta_vivify_locked(s, sh, hash, r, req) : STORE_NOT_FOUND;
     struct item *old = slot_item(slot);
-    size_t nold = item_nvalue(s, old);
+    size_t nold = item_nvalue(&s->layout, old);
     uint64_t value;
     /* memcached's order: an empty value, then the CAS, then the number. */
     if (nold == 0)
         return STORE_NON_NUMERIC;
-    if (how->cas != 0 && how->cas != item_cas(s, old))
+    if (how->cas != 0 && how->cas != item_cas(&s->layout, old))
         return STORE_EXISTS;
-    if (!parse_counter(item_value(s, old), nold, &value))
+    if (!parse_counter(item_value(&s->layout, old), nold, &value))
         return STORE_NON_NUMERIC;
     if (how->incr)
         value += how->delta;
@@ -958,22 +724,22 @@ static enum store_status delta_locked(struct store *s, struct shard *sh, uint64_
     struct item *it = old;
     /* A pinned value is being sent: it must not change under the reader. */
     if (ndigits <= nold && !pin_find(&sh->pinned, old)) {
-        memcpy(item_value(s, old), digits, ndigits);
-        memset(item_value(s, old) + ndigits, ' ', nold - ndigits);
+        memcpy(item_value(&s->layout, old), digits, ndigits);
+        memset(item_value(&s->layout, old) + ndigits, ' ', nold - ndigits);
         item_new_cas(s, old);
         old->bits |= ITEM_REFERENCED;
         item_update_atime(old);
         notify_changed(s, old);
     } else {
-        it = item_alloc_reserved(s, r, item_key(s, old), old->nkey, ndigits, item_flags(s, old),
+        it = item_alloc_reserved(s, r, item_key(&s->layout, old), old->nkey, ndigits, item_flags(&s->layout, old),
                                  old->exptime);
         if (!it)
             return STORE_NO_MEMORY;
-        memcpy(item_value(s, it), digits, ndigits);
+        memcpy(item_value(&s->layout, it), digits, ndigits);
         shard_link(s, sh, hash, slot, it);
     }
     req->result = value;
-    req->cas = item_cas(s, it);
+    req->cas = item_cas(&s->layout, it);
     if (req->fn)
         tell_meta(s, it, false, it == old, req->fn, req->fn_ctx);
     return STORE_DELTA_OK;
@@ -1019,7 +785,7 @@ struct store *store_create(const struct store_config *config)
     atomic_init(&s->crawler_enabled, config->reclaim_expired);
     if (!s->config.reclaim_positions)
         s->config.reclaim_positions = RECLAIM_PER_TICK;
-    s->cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
+    s->layout.cas_bytes = config->use_cas ? sizeof(uint64_t) : 0;
     s->hash_seed = random_seed();
     pthread_mutex_init(&s->flush_lock, NULL);
     s->shards = aligned_alloc(_Alignof(struct shard), STORE_SHARDS * sizeof *s->shards);
@@ -1073,7 +839,7 @@ enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
         it->exptime = *new_exptime;
         notify_changed(s, it);
     }
-    struct item_view view = item_view_of(s, it, now);
+    struct item_view view = item_view_of(&s->layout, it, now);
     fn(ctx, &view);
     pthread_mutex_unlock(&sh->lock);
     return STORE_HIT;
@@ -1083,7 +849,7 @@ enum store_lookup store_get(struct store *s, const char *key, size_t nkey,
 static bool store_is_stale_cas(const struct store *s, const struct store_write *w,
                                struct item *old)
 {
-    return w->invalidate && w->cas != 0 && w->cas < item_cas(s, old);
+    return w->invalidate && w->cas != 0 && w->cas < item_cas(&s->layout, old);
 }
 
 /* set/add/replace/cas given the live item (or NULL): memcached's do_store_item. */
@@ -1100,7 +866,7 @@ static enum store_status store_decide(const struct store *s, enum store_mode mod
         if (!old)
             return STORE_NOT_FOUND;
         /* Without use_cas items have CAS 0, which no request can match. */
-        if (cas != 0 && cas == item_cas(s, old))
+        if (cas != 0 && cas == item_cas(&s->layout, old))
             return STORE_STORED;
         return store_is_stale_cas(s, w, old) ? STORE_STORED : STORE_EXISTS;
     default: /* STORE_SET; append and prepend go through concat_locked() */
@@ -1124,7 +890,7 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
         bytes_release(s, chunk);
         return STORE_NO_MEMORY;
     }
-    memcpy(item_value(s, it), w->value, w->nvalue);
+    memcpy(item_value(&s->layout, it), w->value, w->nvalue);
     it->key_binary = w->key_binary;
 
     rel_time_t now = clock_now();
@@ -1142,7 +908,7 @@ static enum store_status store_put(struct store *s, enum store_mode mode,
         status = STORE_NO_MEMORY;
     if (status == STORE_STORED) {
         if (cas_out)
-            *cas_out = item_cas(s, it);
+            *cas_out = item_cas(&s->layout, it);
     } else if (mode == STORE_ADD && old) {
         old->bits |= ITEM_REFERENCED; /* memcached bumps it in the LRU */
         item_update_atime(old);
@@ -1267,7 +1033,7 @@ enum store_status store_delete_meta(struct store *s, const char *key, size_t nke
     struct shard *sh = shard_lock(s, hash, now);
     uint64_t *slot = shard_find(s, sh, hash, key, nkey, now, NULL);
     enum store_status status = STORE_NOT_FOUND;
-    if (slot && cas && *cas != item_cas(s, slot_item(slot))) {
+    if (slot && cas && *cas != item_cas(&s->layout, slot_item(slot))) {
         status = STORE_EXISTS;
     } else if (slot && invalidate) {
         /* Stale with a new CAS; the next reader may win the recache again. */
@@ -1390,7 +1156,7 @@ static size_t memcached_item_size(const struct store *s, size_t nkey, uint32_t f
                                   size_t nvalue)
 {
     return MEMCACHED_ITEM_HEADER + nkey + 1 + nvalue + 2 + (flags != 0 ? sizeof flags : 0) +
-           s->cas_bytes;
+           s->layout.cas_bytes;
 }
 
 bool store_item_size_ok(const struct store *s, size_t nkey, uint32_t flags, size_t nvalue)
@@ -1412,7 +1178,7 @@ static bool shard_walk(struct store *s, struct shard *sh, rel_time_t now, store_
             struct item *it = slot_item(slot);
             if (item_expired(it, now))
                 continue;
-            struct item_view view = item_view_of(s, it, now);
+            struct item_view view = item_view_of(&s->layout, it, now);
             if (!fn(ctx, &view))
                 return false;
         }
@@ -1436,13 +1202,9 @@ bool store_pin(struct store *s, const struct item_view *view, struct store_pin *
 {
     struct item *it = (struct item *)view->item;
     unsigned shard = (unsigned)(hash64(view->key, view->nkey, s->hash_seed) >> (64 - STORE_SHARD_BITS));
-    struct pin_table *t = &s->shards[shard].pinned;
-    struct pin_slot *slot = pin_find(t, it);
-    if (!slot) {
-        if (!pin_table_make_room(t))
-            return false;
-        slot = pin_insert_slot(t, it);
-    }
+    struct pin_slot *slot = pin_get(&s->shards[shard].pinned, it);
+    if (!slot)
+        return false;
     slot->pins++;
     *pin = (struct store_pin){ s, it, shard };
     return true;
@@ -1458,7 +1220,7 @@ void store_unpin(const struct store_pin *pin)
     assert(slot && slot->pins > 0);
     bool free_now = --slot->pins == 0 && slot->unlinked;
     if (slot->pins == 0)
-        pin_remove_slot(&sh->pinned, slot);
+        pin_remove(&sh->pinned, slot);
     pthread_mutex_unlock(&sh->lock);
     if (free_now)
         item_free(s, it);
@@ -1485,7 +1247,7 @@ void store_get_stats(struct store *s, struct store_stats *out)
     out->bytes = atomic_load_explicit(&s->bytes_used, memory_order_relaxed);
     out->limit_maxbytes = store_mem_limit(s);
     out->hash_power_level = 63 - (uint64_t)__builtin_clzll(nslots);
-    out->item_header_bytes = ITEM_HEADER_SIZE + s->cas_bytes;
+    out->item_header_bytes = ITEM_HEADER_SIZE + s->layout.cas_bytes;
 }
 
 /* stats sizes rows, kept sorted by size class: few distinct classes exist. */
