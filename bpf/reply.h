@@ -38,21 +38,27 @@ static __always_inline void put_frame_header(struct scratch *s)
     hdr->reserved = 0;
 }
 
-/* Copies the first n (UDP_HDR_LEN + 34 .. 72) bytes of the frame, its
- * headers, to h, 8 bytes at a time, the last word ending at the n-th byte
- * (it may overlap the one before). False when the frame is shorter (it
- * cannot be: parse_frame() saw the UDP header). */
+/* Copies the first n (42 .. 71) bytes of the frame, its headers, to h, 8
+ * bytes at a time, the last word ending at the n-th byte (it may overlap
+ * the one before): the first 5 words always (every header is at least 42
+ * bytes), then 2 more at most (IPv6). Few branches: each way through is
+ * one more path for the verifier to check everything after. False when the
+ * frame is shorter (it cannot be: parse_frame() saw the UDP header). */
 static __always_inline bool copy_headers(__u8 *h, void *data, void *end, __u32 n)
 {
     __u32 last;
 
+    if (n < 42 || n > 71 || data + 48 > end)
+        return false;
 #pragma clang loop unroll(full)
-    for (__u32 w = 0; w < 8; w++) {
-        if (w * 8 + 8 >= n)
-            break;
-        if (data + w * 8 + 8 > end)
-            return false;
+    for (__u32 w = 0; w < 5; w++)
         store_word(h + w * 8, load_word(data + w * 8));
+    if (n > 48)
+        store_word(h + 40, load_word(data + 40));
+    if (n > 56) {
+        if (data + 56 > end)
+            return false;
+        store_word(h + 48, load_word(data + 48));
     }
     /* The bound is known, but clang drops it: say it again. */
     last = n - 8;
