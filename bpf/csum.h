@@ -48,29 +48,36 @@ static __always_inline __u32 csum_at(__u32 sum, __u32 offset)
     return offset & 1 ? ((sum >> 8) | (sum << 8)) & 0xffff : sum;
 }
 
-/* The IPv4 header checksum of ip (20 bytes, check field zero). */
-static __always_inline __u16 ipv4_csum(const struct iphdr *ip)
+/* The IPv4 header checksum of the reply to the request header in (20
+ * bytes): the same header with total length tot_len, the addresses swapped
+ * (which does not change the sum) and the check field zero. Summed from the
+ * request as it is, not from the reply's header being written: a 4-byte
+ * read of bytes just written 2 at a time waits for the writes to be done. */
+static __always_inline __u16 ipv4_reply_csum(const struct iphdr *in, __be16 tot_len)
 {
-    const __u32 *words = (const __u32 *)ip;
-    __u64 sum = 0;
+    const __u16 *words = (const __u16 *)in;
+    __u64 sum = tot_len;
 
 #pragma clang loop unroll(full)
-    for (int i = 0; i < 5; i++)
-        sum += words[i];
+    for (int i = 0; i < 10; i++) {
+        /* Words 1 (the total length) and 5 (the checksum) are the reply's. */
+        if (i != 1 && i != 5)
+            sum += words[i];
+    }
     return csum_fold(sum);
 }
 
 /* The UDP checksum (0 transmitted as 0xffff) of a reply: addr_sum is the
- * sum of the pseudo-header's addresses, udp its header (check field zero),
- * hdr the frame header, text_sum the sum of everything after the frame
- * header. The pseudo-header's other words are the protocol and the UDP
- * length, which is also in the UDP header; IPv4 and IPv6 alike. */
-static __always_inline __u16 udp_csum(__u64 addr_sum, const struct udphdr *udp,
-                                      const struct mc_udp_header *hdr, __u32 text_sum)
+ * sum of the pseudo-header's addresses, ports_sum the UDP header's ports,
+ * udp_len its length, request_id the frame header's (sequence 0, total 1,
+ * reserved 0), text_sum the sum of everything after the frame header. The
+ * pseudo-header's other words are the protocol and the UDP length, which
+ * is also in the UDP header; IPv4 and IPv6 alike. */
+static __always_inline __u16 udp_csum(__u64 addr_sum, __u32 ports_sum, __be16 udp_len,
+                                      __be16 request_id, __u32 text_sum)
 {
-    __u64 sum = addr_sum + bpf_htons(IPPROTO_UDP) + udp->len + udp->source + udp->dest +
-                udp->len + hdr->request_id + hdr->sequence + hdr->total + hdr->reserved +
-                text_sum;
+    __u64 sum = addr_sum + bpf_htons(IPPROTO_UDP) + udp_len + ports_sum + udp_len +
+                request_id + bpf_htons(1) + text_sum;
     __u16 csum = csum_fold(sum);
 
     return csum ? csum : 0xffff;

@@ -41,13 +41,12 @@ static __always_inline void store_word(void *p, __u64 word)
 /* Does the staged record hold key i? Compares the request's key with the
  * staged text's (text[6, 6 + len)) eight bytes at a time; the last word's
  * bytes past the key (the high ones: x86-64 is little-endian) are masked
- * off. */
-GLOBAL int staged_key_is(struct scratch *s, __u32 i)
+ * off. In line in stage_record(): a call for it cost more than the
+ * compare of a short key. */
+static __always_inline bool staged_key_is(struct scratch *s, __u32 i)
 {
     __u32 off, len;
 
-    if (!s)
-        return 0;
     off = s->keys[i & KEYS_MASK].off;
     len = s->keys[i & KEYS_MASK].len;
     if (s->staged.head.key_len != len || len == 0 || len > XDP_KEY_MAX)
@@ -100,8 +99,10 @@ static __always_inline bool copy_chunks(struct scratch *s, __u32 chunk, __u32 n)
 }
 
 /* Copies the record at chunk into s->staged under its seqlock, and checks
- * it holds key i (hash, then bytes). */
-GLOBAL int stage_record(struct scratch *s, __u32 i, __u32 chunk)
+ * it holds key i (hash, then bytes). In line in the bucket search (inside
+ * serve_key and find_key, both global): a call here cost about 2 ns a key,
+ * the verifier checks it once per way (some 15,000 instructions more). */
+static __always_inline int stage_record(struct scratch *s, __u32 i, __u32 chunk)
 {
     const struct xdp_record *rec;
     __u32 seq, text_len;
@@ -135,23 +136,32 @@ GLOBAL int stage_record(struct scratch *s, __u32 i, __u32 chunk)
 
 /* Copies n bytes of the staged text from `from` to the reply at `at`, in
  * words: the last one may carry up to 7 bytes more, which what comes next
- * overwrites or the reply's length leaves out. */
-GLOBAL int copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
+ * overwrites or the reply's length leaves out. In line where a call would
+ * cost more than a short copy (serve_key); copy_staged() elsewhere. */
+static __always_inline void copy_words(struct scratch *s, __u32 at, __u32 from, __u32 n)
 {
-    if (!s || n > XDP_TEXT_MAX)
-        return 0;
+    if (n > XDP_TEXT_MAX)
+        return;
     for (__u32 w = 0; w < (XDP_TEXT_MAX + 7) / 8; w++) {
         if (w * 8 >= n)
             break;
         store_word(&s->out[OUT_HDR_ROOM + ((at + w * 8) & OUT_MASK)],
                    load_word(&s->staged.text[(from + w * 8) & TEXT_MASK]));
     }
+}
+
+GLOBAL int copy_staged(struct scratch *s, __u32 at, __u32 from, __u32 n)
+{
+    if (s)
+        copy_words(s, at, from, n);
     return 0;
 }
 
 /* Marks the slots of the first n keys as answered, for the daemon's
  * eviction, once the reply is sure to go out; a bit is written only when
- * clear, so a hot key does not write its bucket's line on every hit. */
+ * clear, so a hot key does not write its bucket's line on every hit.
+ * Global: in line, even for one key, it had the verifier check it once for
+ * each of the many paths to it (a hundred thousand instructions more). */
 GLOBAL int mark_used(struct scratch *s, __u32 n)
 {
     if (!s)
@@ -170,14 +180,13 @@ GLOBAL int mark_used(struct scratch *s, __u32 n)
 }
 
 /* Finds key i in its bucket and stages its record: 0, or the reason to pass
- * the request up (PASS_misses: not in the cache). */
-GLOBAL int find_key(struct scratch *s, __u32 i)
+ * the request up (PASS_misses: not in the cache). In line in serve_key(),
+ * a call less per key; find_key() elsewhere. */
+static __always_inline int find_key_inline(struct scratch *s, __u32 i)
 {
     struct xdp_bucket *b;
     __u32 hash, bucket;
 
-    if (!s)
-        return PASS_pass_malformed;
     hash = s->keys[i & KEYS_MASK].hash;
     bucket = hash & bucket_mask;
     b = bpf_map_lookup_elem(&cache_index, &bucket);
@@ -200,6 +209,13 @@ GLOBAL int find_key(struct scratch *s, __u32 i)
         return PASS_NONE;
     }
     return PASS_misses;
+}
+
+GLOBAL int find_key(struct scratch *s, __u32 i)
+{
+    if (!s)
+        return PASS_pass_malformed;
+    return find_key_inline(s, i);
 }
 
 /* Is the staged record still to be served? Else the reason to pass. Most

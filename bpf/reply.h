@@ -38,58 +38,95 @@ static __always_inline void put_frame_header(struct scratch *s)
     hdr->reserved = 0;
 }
 
-/* Swaps n bytes (even) as 16-bit words: byte arrays would go byte by byte. */
-static __always_inline void swap_words(void *a, void *b, __u32 n)
+/* Copies the first n (42 .. 71) bytes of the frame, its headers, to h, 8
+ * bytes at a time, the last word ending at the n-th byte (it may overlap
+ * the one before): the first 5 words always (every header is at least 42
+ * bytes), then 2 more at most (IPv6). Few branches: each way through is
+ * one more path for the verifier to check everything after. False when the
+ * frame is shorter (it cannot be: parse_frame() saw the UDP header). */
+static __always_inline bool copy_headers(__u8 *h, void *data, void *end, __u32 n)
 {
-    __u16 *x = a, *y = b;
+    __u32 last;
 
+    if (n < 42 || n > 71 || data + 48 > end)
+        return false;
 #pragma clang loop unroll(full)
-    for (__u32 i = 0; i < n / 2; i++) {
-        __u16 t = x[i];
-
-        x[i] = y[i];
-        y[i] = t;
+    for (__u32 w = 0; w < 5; w++)
+        store_word(h + w * 8, load_word(data + w * 8));
+    if (n > 48)
+        store_word(h + 40, load_word(data + 40));
+    if (n > 56) {
+        if (data + 56 > end)
+            return false;
+        store_word(h + 48, load_word(data + 48));
     }
+    /* The bound is known, but clang drops it: say it again. */
+    last = n - 8;
+    barrier_var(last);
+    if (last > 64 || data + last + 8 > end)
+        return false;
+    store_word(h + last, load_word(data + last));
+    return true;
 }
 
 /* Step 7: the reply's headers, in s->out just before its payload (rp),
- * from a copy of the request's. Returns their length, 0 if they cannot
- * be read. TTL, hop limit, TOS, IPv4 id and flow label stay the request's. */
+ * from the request's: copied, then the fields that change written over
+ * them, each from the request (the frame, not yet changed) rather than read
+ * back from s->out, where a read of bytes just written in other sizes waits
+ * for the writes. Returns their length, 0 if they cannot be read. TTL,
+ * hop limit, TOS, IPv4 id and flow label stay the request's. */
 static __always_inline __u32 build_headers(struct xdp_md *ctx, const struct frame *f,
                                            struct scratch *s, const struct reply *rp)
 {
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     __u32 l3_off = f->l3_off & 31, l4_off = f->l4_off & 63;
     __u32 hdr_len = l4_off + UDP_HDR_LEN;
     __u8 *h = &s->out[OUT_HDR_ROOM - hdr_len];
+    const struct udphdr *in_udp = data + l4_off;
     struct udphdr *udp = (void *)(h + l4_off);
-    __u16 udp_len = UDP_HDR_LEN + rp->len;
+    __be16 udp_len = bpf_htons(UDP_HDR_LEN + rp->len);
     __u64 addr_sum = 0;
 
-    if (l4_off != f->l4_off || bpf_xdp_load_bytes(ctx, 0, h, hdr_len))
+    /* The shortest headers (Ethernet, IPv4, UDP) are there, and these. */
+    if (data + sizeof(struct ethhdr) + sizeof(struct iphdr) + UDP_HDR_LEN > end ||
+        l4_off != f->l4_off || (void *)(in_udp + 1) > end || !copy_headers(h, data, end, hdr_len))
         return 0;
-    swap_words(h, h + ETH_ALEN, ETH_ALEN);
-    swap_words(&udp->source, &udp->dest, sizeof(udp->source));
-    udp->len = bpf_htons(udp_len);
-    udp->check = 0;
+    /* Ethernet: the request's source is the reply's destination. */
+    *(__u32 *)h = *(const __u32 *)(data + ETH_ALEN);
+    *(__u16 *)(h + 4) = *(const __u16 *)(data + ETH_ALEN + 4);
+    *(__u32 *)(h + ETH_ALEN) = *(const __u32 *)data;
+    *(__u16 *)(h + ETH_ALEN + 4) = *(const __u16 *)(data + 4);
+    udp->source = in_udp->dest;
+    udp->dest = in_udp->source;
+    udp->len = udp_len;
     if (f->ipv6) {
+        const struct ipv6hdr *in6 = data + l3_off;
         struct ipv6hdr *ip6 = (void *)(h + l3_off);
-        const __u32 *addrs = (const __u32 *)&ip6->saddr;
+        const __u32 *addrs = (const __u32 *)&in6->saddr;
 
-        swap_words(&ip6->saddr, &ip6->daddr, sizeof(ip6->saddr));
-        ip6->payload_len = bpf_htons(udp_len);
+        if ((void *)(in6 + 1) > end)
+            return 0;
+        __builtin_memcpy(&ip6->saddr, &in6->daddr, sizeof(ip6->saddr));
+        __builtin_memcpy(&ip6->daddr, &in6->saddr, sizeof(ip6->daddr));
+        ip6->payload_len = udp_len;
 #pragma clang loop unroll(full)
         for (int i = 0; i < 8; i++)
             addr_sum += addrs[i];
     } else {
+        const struct iphdr *in4 = data + l3_off;
         struct iphdr *ip = (void *)(h + l3_off);
+        __be16 tot_len = bpf_htons(sizeof(*ip) + UDP_HDR_LEN + rp->len);
 
-        swap_words(&ip->saddr, &ip->daddr, sizeof(ip->saddr));
-        ip->tot_len = bpf_htons(sizeof(*ip) + udp_len);
-        ip->check = 0;
-        ip->check = ipv4_csum(ip);
-        addr_sum = (__u64)ip->saddr + ip->daddr;
+        if ((void *)(in4 + 1) > end)
+            return 0;
+        ip->saddr = in4->daddr;
+        ip->daddr = in4->saddr;
+        ip->tot_len = tot_len;
+        ip->check = ipv4_reply_csum(in4, tot_len);
+        addr_sum = (__u64)in4->saddr + in4->daddr;
     }
-    udp->check = udp_csum(addr_sum, udp, (void *)&s->out[OUT_HDR_ROOM], rp->text_sum);
+    udp->check = udp_csum(addr_sum, (__u32)in_udp->source + in_udp->dest, udp_len,
+                          s->req_hdr.request_id, rp->text_sum);
     return hdr_len;
 }
 

@@ -1765,21 +1765,26 @@ static void test_corpus(void **state)
 /* The program's mean time per run on s (BPF_PROG_TEST_RUN's duration), one
  * run per call: with repeat > 1 the kernel runs the program again on the
  * frame it has already turned into a reply. s must be answered. Printed,
- * not checked: a speed depends on the machine. */
+ * not checked: a speed depends on the machine.
+ *
+ * COST_RUNS in the environment sets the runs (default 20,000): a profile
+ * of the JITed programs wants many more (docs/xdp.md, "Cost"), e.g.
+ *   COST_RUNS=1000000 perf record -a -- build/tests/test_xdp_prog */
 static uint64_t ns_per_run(int prog_fd, const struct spec *s)
 {
-    enum { RUNS = 20000 };
+    const char *env_runs = getenv("COST_RUNS");
+    const long runs = env_runs && atol(env_runs) > 0 ? atol(env_runs) : 20000;
     static uint8_t in[FRAME_MAX], out[FRAME_MAX];
     size_t in_len = build_frame(s, in);
     uint64_t total = 0;
-    for (int i = 0; i < RUNS; i++) {
+    for (long i = 0; i < runs; i++) {
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)in_len,
                     .data_out = out, .data_size_out = FRAME_MAX, .repeat = 1);
         assert_int_equal(bpf_prog_test_run_opts(prog_fd, &opts), 0);
         assert_int_equal(opts.retval, XDP_TX);
         total += opts.duration;
     }
-    return total / RUNS;
+    return total / (uint64_t)runs;
 }
 
 /* The fast path's cost beside the ceiling's (bpf/xdp_ceiling.bpf.c, which
