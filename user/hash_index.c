@@ -5,10 +5,6 @@
 #include <assert.h>
 #include <sys/mman.h>
 
-#define SLOT_EMPTY UINT64_C(0)
-#define SLOT_TOMB UINT64_C(1)
-#define ADDR_BITS 48
-#define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
 #define BUCKET_BYTES (HASH_INDEX_WAYS * sizeof(uint64_t))
 /* Two buckets of 8 per key hold a table up to 99% full in theory; at 94%
  * an insert that finds both full moves a few items at most. */
@@ -18,26 +14,6 @@
 #define KICKS_MAX 64
 
 _Static_assert(BUCKET_BYTES == 64, "a bucket is one cache line");
-
-/* The tag is bits 32-47 of the hash. The first bucket comes from the low
- * 32 bits, the second from bits 32-57 mixed (the top 6 pick the shard), so
- * the two are independent. */
-static uint64_t tag_of(uint64_t hash)
-{
-    return ((hash >> 32) & 0xffff) << ADDR_BITS;
-}
-
-static size_t first_bucket(const struct hash_index_table *t, uint64_t hash)
-{
-    return (size_t)(((uint64_t)(uint32_t)hash * t->nbuckets) >> 32);
-}
-
-static size_t second_bucket(const struct hash_index_table *t, uint64_t hash)
-{
-    uint32_t mixed = (uint32_t)(((hash >> 32) * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
-    size_t b = (size_t)(((uint64_t)mixed * t->nbuckets) >> 32);
-    return b != first_bucket(t, hash) ? b : (b + 1) % t->nbuckets;
-}
 
 static uint64_t *bucket_of(const struct hash_index_table *t, size_t b)
 {
@@ -81,38 +57,6 @@ static bool table_holds(const struct hash_index_table *t, const uint64_t *slot)
     return t->slots && slot >= t->slots && slot < t->slots + t->nbuckets * HASH_INDEX_WAYS;
 }
 
-/* The slot in bucket b of the item with this tag that match accepts, or
- * NULL; *open says whether the bucket has an empty slot. */
-static uint64_t *bucket_find(const struct hash_index_table *t, size_t b, uint64_t tag,
-                             hash_index_match_fn match, void *ctx, bool *open)
-{
-    uint64_t *bucket = bucket_of(t, b);
-    *open = false;
-    for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
-        uint64_t slot = bucket[w];
-        /* An item's slot is its tag and an address above SLOT_TOMB. */
-        if ((slot & ~ADDR_MASK) == tag && slot > SLOT_TOMB) {
-            if (match(ctx, hash_index_item(slot)))
-                return &bucket[w];
-        } else {
-            *open |= slot == SLOT_EMPTY;
-        }
-    }
-    return NULL;
-}
-
-static uint64_t *table_find(const struct hash_index_table *t, uint64_t hash,
-                            hash_index_match_fn match, void *ctx)
-{
-    bool open;
-    if (!t->slots)
-        return NULL;
-    uint64_t *slot = bucket_find(t, first_bucket(t, hash), tag_of(hash), match, ctx, &open);
-    if (slot || open || t->nbuckets == 1)
-        return slot;
-    return bucket_find(t, second_bucket(t, hash), tag_of(hash), match, ctx, &open);
-}
-
 /* A free slot (empty or tombstone) of bucket b, or -1. */
 static int free_way(const struct hash_index_table *t, size_t b)
 {
@@ -135,8 +79,8 @@ static size_t other_bucket(const struct hash_index *ix, const struct hash_index_
                            size_t b, uint64_t slot)
 {
     uint64_t hash = ix->hash_of(ix->ctx, hash_index_item(slot));
-    size_t first = first_bucket(t, hash);
-    return b == first ? second_bucket(t, hash) : first;
+    size_t first = hash_index_first(t, hash);
+    return b == first ? hash_index_second(t, hash) : first;
 }
 
 /* Both buckets full: the new slot takes a random slot of one of them, whose
@@ -176,16 +120,16 @@ static bool kick_in(struct hash_index *ix, struct hash_index_table *t, size_t b,
 static bool table_insert(struct hash_index *ix, struct hash_index_table *t, uint64_t hash,
                          void *item)
 {
-    uint64_t slot = tag_of(hash) | (uint64_t)(uintptr_t)item;
-    size_t b = first_bucket(t, hash);
+    uint64_t slot = hash_index_tag(hash) | (uint64_t)(uintptr_t)item;
+    size_t b = hash_index_first(t, hash);
     int w = free_way(t, b);
     if (w < 0 && t->nbuckets > 1) {
-        b = second_bucket(t, hash);
+        b = hash_index_second(t, hash);
         w = free_way(t, b);
     }
     if (w >= 0)
         put_slot(t, b, w, slot);
-    else if (!kick_in(ix, t, first_bucket(t, hash), slot))
+    else if (!kick_in(ix, t, hash_index_first(t, hash), slot))
         return false;
     t->items++;
     return true;
@@ -203,13 +147,6 @@ void hash_index_destroy(struct hash_index *ix)
 {
     table_free(&ix->cur);
     table_free(&ix->old);
-}
-
-uint64_t *hash_index_find(struct hash_index *ix, uint64_t hash, hash_index_match_fn match,
-                          void *ctx)
-{
-    uint64_t *slot = table_find(&ix->cur, hash, match, ctx);
-    return slot ? slot : table_find(&ix->old, hash, match, ctx);
 }
 
 /* Inserts every item of `from` into `to`, leaving `from` as it is. */

@@ -59,14 +59,83 @@ bool hash_index_init(struct hash_index *ix, size_t min_slots, hash_index_hash_fn
                      void *ctx);
 void hash_index_destroy(struct hash_index *ix);
 
-/* The slot of the item with this hash for which match says yes, or NULL. */
-uint64_t *hash_index_find(struct hash_index *ix, uint64_t hash, hash_index_match_fn match,
-                          void *ctx);
+/* A slot: the item's address in the low ADDR_BITS, its key's tag above. */
+#define SLOT_EMPTY UINT64_C(0)
+#define SLOT_TOMB UINT64_C(1)
+#define ADDR_BITS 48
+#define ADDR_MASK ((UINT64_C(1) << ADDR_BITS) - 1)
 
 /* The item a slot holds, or NULL for an empty slot or a tombstone. */
 static inline void *hash_index_item(uint64_t slot)
 {
-    return slot > 1 ? (void *)(uintptr_t)(slot & ((UINT64_C(1) << 48) - 1)) : NULL;
+    return slot > SLOT_TOMB ? (void *)(uintptr_t)(slot & ADDR_MASK) : NULL;
+}
+
+/* The lookup is here, in line, so that the caller's match function is too:
+ * it runs on every get. */
+
+/* The tag is bits 32-47 of the hash. The first bucket comes from the low
+ * 32 bits, the second from bits 32-57 mixed (the top 6 pick the shard), so
+ * the two are independent. */
+static inline uint64_t hash_index_tag(uint64_t hash)
+{
+    return ((hash >> 32) & 0xffff) << ADDR_BITS;
+}
+
+static inline size_t hash_index_first(const struct hash_index_table *t, uint64_t hash)
+{
+    return (size_t)(((uint64_t)(uint32_t)hash * t->nbuckets) >> 32);
+}
+
+static inline size_t hash_index_second(const struct hash_index_table *t, uint64_t hash)
+{
+    uint32_t mixed = (uint32_t)(((hash >> 32) * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
+    size_t b = (size_t)(((uint64_t)mixed * t->nbuckets) >> 32);
+    return b != hash_index_first(t, hash) ? b : (b + 1) % t->nbuckets;
+}
+
+/* The slot in bucket b of the item with this tag that match accepts, or
+ * NULL; *open says whether the bucket has an empty slot. */
+static inline uint64_t *hash_index_bucket_find(const struct hash_index_table *t, size_t b,
+                                               uint64_t tag, hash_index_match_fn match,
+                                               void *ctx, bool *open)
+{
+    uint64_t *bucket = &t->slots[b * HASH_INDEX_WAYS];
+    *open = false;
+    for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
+        uint64_t slot = bucket[w];
+        /* An item's slot is its tag and an address above SLOT_TOMB. */
+        if ((slot & ~ADDR_MASK) == tag && slot > SLOT_TOMB) {
+            if (match(ctx, hash_index_item(slot)))
+                return &bucket[w];
+        } else {
+            *open |= slot == SLOT_EMPTY;
+        }
+    }
+    return NULL;
+}
+
+/* The second bucket is read only when the first has been full since its
+ * table was made: a key goes to its second bucket only then. */
+static inline uint64_t *hash_index_table_find(const struct hash_index_table *t, uint64_t hash,
+                                              hash_index_match_fn match, void *ctx)
+{
+    bool open;
+    if (!t->slots)
+        return NULL;
+    uint64_t tag = hash_index_tag(hash);
+    uint64_t *slot = hash_index_bucket_find(t, hash_index_first(t, hash), tag, match, ctx, &open);
+    if (slot || open || t->nbuckets == 1)
+        return slot;
+    return hash_index_bucket_find(t, hash_index_second(t, hash), tag, match, ctx, &open);
+}
+
+/* The slot of the item with this hash for which match says yes, or NULL. */
+static inline uint64_t *hash_index_find(struct hash_index *ix, uint64_t hash,
+                                        hash_index_match_fn match, void *ctx)
+{
+    uint64_t *slot = hash_index_table_find(&ix->cur, hash, match, ctx);
+    return slot || !ix->old.slots ? slot : hash_index_table_find(&ix->old, hash, match, ctx);
 }
 
 /* Adds an item that is not in the index yet. False when there is no room and
