@@ -189,6 +189,11 @@ void hash_index_migrate(struct hash_index *ix, size_t buckets)
 {
     for (; ix->old.slots && buckets > 0; buckets--) {
         uint64_t *bucket = bucket_of(&ix->old, ix->migrate_next);
+        /* Each item is read to hash its key: ask for all eight at once, so
+         * that their cache misses overlap instead of following each other. */
+        for (unsigned w = 0; w < HASH_INDEX_WAYS; w++)
+            if (hash_index_item(bucket[w]))
+                __builtin_prefetch(hash_index_item(bucket[w]));
         for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
             void *item = hash_index_item(bucket[w]);
             if (!item)
