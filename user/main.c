@@ -161,10 +161,10 @@ static int write_pidfile(const char *path)
 static struct store *create_store(const struct settings *s)
 {
     struct store_config config = settings_store_config(s);
-    /* 1024 positions per shard a second, as before, but a slice per tick:
-     * scanning them all at once took ~10 ms of CPU and showed as a p99.9 of
-     * 2-4 ms (docs/benchmarks.md, W3) */
-    config.reclaim_positions = 1024 / SERVER_TICKS_PER_SECOND;
+    /* 128 index buckets (1,024 slots) per shard a second, a slice per tick:
+     * scanning a second's worth at once took ~10 ms of CPU and showed as a
+     * p99.9 of 2-4 ms (docs/benchmarks.md, W3). */
+    config.reclaim_positions = 128 / SERVER_TICKS_PER_SECOND;
     struct store *store = store_create(&config);
     if (!store)
         fprintf(stderr, "failed to create the item store (%zu bytes)\n", s->maxbytes);

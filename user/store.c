@@ -39,7 +39,7 @@
 
 #define MIGRATE_PER_OP 1         /* old buckets (8 slots) moved by each operation on a growing shard */
 #define MIGRATE_PER_TICK 512     /* ... and by each store_tick, per shard */
-#define RECLAIM_PER_TICK 1024    /* reclaim_positions' default */
+#define RECLAIM_PER_TICK 128     /* reclaim_positions' default: 1,024 slots */
 #define UPDATE_ATTEMPTS 8        /* retries of an update that keeps running short of memory */
 
 /* memcached's item_size_ok(): its 48-byte item header, the key's NUL, the

@@ -24,8 +24,8 @@ struct store_config {
     bool evict;              /* false with -M: fail writes instead of evicting */
     unsigned hashpower;      /* log2 of the initial bucket count; 0 = default */
     bool reclaim_expired;    /* store_tick frees expired items (memcached's lru_crawler) */
-    unsigned reclaim_positions; /* bucket positions each store_tick scans for them,
-                                 * per shard; 0 = 1024 */
+    unsigned reclaim_positions; /* index buckets (8 slots each) each store_tick
+                                 * scans for them, per shard; 0 = 128 */
 };
 
 /* An item as a reader sees it; valid only inside the callback it is passed to. */
