@@ -15,9 +15,18 @@
 
 _Static_assert(BUCKET_BYTES == 64, "a bucket is one cache line");
 
-static uint64_t *bucket_of(const struct hash_index_table *t, size_t b)
+/* The size a table grows to: 1.25x, and at least one bucket more. */
+static size_t grown(size_t nbuckets)
 {
-    return &t->slots[b * HASH_INDEX_WAYS];
+    return nbuckets + (nbuckets / 4 ? nbuckets / 4 : 1);
+}
+
+/* An item's address as a slot holds it: it must fit below the tag and not
+ * look like an empty slot or a tombstone. */
+static uint64_t address_bits(const void *item)
+{
+    assert(((uintptr_t)item & ~ADDR_MASK) == 0 && (uintptr_t)item > SLOT_TOMB);
+    return (uint64_t)(uintptr_t)item;
 }
 
 /* A bucket with an empty slot has never been full since its table was
@@ -30,7 +39,6 @@ static bool bucket_open(const uint64_t *bucket)
             return true;
     return false;
 }
-
 
 /* Tables are mapped, not malloc'd: pages come zeroed and resident only
  * once used, and an emptied old table goes back to the system at once,
@@ -60,7 +68,7 @@ static bool table_holds(const struct hash_index_table *t, const uint64_t *slot)
 /* A free slot (empty or tombstone) of bucket b, or -1. */
 static int free_way(const struct hash_index_table *t, size_t b)
 {
-    const uint64_t *bucket = bucket_of(t, b);
+    const uint64_t *bucket = hash_index_bucket(t, b);
     for (int w = 0; w < HASH_INDEX_WAYS; w++)
         if (bucket[w] <= SLOT_TOMB)
             return w;
@@ -69,7 +77,7 @@ static int free_way(const struct hash_index_table *t, size_t b)
 
 static void put_slot(struct hash_index_table *t, size_t b, int w, uint64_t slot)
 {
-    uint64_t *at = &bucket_of(t, b)[w];
+    uint64_t *at = &hash_index_bucket(t, b)[w];
     t->tombs -= *at == SLOT_TOMB;
     *at = slot;
 }
@@ -93,7 +101,7 @@ static bool kick_in(struct hash_index *ix, struct hash_index_table *t, size_t b,
     for (int kicks = 0; kicks < KICKS_MAX; kicks++) {
         ix->rng = ix->rng * 1103515245u + 12345u;
         int w = (int)(ix->rng >> 16) % HASH_INDEX_WAYS;
-        uint64_t *at = &bucket_of(t, b)[w];
+        uint64_t *at = &hash_index_bucket(t, b)[w];
         uint64_t homeless = *at;
         *at = slot;
         path[kicks].b = b;
@@ -107,7 +115,7 @@ static bool kick_in(struct hash_index *ix, struct hash_index_table *t, size_t b,
         slot = homeless;
     }
     for (int k = KICKS_MAX - 1; k >= 0; k--) {
-        uint64_t *at = &bucket_of(t, path[k].b)[path[k].w];
+        uint64_t *at = &hash_index_bucket(t, path[k].b)[path[k].w];
         uint64_t back = *at;
         *at = slot;
         slot = back;
@@ -120,8 +128,8 @@ static bool kick_in(struct hash_index *ix, struct hash_index_table *t, size_t b,
 static bool table_insert(struct hash_index *ix, struct hash_index_table *t, uint64_t hash,
                          void *item)
 {
-    uint64_t slot = hash_index_tag(hash) | (uint64_t)(uintptr_t)item;
-    size_t b = hash_index_first(t, hash);
+    uint64_t slot = hash_index_tag(hash) | address_bits(item);
+    size_t first = hash_index_first(t, hash), b = first;
     int w = free_way(t, b);
     if (w < 0 && t->nbuckets > 1) {
         b = hash_index_second(t, hash);
@@ -129,7 +137,7 @@ static bool table_insert(struct hash_index *ix, struct hash_index_table *t, uint
     }
     if (w >= 0)
         put_slot(t, b, w, slot);
-    else if (!kick_in(ix, t, hash_index_first(t, hash), slot))
+    else if (!kick_in(ix, t, first, slot))
         return false;
     t->items++;
     return true;
@@ -170,7 +178,7 @@ static bool rebuild_now(struct hash_index *ix)
     size_t nbuckets = ix->cur.nbuckets;
     for (int tries = 0; tries < 8; tries++) {
         struct hash_index_table fresh;
-        nbuckets += nbuckets / 4 ? nbuckets / 4 : 1;
+        nbuckets = grown(nbuckets);
         if (!table_alloc(&fresh, nbuckets))
             return false;
         if (table_copy(ix, &fresh, &ix->cur) && table_copy(ix, &fresh, &ix->old)) {
@@ -188,7 +196,7 @@ static bool rebuild_now(struct hash_index *ix)
 void hash_index_migrate(struct hash_index *ix, size_t buckets)
 {
     for (; ix->old.slots && buckets > 0; buckets--) {
-        uint64_t *bucket = bucket_of(&ix->old, ix->migrate_next);
+        uint64_t *bucket = hash_index_bucket(&ix->old, ix->migrate_next);
         /* Each item is read to hash its key: ask for all eight at once, so
          * that their cache misses overlap instead of following each other. */
         for (unsigned w = 0; w < HASH_INDEX_WAYS; w++)
@@ -227,7 +235,7 @@ static void maybe_rebuild(struct hash_index *ix)
         return;
     size_t nbuckets = ix->cur.nbuckets;
     if ((ix->cur.items + 1) * 100 > slots * GROW_LIVE_PCT)
-        nbuckets += nbuckets / 4 ? nbuckets / 4 : 1;
+        nbuckets = grown(nbuckets);
     struct hash_index_table fresh;
     if (!table_alloc(&fresh, nbuckets))
         return;
@@ -238,7 +246,6 @@ static void maybe_rebuild(struct hash_index *ix)
 
 bool hash_index_insert(struct hash_index *ix, uint64_t hash, void *item)
 {
-    assert(((uintptr_t)item & ~ADDR_MASK) == 0 && (uintptr_t)item > SLOT_TOMB);
     maybe_rebuild(ix);
     if (table_insert(ix, &ix->cur, hash, item))
         return true;
@@ -249,8 +256,7 @@ bool hash_index_insert(struct hash_index *ix, uint64_t hash, void *item)
 
 void hash_index_replace(uint64_t *slot, void *item)
 {
-    assert(((uintptr_t)item & ~ADDR_MASK) == 0 && (uintptr_t)item > SLOT_TOMB);
-    *slot = (*slot & ~ADDR_MASK) | (uint64_t)(uintptr_t)item;
+    *slot = (*slot & ~ADDR_MASK) | address_bits(item);
 }
 
 void hash_index_remove(struct hash_index *ix, uint64_t *slot)
@@ -275,9 +281,9 @@ size_t hash_index_positions(const struct hash_index *ix)
 unsigned hash_index_buckets_at(struct hash_index *ix, size_t pos, uint64_t *buckets[2])
 {
     unsigned n = 0;
-    buckets[n++] = bucket_of(&ix->cur, pos);
+    buckets[n++] = hash_index_bucket(&ix->cur, pos);
     if (ix->old.slots && pos >= ix->migrate_next && pos < ix->old.nbuckets)
-        buckets[n++] = bucket_of(&ix->old, pos);
+        buckets[n++] = hash_index_bucket(&ix->old, pos);
     return n;
 }
 

@@ -94,13 +94,18 @@ static inline size_t hash_index_second(const struct hash_index_table *t, uint64_
     return b != hash_index_first(t, hash) ? b : (b + 1) % t->nbuckets;
 }
 
+static inline uint64_t *hash_index_bucket(const struct hash_index_table *t, size_t b)
+{
+    return &t->slots[b * HASH_INDEX_WAYS];
+}
+
 /* The slot in bucket b of the item with this tag that match accepts, or
  * NULL; *open says whether the bucket has an empty slot. */
 static inline uint64_t *hash_index_bucket_find(const struct hash_index_table *t, size_t b,
                                                uint64_t tag, hash_index_match_fn match,
                                                void *ctx, bool *open)
 {
-    uint64_t *bucket = &t->slots[b * HASH_INDEX_WAYS];
+    uint64_t *bucket = hash_index_bucket(t, b);
     *open = false;
     for (unsigned w = 0; w < HASH_INDEX_WAYS; w++) {
         uint64_t slot = bucket[w];

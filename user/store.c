@@ -330,7 +330,7 @@ static struct shard *shard_lock(struct store *s, uint64_t hash, rel_time_t now)
 }
 
 struct key_sought {
-    const struct store *store;
+    const struct item_layout *layout;
     const char *key;
     size_t nkey;
 };
@@ -338,7 +338,7 @@ struct key_sought {
 static bool key_matches(void *ctx, const void *item)
 {
     const struct key_sought *k = ctx;
-    return item_has_key(&k->store->layout, (struct item *)item, k->key, k->nkey);
+    return item_has_key(k->layout, (struct item *)item, k->key, k->nkey);
 }
 
 /* The slot of the key's live item, or NULL. An expired item found there is
@@ -346,7 +346,7 @@ static bool key_matches(void *ctx, const void *item)
 static uint64_t *shard_find(struct store *s, struct shard *sh, uint64_t hash, const char *key,
                             size_t nkey, rel_time_t now, bool *expired)
 {
-    struct key_sought sought = { s, key, nkey };
+    struct key_sought sought = { &s->layout, key, nkey };
     uint64_t *slot = hash_index_find(&sh->index, hash, key_matches, &sought);
     if (!slot || !item_expired(slot_item(slot), now))
         return slot;
