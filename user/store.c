@@ -68,6 +68,7 @@ struct shard {
     struct hash_index index;
     uint32_t flush_generation;   /* the last flush applied to this shard */
     size_t clock_hand;           /* eviction position */
+    unsigned clock_way;          /* and the slot in it the hand is at (0 .. 2 * 8 - 1) */
     size_t reclaim_hand;         /* store_tick's expiry scan position */
     struct shard_counters counters;
     struct pin_table pinned;     /* items readers hold (store_pin) */
@@ -397,12 +398,13 @@ static bool evict_pass_takes(struct item *it, enum evict_pass pass)
     }
 }
 
-/* CLOCK: walk positions from the hand; expired items are reclaimed, live
- * ones are evicted as the pass says, except the kept key. A position is
- * always handled whole and then passed: stopping inside a bucket would bring
- * the hand back to items it just cleared, and evict them at once. Stops once
- * `want` bytes are freed, or after one full turn, so that no call clears an
- * item's bit and then evicts it. Returns the bytes freed. */
+/* CLOCK: walk slots from the hand; expired items are reclaimed, live ones
+ * are evicted as the pass says, except the kept key. The hand is a slot
+ * (position and way), so a call stops as soon as `want` bytes are freed and
+ * the next goes on from there: a slot keeps its place while items come and
+ * go, and a whole bucket at a time would evict up to 7 items more than
+ * needed. Stops after one full turn, so that no call clears an item's bit
+ * and then evicts it. Returns the bytes freed. */
 static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_time_t now,
                           enum evict_pass pass, const struct evict_keep *keep)
 {
@@ -410,13 +412,21 @@ static size_t shard_evict(struct store *s, struct shard *sh, size_t want, rel_ti
     size_t freed = 0;
 
     for (size_t steps = 0; steps < npos && freed < want && sh->counters.curr_items > 0; steps++) {
+        uint64_t *buckets[2];
         sh->clock_hand = sh->clock_hand < npos ? sh->clock_hand : 0;
-        for_each_slot_at(sh, sh->clock_hand, slot) {
+        unsigned ways = hash_index_buckets_at(&sh->index, sh->clock_hand, buckets) * HASH_INDEX_WAYS;
+        for (; sh->clock_way < ways && freed < want; sh->clock_way++) {
+            uint64_t *slot = &buckets[sh->clock_way / HASH_INDEX_WAYS][sh->clock_way % HASH_INDEX_WAYS];
             struct item *it = slot_item(slot);
+            if (!it)
+                continue;
             bool expired = item_expired(it, now);
             if (expired || (!evict_keeps(s, it, keep) && evict_pass_takes(it, pass)))
                 freed += shard_drop(s, sh, slot, expired ? DROP_RECLAIMED : DROP_EVICTED);
         }
+        if (sh->clock_way < ways)
+            break;   /* enough: the next call goes on from this slot */
+        sh->clock_way = 0;
         sh->clock_hand++;
     }
     return freed;
